@@ -1,0 +1,19 @@
+.PHONY: setup demo test lint bench
+
+setup:
+	./scripts/setup
+
+# One command: set up, start a dev model server and the gateway on loopback, send a request with PII.
+demo: setup
+	.venv/bin/python scripts/demo.py
+
+# One command: the whole test suite (sets up first if needed).
+test: setup
+	./scripts/services
+	.venv/bin/python -m pytest -q -x --durations=15
+
+lint: setup
+	.venv/bin/ruff check .
+
+bench: setup
+	.venv/bin/python bench/run_all.py

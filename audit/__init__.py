@@ -1,0 +1,1 @@
+"""audit: an append-only, tamper-evident, signed audit log with GDPR exports."""

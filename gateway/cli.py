@@ -1,0 +1,18 @@
+"""The ``gateway`` console script: a lazy command table (``--help`` imports no server code)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from audit.commands import CommandTable, run
+
+COMMANDS: CommandTable = {
+    "serve": ("gateway.serve:main", "run the OpenAI-compatible compliance proxy"),
+    "token": ("gateway.auth.devkey:token_main", "mint a JWT with the local development key"),
+    "dev-upstream": ("gateway.devupstream.server:main", "serve a small real model on CPU (OpenAI API)"),
+    # "policy": ("gateway.policy.cli:main", "test and evaluate the Rego policy bundle"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run("gateway", "OpenAI-compatible inference proxy with auth, limits, PII, policy and audit.", COMMANDS, argv)

@@ -1,0 +1,1 @@
+"""privacy: the PII engine, dataset redaction and differentially private fine-tuning."""

@@ -1,0 +1,1 @@
+"""watermark: text, weight and trigger watermarks, and verification with p-values."""

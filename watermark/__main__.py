@@ -1,0 +1,3 @@
+from watermark.cli import main
+
+raise SystemExit(main())
