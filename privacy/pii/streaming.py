@@ -30,6 +30,7 @@ _SEP = re.compile(r"[ \t\-]{1,3}$")
 _HAN_TAIL = re.compile(r"[\u4e00-\u9fff]{1,4}$")
 _SURNAME_CHARS = frozenset(SINGLE_SURNAMES + "".join(COMPOUND_SURNAMES))
 MAX_HOLD = 96
+CONTEXT_CHARS = 40
 
 
 def token_cut(buf: str) -> int:
@@ -84,6 +85,7 @@ class StreamRewriter:
         self.analyze = analyze
         self.restore = restore
         self.buf = ""
+        self.ctx = ""  # the last raw characters already emitted: context cues for the next analysis
 
     def push(self, text: str) -> str:
         self.buf += text
@@ -99,7 +101,12 @@ class StreamRewriter:
         cut = len(buf)
         findings: list[Finding] = []
         if self.analyze is not None:
-            findings = self.analyze(buf)
+            k = len(self.ctx)
+            findings = [
+                Finding(f.entity_type, f.start - k, f.end - k, f.score, f.recognizer)
+                for f in self.analyze(self.ctx + buf)
+                if f.start >= k
+            ]
             if not final:
                 cut = pii_cut(buf)
                 for f in findings:
@@ -109,6 +116,7 @@ class StreamRewriter:
             cut = min(cut, token_cut(buf))
         head = buf[:cut]
         self.buf = buf[cut:]
+        self.ctx = (self.ctx + head)[-CONTEXT_CHARS:]
         if self.analyze is not None:
             head = self.session.apply(head, [f for f in findings if f.end <= cut], response=True)
         if self.restore:
