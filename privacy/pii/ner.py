@@ -48,6 +48,7 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
 
 
 MAX_WINDOW = 2000
+_POSSESSIVE = ("'s", "’s")
 
 
 def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tuple[int, int]]:
@@ -112,5 +113,8 @@ class GatedNer:
                 label = self.LABELS.get(ent.label_)
                 if label is None:
                     continue
-                results[i].append(RecognizerResult(label, a + ent.start_char, a + ent.end_char, self.SCORE))
+                end = ent.end_char
+                if ent.text.endswith(_POSSESSIVE):  # "Maria Gonzalez's": the name is without 's
+                    end -= 2
+                results[i].append(RecognizerResult(label, a + ent.start_char, a + end, self.SCORE))
         return results

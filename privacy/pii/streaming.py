@@ -80,10 +80,12 @@ class StreamRewriter:
         session: RedactionSession,
         analyze: Callable[[str], list[Finding]] | None = None,
         restore: bool = True,
+        json_escape: bool = False,
     ) -> None:
         self.session = session
         self.analyze = analyze
         self.restore = restore
+        self.json_escape = json_escape
         self.buf = ""
         self.ctx = ""  # the last raw characters already emitted: context cues for the next analysis
 
@@ -120,7 +122,7 @@ class StreamRewriter:
         if self.analyze is not None:
             head = self.session.apply(head, [f for f in findings if f.end <= cut], response=True)
         if self.restore:
-            head = self.session.restore(head)
+            head = self.session.restore(head, self.json_escape)
         return head
 
 
