@@ -33,7 +33,7 @@ _COMMON = frozenset(
     cheers kind today tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday january february
     march april june july august september october november december meeting report project team customer client
     order invoice ticket error warning version server service user admin support sales account payment subject
-    re fw fwd attn cc bcc
+    re fw fwd attn cc bcc contact ask tell forward escalate notify invite meet ping thx
     """.split()
 )
 
@@ -75,12 +75,72 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
     return [(a, b) for a, b in merged]
 
 
+_LOWER = "a-zß-öø-ÿā-ž'’"
+_NAME_WORD = rf"[A-ZÀ-ÖØ-ÞĀ-Ž][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-Þ][{_LOWER}]+)?"
+_PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch)"
+_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{1,2}}")
+# A cue that introduces a person, then two or three capitalised words: a name even when the
+# small NER model misses it or calls it an ORG. Written from general English usage.
+_CUED_NAME = re.compile(
+    r"(?:\b(?:Dear|Hi|Hello|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prof\.?|I'm|I am|name is|customer|client|patient|colleague|"
+    r"contact|Contact|call|ask|for|to|with|from|by|and|cc|attn:?|CC)\s+)"
+    rf"({_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{1,2}})"
+)
+# Words that make a capitalised phrase an organisation, product or place rather than a person.
+_NOT_PERSON_WORDS = frozenset(
+    """
+    inc corp corporation llc ltd gmbh ag sa plc co company group bank capital partners holdings university college
+    school institute hospital clinic foundation association agency department ministry office council committee
+    street st road rd avenue ave boulevard lane square park city county state river lake mountain island airport
+    station center centre team service services cloud platform engine server database cluster api sdk app studio
+    labs lab systems solutions technologies software networks media news times journal post review press
+    monday tuesday wednesday thursday friday saturday sunday january february march july
+    september october november december please thanks thank regards best kind dear meeting notes ticket invoice
+    order version build release
+    """.split()
+)
+_RELABEL = frozenset({"ORG", "FAC", "PRODUCT", "WORK_OF_ART", "GPE", "NORP", "LOC"})
+
+
+_WORD_BEFORE = re.compile(rf"(?:({_NAME_WORD})|{_PARTICLE}) $")
+_WORD_AFTER = re.compile(rf" ({_NAME_WORD})(?![\w@])")
+
+
+def extend_name(text: str, start: int, end: int) -> tuple[int, int]:
+    """Grow a name span over adjacent capitalised words the model left out ("Roselinde" + "Holsten")."""
+    for _ in range(2):
+        m = _WORD_BEFORE.search(text, max(0, start - 40), start)
+        if not m or m.end() != start or (m.group(1) and _blocked(m.group(1))):
+            break
+        start = m.start()
+    for _ in range(2):
+        m = _WORD_AFTER.match(text, end)
+        if not m or _blocked(m.group(1)):
+            break
+        end = m.end()
+    return start, end
+
+
+def _blocked(word: str) -> bool:
+    w = word.lower()
+    return w in _COMMON or w in _NOT_PERSON_WORDS
+
+
+def person_shaped(span: str) -> bool:
+    """Two or three capitalised words, none of them an organisation/place/product word."""
+    if not _PERSON_SHAPE.fullmatch(span):
+        return False
+    return not any(w.lower().strip("'’") in _NOT_PERSON_WORDS for w in span.split())
+
+
 class GatedNer:
     """spaCy NER over candidate windows only. ``load()`` is the explicit start-up step."""
 
     ENTITY = "PERSON"
     LABELS = {"PERSON": "PERSON", "PER": "PERSON"}
     SCORE = 0.85
+    RELABEL_SCORE = 0.6
+    CUE_SCORE = 0.55
 
     def __init__(self, model: str, window_chars: int = 48, batch_size: int = 64) -> None:
         self.model = model
@@ -110,11 +170,23 @@ class GatedNer:
         docs = self.nlp.pipe((texts[i][a:b] for i, a, b in jobs), batch_size=self.batch_size)
         for (i, a, _b), doc in zip(jobs, docs, strict=True):
             for ent in doc.ents:
-                label = self.LABELS.get(ent.label_)
-                if label is None:
-                    continue
-                end = ent.end_char
+                start, end, score = ent.start_char, ent.end_char, self.SCORE
                 if ent.text.endswith(_POSSESSIVE):  # "Maria Gonzalez's": the name is without 's
                     end -= 2
-                results[i].append(RecognizerResult(label, a + ent.start_char, a + end, self.SCORE))
+                if ent.label_ not in self.LABELS:
+                    # The small model often calls an unfamiliar name ORG/FAC/PRODUCT: keep it as a
+                    # person when it has the shape of one (2-3 capitalised words, no org words).
+                    text = doc.text[start:end]
+                    if text.startswith(("Dear ", "Hi ")):
+                        start += text.index(" ") + 1
+                        text = doc.text[start:end]
+                    if ent.label_ not in _RELABEL or not person_shaped(text):
+                        continue
+                    score = self.RELABEL_SCORE
+                s0, e0 = extend_name(texts[i], a + start, a + end)
+                results[i].append(RecognizerResult("PERSON", s0, e0, score))
+        for i, text in enumerate(texts):
+            for m in _CUED_NAME.finditer(text):
+                if person_shaped(m.group(1)):
+                    results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))
         return results

@@ -1,4 +1,6 @@
-"""Credit cards: Presidio's pattern and Luhn check, with digit look-arounds instead of \\b."""
+"""Credit cards: Presidio's pattern and Luhn check, with digit look-arounds instead of \\b.
+
+Also Mastercard's 2-series (2221-2720), which Presidio's pattern does not cover."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ class CreditCardRecognizer(Prechecked, PresidioCreditCard):
         Pattern(
             "card",
             NO_DIGIT_BEFORE
-            + r"(?!1\d{12}(?!\d))(?:4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
+            + r"(?!1\d{12}(?!\d))(?:4\d{3}|5[0-5]\d{2}|2[2-7]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
             + NO_DIGIT_AFTER,
             0.3,
         )

@@ -18,7 +18,15 @@ _IPV4 = Pattern(
 class IpRecognizer(Prechecked, PresidioIp):
     ENTITY = "IP_ADDRESS"
     PRECHECK = r"\d\.\d|[0-9A-Fa-f]?::?[0-9A-Fa-f]{1,4}:"
-    PATTERNS = [_IPV4, *(p for p in PresidioIp.PATTERNS if p.name not in ("IPv4", "IPv6_unspecified"))]
+    # Presidio's IPv6 patterns with \w in the look-arounds narrowed to ASCII (CJK is \w too).
+    PATTERNS = [
+        _IPV4,
+        *(
+            Pattern(p.name, p.regex.replace(r"(?<![\w:])", r"(?<![0-9A-Za-z:])").replace(r"(?![\w:]", r"(?![0-9A-Za-z:]"), p.score)
+            for p in PresidioIp.PATTERNS
+            if p.name not in ("IPv4", "IPv6_unspecified")
+        ),
+    ]
 
     def __init__(self) -> None:
         super().__init__(patterns=self.PATTERNS, name="IpRecognizer")

@@ -14,7 +14,7 @@ import phonenumbers
 from presidio_analyzer import RecognizerResult
 
 _CANDIDATE = re.compile(r"(?<![\w.\-/:#+])(?:\+|00)?\(?\d[\d\s().\-]{5,22}\d(?![\w/:])")
-_DIGITS7 = re.compile(r"\d(?:[\s().\-]?\d){6}")
+_DIGITS7 = re.compile(r"\d(?:[\s().\-]{0,3}\d){6}")
 
 
 class PhoneRecognizer:
@@ -24,6 +24,10 @@ class PhoneRecognizer:
 
     def __init__(self, regions: list[str]) -> None:
         self.regions = list(regions)
+        self._trunk = {}
+        for r in self.regions:
+            meta = phonenumbers.PhoneMetadata.metadata_for_region(r)
+            self._trunk[r] = meta.national_prefix if meta else None
 
     def could_match(self, text: str) -> bool:
         return _DIGITS7.search(text) is not None
@@ -47,7 +51,13 @@ class PhoneRecognizer:
         # cheaper than PhoneNumberMatcher over the whole text once per region.
         if chunk.startswith("00"):
             chunk = "+" + chunk[2:]
-        regions = [None] if chunk.startswith("+") else self.regions
+        if chunk.startswith("+"):
+            regions: list[str | None] = [None]
+        else:
+            # A national number in a region with trunk prefix 0 (GB, DE, FR, CN...) starts with 0:
+            # this keeps dates (2021-07-01) and Unix times from validating as German or British numbers.
+            zero = chunk.lstrip("(").startswith("0")
+            regions = [r for r in self.regions if zero or self._trunk.get(r) != "0"]
         for region in regions:
             try:
                 num = phonenumbers.parse(chunk, region)
