@@ -96,7 +96,7 @@ _NOT_PERSON_WORDS = frozenset(
     labs lab systems solutions technologies software networks media news times journal post review press
     monday tuesday wednesday thursday friday saturday sunday january february march july
     september october november december please thanks thank regards best kind dear meeting notes ticket invoice
-    order version build release
+    order version build release project program programme initiative operation product plan campaign
     """.split()
 )
 _RELABEL = frozenset({"ORG", "FAC", "PRODUCT", "WORK_OF_ART", "GPE", "NORP", "LOC"})
