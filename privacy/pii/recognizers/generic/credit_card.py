@@ -7,10 +7,10 @@ from __future__ import annotations
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import CreditCardRecognizer as PresidioCreditCard
 
-from privacy.pii.recognizers.base import NO_DIGIT_AFTER, NO_DIGIT_BEFORE, Prechecked
+from privacy.pii.recognizers.base import NO_DIGIT_AFTER, NO_DIGIT_BEFORE, FastMatch, Prechecked
 
 
-class CreditCardRecognizer(Prechecked, PresidioCreditCard):
+class CgCreditCardRecognizer(Prechecked, FastMatch, PresidioCreditCard):
     ENTITY = "CREDIT_CARD"
     PRECHECK = r"\d{4}"
     PATTERNS = [
@@ -25,7 +25,4 @@ class CreditCardRecognizer(Prechecked, PresidioCreditCard):
     CONTEXT = [*PresidioCreditCard.CONTEXT, "信用卡", "卡号"]
 
     def __init__(self) -> None:
-        super().__init__(patterns=self.PATTERNS, context=self.CONTEXT, name="CreditCardRecognizer")
-
-    def find(self, text: str):
-        return self.analyze(text, [self.ENTITY])
+        super().__init__(patterns=self.PATTERNS, context=self.CONTEXT, name="CgCreditCardRecognizer")
