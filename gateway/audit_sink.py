@@ -64,7 +64,7 @@ class JsonlAuditSink:
                 batch.append(self._queue.get_nowait())
             try:
                 await asyncio.to_thread(self._write, b"".join(line for line, _ in batch))
-            except OSError:
+            except (OSError, ValueError):  # disk full, file gone or closed under us
                 self._broken = True
                 for _, fut in batch:
                     if not fut.done():
