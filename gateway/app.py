@@ -204,8 +204,14 @@ class GatewayApp:
     async def _forward(self, ctx: RequestContext, send: Any, state: dict[str, bool]) -> None:
         upstream: Upstream = ctx.upstream
         path = "/v1/chat/completions" if ctx.route == "chat" else f"/v1/{ctx.route}"
+        body = ctx.body
+        if ctx.stream and upstream.settings.stream_usage and ctx.route != "embeddings":
+            opts = body.get("stream_options")
+            if not (isinstance(opts, dict) and opts.get("include_usage")):
+                body = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
+                ctx.state["strip_usage_chunk"] = True
         t0 = time.perf_counter()
-        resp = await upstream.send(path, orjson.dumps(ctx.body), ctx.request_id)
+        resp = await upstream.send(path, orjson.dumps(body), ctx.request_id)
         try:
             first_byte = time.perf_counter() - t0
             ctx.timings["upstream_ttfb"] = first_byte
@@ -276,6 +282,7 @@ class GatewayApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         rewrite = self.pipeline.rewrites_chunks
         pipeline = self.pipeline
+        strip_usage = ctx.state.get("strip_usage_chunk", False)
         finished = False
         events = 0
         async for line in resp.iter_lines():
@@ -299,7 +306,11 @@ class GatewayApp:
                 usage = chunk.get("usage")
                 if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
                     ctx.completion_tokens = usage["completion_tokens"]
+                    if isinstance(usage.get("prompt_tokens"), int):
+                        ctx.prompt_tokens = usage["prompt_tokens"]
                     events = -1  # usage is authoritative
+                    if strip_usage and not chunk.get("choices"):
+                        continue  # we asked for it, the client did not
                 elif events >= 0 and chunk.get("choices"):
                     events += 1
                 if rewrite:

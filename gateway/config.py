@@ -53,6 +53,10 @@ class UpstreamSettings(_Strict):
     api_key_env: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_connections: int = Field(512, gt=0)
+    # Ask for a final usage chunk on streams (OpenAI stream_options.include_usage; vLLM, TGI and
+    # llama.cpp support it) so completion tokens are counted exactly; it is removed again for
+    # clients that did not ask for it. Turn off for servers that reject the field.
+    stream_usage: bool = True
 
     @field_validator("url")
     @classmethod
