@@ -119,7 +119,7 @@ class PluginSpec(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-DEFAULT_CHAIN = ["auth", "ratelimit", "pii", "policy", "audit"]
+DEFAULT_CHAIN = ["auth", "ratelimit", "audit"]
 
 
 class GatewayConfig(_Strict):
@@ -167,7 +167,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """CG_AUTH__ISSUER=x -> {"auth": {"issuer": "x"}}; values are parsed as YAML scalars/lists."""
     out: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in ("CG_HOME",):
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
         if not path:
