@@ -85,7 +85,7 @@ def main() -> int:
 
         token = subprocess.run([PY, "-m", "gateway", "token", "--sub", "alice", "--tenant", "acme", "--role", "user"],
                                env=env, capture_output=True, text=True, check=True).stdout.strip()
-        body = {"model": "smollm2-135m-instruct", "max_tokens": 48, "temperature": 0.0,
+        body = {"model": "SmolLM2-135M-Instruct", "max_tokens": 48, "temperature": 0.0,
                 "messages": [{"role": "user", "content": PROMPT}]}
         section("3. the client sends (with a JWT from `gateway token`)")
         print(json.dumps(body, ensure_ascii=False, indent=2))
