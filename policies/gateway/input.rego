@@ -4,6 +4,8 @@
 # protect the OPA-server mode, where any client could send any JSON.
 package gateway.authz
 
+deny_reasons contains "input must be an object" if not is_object(input)
+
 deny_reasons contains "input.subject must be a string or null" if not _string_or_null(input.subject)
 
 deny_reasons contains "input.tenant must be a string or null" if not _string_or_null(input.tenant)
@@ -15,28 +17,28 @@ deny_reasons contains "input.model must be a string or null" if not _string_or_n
 deny_reasons contains "input.roles must be an array of strings" if not _string_array(input.roles)
 
 deny_reasons contains "input.claims must be an object" if {
-	"claims" in object.keys(input)
+	"claims" in _input_keys
 	not is_object(input.claims)
 }
 
 deny_reasons contains "input.request must be an object" if {
-	"request" in object.keys(input)
+	"request" in _input_keys
 	not is_object(input.request)
 }
 
 deny_reasons contains "input.pii must map entity types to non-negative counts" if {
-	"pii" in object.keys(input)
+	"pii" in _input_keys
 	not _counts(input.pii)
 }
 
 deny_reasons contains "input.upstream.labels must be an object of strings" if {
-	"upstream" in object.keys(input)
+	"upstream" in _input_keys
 	not is_null(input.upstream)
 	not _string_map(object.get(input.upstream, "labels", {}))
 }
 
 deny_reasons contains "input.time must be a number (unix seconds)" if {
-	"time" in object.keys(input)
+	"time" in _input_keys
 	not is_number(input.time)
 }
 
@@ -50,6 +52,9 @@ deny_reasons contains "request.prompt_tokens_estimate must be a non-negative num
 	n := object.get(request, "prompt_tokens_estimate", 0)
 	not _non_negative(n)
 }
+
+_input_keys := object.keys(input) if is_object(input)
+else := set()
 
 # Normalised views of the input that the other rules read: always defined.
 request := input.request if is_object(input.request)

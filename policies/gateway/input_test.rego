@@ -42,3 +42,8 @@ test_labels_must_be_strings if {
 	reason := "input.upstream.labels must be an object of strings"
 	reason in authz.deny_reasons with input as with_({"upstream": {"name": "x", "labels": {"region": 1}}})
 }
+
+test_input_must_be_an_object if {
+	"input must be an object" in authz.deny_reasons with input as ["route", "chat"]
+	"input must be an object" in authz.deny_reasons with input as "chat"
+}

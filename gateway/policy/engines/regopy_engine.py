@@ -64,6 +64,8 @@ class RegopyPolicy(CompiledPolicy):
             out = interp.query_bundle_entrypoint(self._compiled, path.strip("/"))
         except regopy.RegoError as exc:
             raise PolicyEvalError(scrub_engine_message(str(exc))) from None
+        except ValueError:  # rego-cpp 1.5.2 does not escape quotes inside strings in its JSON output
+            raise PolicyEvalError("rego-cpp produced invalid JSON for this decision") from None
         return _value(interp, out)
 
     def run_test(self, package: str, rule: str) -> bool:
@@ -72,6 +74,8 @@ class RegopyPolicy(CompiledPolicy):
             out = interp.query(f"data.{package}.{rule}")
         except regopy.RegoError as exc:
             raise PolicyEvalError(scrub_engine_message(str(exc))) from None
+        except ValueError:
+            raise PolicyEvalError("rego-cpp produced invalid JSON") from None
         return _value(interp, out) is True
 
 
