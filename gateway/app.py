@@ -62,11 +62,21 @@ class GatewayApp:
         self.pipeline = Pipeline(build_plugins(config) if plugins is None else plugins, self.router)
         for p in self.pipeline.plugins:
             p.metrics = self.metrics  # plugins may count things (PII entities, denials)
+        self._wire_plugin_events()
         self.max_body = config.server.max_body_bytes
         self.trust_request_id = config.server.trust_request_id
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self.started = False
+
+    def _wire_plugin_events(self) -> None:
+        """Events plugins raise outside any request (policy bundle reloads...) go to the audit log."""
+        audit = self.pipeline.plugin("audit")
+        if audit is None:
+            return
+        for p in self.pipeline.plugins:
+            if hasattr(p, "on_reload_event"):
+                p.on_reload_event = lambda event, _name=p.name: audit.record(f"{_name}.reload", event)
 
     # -- ASGI entry point ---------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
