@@ -155,6 +155,8 @@ class GatewayApp:
             ctx.status, ctx.error_code = exc.status, exc.code
             if not state["started"]:
                 await self._send_error(send, exc, ctx)
+            elif not state.get("finished"):
+                await self._end_stream_with_error(send, exc)
         except ClientGone:
             ctx.status, ctx.error_code = 499, "client_closed_request"
         except Exception as exc:
@@ -162,6 +164,8 @@ class GatewayApp:
             ctx.status, ctx.error_code = 500, "internal_error"
             if not state["started"]:
                 await self._send_error(send, GatewayError("internal error"), ctx)
+            elif not state.get("finished"):
+                await self._end_stream_with_error(send, GatewayError("internal error"))
         finally:
             self.metrics.in_flight.dec()
             self.metrics.count_request(route, ctx.status)
@@ -252,6 +256,7 @@ class GatewayApp:
                 ctx.error_code = "upstream_rejected"
                 state["started"] = True
                 await self._send(send, resp.status, raw, JSON, self._headers(ctx))
+                state["finished"] = True
                 return
         raise UpstreamError(f"the model server answered with status {resp.status}", code="upstream_error")
 
@@ -279,6 +284,7 @@ class GatewayApp:
         ctx.status = 200
         state["started"] = True
         await self._send(send, 200, raw, JSON, self._headers(ctx))
+        state["finished"] = True
 
     async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]) -> None:
         headers = [
@@ -346,6 +352,15 @@ class GatewayApp:
             out = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in tail) + b"data: " + err.body() + b"\n\n"
             await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        state["finished"] = True
+
+    @staticmethod
+    async def _end_stream_with_error(send: Any, exc: GatewayError) -> None:
+        """A stream already started: say what went wrong in-band (as OpenAI does) and end it."""
+        try:
+            await send({"type": "http.response.body", "body": b"data: " + exc.body() + b"\n\n", "more_body": False})
+        except Exception:  # the client is gone as well
+            pass
 
     # -- other routes ------------------------------------------------------------------
     async def _handle_models(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

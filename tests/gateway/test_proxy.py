@@ -198,3 +198,18 @@ def test_health_ready_metrics(gateway_factory, token, upstream):
     down, _ = gateway_factory(upstreams=[{"name": "gone", "url": f"http://127.0.0.1:{closed_port()}"}])
     r = httpx.get(f"{down}/readyz")
     assert r.status_code == 503 and r.json()["checks"]["upstream:gone"]["ok"] is False
+
+
+def test_upstream_stalling_mid_stream_ends_stream_with_in_band_error(gateway_factory, token):
+    stalling = EchoUpstream("stall")
+    stalling.stall_after = 2
+    with ServerThread(stalling) as s:
+        url, _ = gateway_factory(upstreams=[{"name": "s", "url": s.url, "timeouts": {"first_byte": 0.5}}])
+        t0 = time.perf_counter()
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True},
+                          headers=auth(token), timeout=10) as r:
+            lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
+        assert time.perf_counter() - t0 < 5
+        assert len(lines) == 3 and "delta" in lines[0]
+        err = json.loads(lines[-1][6:])["error"]
+        assert err["code"] == "gateway_timeout" and err["type"] == "upstream_error"
