@@ -8,6 +8,7 @@ and their alerts unit-tested on synthetic series (fire / do not fire).
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -106,6 +107,27 @@ def test_alerts_cover_the_fail_closed_codes_and_every_stage_budget() -> None:
     for stage in ("auth", "route", "ratelimit", "pii", "policy", "audit"):
         assert any("gateway_stage_seconds_bucket" in r["expr"] and stage in r["expr"] and "0.99" in r["expr"]
                    for r in _rules()), f"no p99 budget alert for stage {stage}"
+
+
+def test_stage_label_values_in_alerts_are_real_stage_names() -> None:
+    """The stage label is a plugin's name (plus route and upstream_ttfb); a renamed plugin must fail here."""
+    from gateway.pipeline import RouteStage
+    from gateway.plugins import resolve
+
+    stages: set[str] = set()
+    for r in _rules():
+        for m in re.finditer(r'stage(=~|=)"([^"]*)"', r["expr"]):
+            stages |= set(m.group(2).split("|"))
+    assert {"auth", "route", "ratelimit", "policy", "audit", "pii"} <= stages
+    for stage in sorted(stages):
+        if stage == RouteStage.name:
+            continue
+        try:
+            cls = resolve(stage)
+        except ImportError:
+            assert stage == "pii", f"stage {stage}: its plugin cannot be imported"
+            continue  # the PII gateway plugin is not merged yet
+        assert cls.name == stage
 
 
 def test_dashboard_uses_only_real_metric_and_label_names() -> None:
