@@ -47,8 +47,16 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
     return out
 
 
+MAX_WINDOW = 2000
+_POSSESSIVE = ("'s", "’s")
+
+
 def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tuple[int, int]]:
-    """Merge [start-width, end+width] around each span, snapped outward to whitespace."""
+    """Merge [start-width, end+width] around each span, snapped outward to whitespace.
+
+    Merged windows stop growing at MAX_WINDOW characters (the next one overlaps it
+    instead), so a long capitalised text never becomes one giant spaCy doc.
+    """
     merged: list[list[int]] = []
     n = len(text)
     for s, e in spans:
@@ -60,7 +68,7 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
         if we < n:
             sp = text.find(" ", we)
             we = sp if 0 <= sp - we < 24 else we
-        if merged and ws <= merged[-1][1]:
+        if merged and ws <= merged[-1][1] and we - merged[-1][0] <= MAX_WINDOW:
             merged[-1][1] = max(merged[-1][1], we)
         else:
             merged.append([ws, we])
@@ -83,19 +91,9 @@ class GatedNer:
     def load(self, nlp: Any = None) -> None:
         """Load the spaCy model with only what NER needs (or adopt an already loaded one)."""
         if nlp is None:
-            import spacy
+            from privacy.pii.models import load_ner_pipeline
 
-            keep = {"ner", "tok2vec", "transformer"}
-            probe = spacy.util.get_model_meta(spacy.util.get_package_path(self.model)) if spacy.util.is_package(
-                self.model
-            ) else {}
-            names = probe.get("pipeline") or []
-            nlp = spacy.load(self.model, exclude=[p for p in names if p not in keep])
-            # en_core_web_sm's ner carries its own tok2vec: drop the shared one if nothing listens.
-            if "tok2vec" in nlp.pipe_names:
-                listeners = getattr(nlp.get_pipe("tok2vec"), "listening_components", [])
-                if not listeners:
-                    nlp.remove_pipe("tok2vec")
+            nlp = load_ner_pipeline(self.model)
         self.nlp = nlp
 
     def analyze_many(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
@@ -115,5 +113,8 @@ class GatedNer:
                 label = self.LABELS.get(ent.label_)
                 if label is None:
                     continue
-                results[i].append(RecognizerResult(label, a + ent.start_char, a + ent.end_char, self.SCORE))
+                end = ent.end_char
+                if ent.text.endswith(_POSSESSIVE):  # "Maria Gonzalez's": the name is without 's
+                    end -= 2
+                results[i].append(RecognizerResult(label, a + ent.start_char, a + end, self.SCORE))
         return results

@@ -12,6 +12,7 @@ unkeyed hash), so the operator layer is ours; its ``mask`` semantics are kept.
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -159,11 +160,21 @@ class RedactionSession:
         parts.append(text[pos:])
         return "".join(parts)
 
-    def restore(self, text: str) -> str:
-        """Put the real values back for pseudonyms issued in this session; other tokens stay."""
+    def restore(self, text: str, json_escape: bool = False) -> str:
+        """Put the real values back for pseudonyms issued in this session; other tokens stay.
+
+        ``json_escape``: the text is a fragment of a JSON string (streamed tool-call arguments).
+        """
         if not self.pseudonyms or "<" not in text:
             return text
-        return TOKEN_RE.sub(lambda m: self.pseudonyms.get(m.group(0), m.group(0)), text)
+
+        def sub(m: re.Match[str]) -> str:
+            value = self.pseudonyms.get(m.group(0))
+            if value is None:
+                return m.group(0)
+            return json.dumps(value, ensure_ascii=False)[1:-1] if json_escape else value
+
+        return TOKEN_RE.sub(sub, text)
 
 
 def check_operator_names(names: Sequence[str]) -> None:

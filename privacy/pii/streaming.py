@@ -30,6 +30,7 @@ _SEP = re.compile(r"[ \t\-]{1,3}$")
 _HAN_TAIL = re.compile(r"[\u4e00-\u9fff]{1,4}$")
 _SURNAME_CHARS = frozenset(SINGLE_SURNAMES + "".join(COMPOUND_SURNAMES))
 MAX_HOLD = 96
+CONTEXT_CHARS = 40
 
 
 def token_cut(buf: str) -> int:
@@ -79,11 +80,14 @@ class StreamRewriter:
         session: RedactionSession,
         analyze: Callable[[str], list[Finding]] | None = None,
         restore: bool = True,
+        json_escape: bool = False,
     ) -> None:
         self.session = session
         self.analyze = analyze
         self.restore = restore
+        self.json_escape = json_escape
         self.buf = ""
+        self.ctx = ""  # the last raw characters already emitted: context cues for the next analysis
 
     def push(self, text: str) -> str:
         self.buf += text
@@ -99,7 +103,12 @@ class StreamRewriter:
         cut = len(buf)
         findings: list[Finding] = []
         if self.analyze is not None:
-            findings = self.analyze(buf)
+            k = len(self.ctx)
+            findings = [
+                Finding(f.entity_type, f.start - k, f.end - k, f.score, f.recognizer)
+                for f in self.analyze(self.ctx + buf)
+                if f.start >= k
+            ]
             if not final:
                 cut = pii_cut(buf)
                 for f in findings:
@@ -109,10 +118,11 @@ class StreamRewriter:
             cut = min(cut, token_cut(buf))
         head = buf[:cut]
         self.buf = buf[cut:]
+        self.ctx = (self.ctx + head)[-CONTEXT_CHARS:]
         if self.analyze is not None:
             head = self.session.apply(head, [f for f in findings if f.end <= cut], response=True)
         if self.restore:
-            head = self.session.restore(head)
+            head = self.session.restore(head, self.json_escape)
         return head
 
 

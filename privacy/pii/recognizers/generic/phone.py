@@ -13,7 +13,7 @@ import re
 import phonenumbers
 from presidio_analyzer import RecognizerResult
 
-_CANDIDATE = re.compile(r"(?<![\w.\-/:#])(?:\+|00)?\(?\d[\d\s().\-]{5,22}\d(?![\w/:])")
+_CANDIDATE = re.compile(r"(?<![\w.\-/:#+])(?:\+|00)?\(?\d[\d\s().\-]{5,22}\d(?![\w/:])")
 _DIGITS7 = re.compile(r"\d(?:[\s().\-]?\d){6}")
 
 
@@ -30,16 +30,29 @@ class PhoneRecognizer:
 
     def find(self, text: str) -> list[RecognizerResult]:
         results: list[RecognizerResult] = []
-        seen: set[tuple[int, int]] = set()
         for cand in _CANDIDATE.finditer(text):
-            chunk = cand.group()
-            if sum(c.isdigit() for c in chunk) < 7:
+            chunk = cand.group().rstrip(" .-(")
+            ndigits = sum(c.isdigit() for c in chunk)
+            if ndigits < 7:
                 continue
-            base = cand.start()
-            for region in self.regions:
-                for m in phonenumbers.PhoneNumberMatcher(chunk, region, leniency=phonenumbers.Leniency.VALID):
-                    span = (base + m.start, base + m.end)
-                    if span not in seen:
-                        seen.add(span)
-                        results.append(RecognizerResult(self.ENTITY, span[0], span[1], 0.4))
+            # A bare run of 12+ digits (no +, no separators) is an ID or a timestamp, not a dialled number.
+            if ndigits == len(chunk) and ndigits >= 12:
+                continue
+            if self._valid(chunk):
+                results.append(RecognizerResult(self.ENTITY, cand.start(), cand.start() + len(chunk), 0.4))
         return results
+
+    def _valid(self, chunk: str) -> bool:
+        # One parse per region (an international prefix needs none), first valid number wins:
+        # cheaper than PhoneNumberMatcher over the whole text once per region.
+        if chunk.startswith("00"):
+            chunk = "+" + chunk[2:]
+        regions = [None] if chunk.startswith("+") else self.regions
+        for region in regions:
+            try:
+                num = phonenumbers.parse(chunk, region)
+            except phonenumbers.NumberParseException:
+                continue
+            if phonenumbers.is_valid_number(num):
+                return True
+        return False
