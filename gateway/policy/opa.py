@@ -54,7 +54,7 @@ class OpaServerDecider:
     async def _call(self, coro: Any) -> Any:
         try:
             return await asyncio.wait_for(coro, self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise PolicyTimeout("the OPA server did not answer within the decision timeout") from None
         except aiohttp.ClientResponseError as exc:
             raise PolicyEvalError(f"the OPA server answered HTTP {exc.status}") from None
@@ -86,7 +86,7 @@ class OpaServerDecider:
             return False, "OPA client not started"
         try:
             ok = await asyncio.wait_for(self._client.check_health(), self.timeout_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             ok = False
         return (True, f"OPA server {self.url}") if ok else (False, f"OPA server {self.url} is not healthy")
 
