@@ -73,6 +73,7 @@ def make_ctx(
 async def started(**settings) -> PolicyPlugin:
     settings.setdefault("bundle_dir", SHIPPED)
     settings.setdefault("reload_interval_s", 0)
+    settings.setdefault("timeout_ms", 5000)  # a loaded CI machine must not turn into budget denials
     plugin = PolicyPlugin(PolicySettings(**settings), config=None)
     await plugin.startup()
     return plugin
