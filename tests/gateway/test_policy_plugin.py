@@ -107,6 +107,10 @@ def test_settings_validation():
         PolicySettings(mode="sidecar")
     with pytest.raises(ValidationError):
         PolicySettings(timeout_ms=0)
+    with pytest.raises(ValidationError, match="unknown route"):
+        PolicySettings(fail_open_routes=["chats"])
+    with pytest.raises(ValidationError, match="personal data"):
+        PolicySettings(claims=["plan", "email"])
 
 
 async def test_allowed_request_is_capped_and_audited():
@@ -276,6 +280,13 @@ async def test_opa_mode_matches_embedded_and_fails_closed(shipped_bundle):
     finally:
         await opa.shutdown()
         await server.stop()
+
+
+async def test_opa_token_env_must_be_set(monkeypatch):
+    monkeypatch.delenv("CG_TEST_OPA_TOKEN", raising=False)
+    plugin = PolicyPlugin(PolicySettings(mode="opa", opa_token_env="CG_TEST_OPA_TOKEN"), None)
+    with pytest.raises(ValueError, match="CG_TEST_OPA_TOKEN"):
+        await plugin.startup()
 
 
 async def test_opa_unreachable_is_503_unless_fail_open():
