@@ -41,6 +41,14 @@ from gateway.policy.reload import BundleWatcher, ReloadHook
 log = logging.getLogger("gateway.policy")
 
 
+ROUTES = frozenset({"chat", "completions", "embeddings", "models"})
+# Standard OIDC claims that carry personal data: never copied into the policy input.
+PERSONAL_CLAIMS = frozenset(
+    {"email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
+     "phone_number", "address", "birthdate", "picture", "profile", "sub"}
+)
+
+
 class PolicySettings(BaseModel):
     """The ``policy:`` section of the gateway configuration."""
 
@@ -71,6 +79,22 @@ class PolicySettings(BaseModel):
     def _known_engine(cls, v: str) -> str:
         if v not in engine_names():
             raise ValueError(f"unknown engine {v!r}; known: {', '.join(engine_names())}")
+        return v
+
+    @field_validator("fail_open_routes")
+    @classmethod
+    def _known_routes(cls, v: list[str]) -> list[str]:
+        unknown = sorted(set(v) - ROUTES)
+        if unknown:
+            raise ValueError(f"unknown route(s) {', '.join(unknown)}; routes are {', '.join(sorted(ROUTES))}")
+        return v
+
+    @field_validator("claims")
+    @classmethod
+    def _no_personal_claims(cls, v: list[str]) -> list[str]:
+        personal = sorted(set(v) & PERSONAL_CLAIMS)
+        if personal:
+            raise ValueError(f"claim(s) {', '.join(personal)} hold personal data and may not enter the policy input")
         return v
 
     @field_validator("decision")

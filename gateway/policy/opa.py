@@ -30,7 +30,11 @@ def make_client(url: str, *, timeout_s: float, token_env: str | None = None) -> 
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValueError(f"opa_url must look like http://host:port, got {url!r}")
     port = parts.port or (443 if parts.scheme == "https" else 8181)
-    token = os.environ.get(token_env) if token_env else None
+    token = None
+    if token_env:
+        token = os.environ.get(token_env)
+        if not token:
+            raise ValueError(f"environment variable {token_env} (policy.opa_token_env) is not set")
     return AsyncOpaClient(
         host=parts.hostname, port=port, ssl=parts.scheme == "https", token=token, retries=0, timeout=timeout_s
     )

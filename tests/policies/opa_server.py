@@ -92,3 +92,49 @@ class OpaRestServer:
 
 async def serve(policy: CompiledPolicy) -> Any:
     return await OpaRestServer(policy).start()
+
+
+class ThreadedOpaServer:
+    """The same server on its own thread and event loop (for synchronous callers such as the CLI).
+
+    The engine is compiled inside that thread: a regorus engine must stay on its thread.
+    """
+
+    def __init__(self, bundle_dir: str) -> None:
+        import threading
+
+        self.bundle_dir = bundle_dir
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._main, daemon=True)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self.url = ""
+
+    def _main(self) -> None:
+        from gateway.policy.bundle import load_bundle
+        from gateway.policy.engines import get_engine
+
+        async def run() -> None:
+            policy = get_engine("regorus").compile(load_bundle(self.bundle_dir), ["gateway/authz/decision"])
+            server = await OpaRestServer(policy).start()
+            self.url = server.url
+            self._stop = asyncio.Event()
+            self._ready.set()
+            await self._stop.wait()
+            await server.stop()
+            policy.close()
+
+        self._loop = asyncio.new_event_loop()
+        self._loop.run_until_complete(run())
+        self._loop.close()
+
+    def __enter__(self) -> ThreadedOpaServer:
+        self._thread.start()
+        if not self._ready.wait(30):
+            raise RuntimeError("OPA test server did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._loop is not None and self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)

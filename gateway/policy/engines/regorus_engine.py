@@ -60,7 +60,12 @@ class RegorusPolicy(CompiledPolicy):
                 self._engine.set_input_json("{}")
             else:
                 self._engine.set_input_json(input_json)
-            value = self._engine.eval_rule(rule)
+            try:
+                value = self._engine.eval_rule(rule)
+            except RuntimeError as exc:
+                if "not a valid rule path" not in str(exc):
+                    raise
+                return self._query(rule)  # a package, a data document or nothing: OPA's Data API semantics
         except Exception as exc:
             raise PolicyEvalError(scrub_engine_message(str(exc))) from None
         except BaseException as exc:
@@ -70,11 +75,21 @@ class RegorusPolicy(CompiledPolicy):
         # eval_rule maps both 'undefined' and null to None; a null decision is invalid anyway.
         return UNDEFINED if value is None else _plain(value)
 
+    def _query(self, ref: str) -> Any:
+        result = self._engine.eval_query(ref).get("result") or []
+        if not result or not result[0].get("expressions"):
+            return UNDEFINED
+        return _plain(result[0]["expressions"][0]["value"])
+
     def run_test(self, package: str, rule: str) -> bool:
         self._check_thread()
         engine = self._engine.clone()  # tests run without input, on a copy: no state leaks
         try:
             value = engine.eval_rule(f"data.{package}.{rule}")
+        except RuntimeError as exc:
+            if "not a valid rule path" in str(exc):
+                return False  # no such test rule
+            raise PolicyEvalError(scrub_engine_message(str(exc))) from None
         except Exception as exc:
             raise PolicyEvalError(scrub_engine_message(str(exc))) from None
         except BaseException as exc:
@@ -92,7 +107,11 @@ class RegorusEngine(Engine):
     name = "regorus"
 
     def compile(self, bundle: Bundle, entrypoints: list[str], *, include_tests: bool = True) -> RegorusPolicy:
+        # Errors are raised outside the except blocks, after the engine is dropped: an exception's
+        # traceback keeps its frames' locals alive, and an engine freed on another thread (where
+        # the reload watcher receives the error) raises instead of freeing.
         engine = regorus.Engine()
+        error: str | None = None
         try:
             for path, source in sorted(bundle.modules.items()):
                 if not include_tests and path.endswith("_test.rego"):
@@ -100,13 +119,21 @@ class RegorusEngine(Engine):
                 engine.add_policy(path, source)
             engine.add_data_json(bundle.data_json)
         except Exception as exc:
-            raise PolicyCompileError(scrub_engine_message(str(exc))) from None
+            error = scrub_engine_message(str(exc))
+        if error is not None:
+            del engine
+            raise PolicyCompileError(error)
         policy = RegorusPolicy(bundle, engine, entrypoints)
+        del engine
         # regorus analyses modules lazily, at the first evaluation: force it now so that
         # an unsafe variable or a conflicting constant fails the compile step, not a request.
         for path in entrypoints:
             try:
                 policy.evaluate_json(path, "{}")
             except PolicyEvalError as exc:
-                raise PolicyCompileError(str(exc)) from None
+                error = str(exc)
+            if error is not None:
+                policy.close()
+                del policy
+                raise PolicyCompileError(error)
         return policy
