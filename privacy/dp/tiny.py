@@ -36,7 +36,7 @@ def write_jsonl(path: str | Path, records: list[str]) -> Path:
     return p
 
 
-def train_tokenizer(texts: list[str], vocab_size: int = 256) -> Any:
+def train_tokenizer(texts: list[str], vocab_size: int = 400) -> Any:
     """A byte-level BPE tokenizer trained on ``texts`` (seconds, offline)."""
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
@@ -71,7 +71,7 @@ ARCHITECTURES: dict[str, Callable[[int, int, int, int], Any]] = {"gpt2": _gpt2, 
 
 
 def make_tiny_model(directory: str | Path, *, arch: str = "gpt2", context: int = 64, width: int = 16,
-                    layers: int = 2, vocab_size: int = 256, texts: list[str] | None = None,
+                    layers: int = 2, vocab_size: int = 400, texts: list[str] | None = None,
                     seed: int = 0) -> Path:
     """Build and ``save_pretrained`` a tiny causal LM with its own tokenizer."""
     import torch
