@@ -29,6 +29,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -118,6 +119,7 @@ class Target:
     url: str  # the chat completions URL
     token: str
     notes: str = ""
+    proc: subprocess.Popen | None = None
 
 
 class Stack:
@@ -128,6 +130,7 @@ class Stack:
         self.keep = keep
         self.procs: list[subprocess.Popen] = []
         self.upstream_port = 0
+        self.upstream_proc: subprocess.Popen | None = None
 
     def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
         log = self.dir / f"{name}.log"
@@ -162,6 +165,7 @@ class Stack:
         body = json.dumps(INSTANT_ANSWER, separators=(",", ":"))
         proc, log = self.nginx("upstream", render("nginx-upstream.conf", DIR=self.dir, PORT=port, BODY=body))
         wait_http(f"http://127.0.0.1:{port}/", 15, proc, log)
+        self.upstream_proc = proc
         return port
 
 
@@ -174,7 +178,8 @@ def _need(tool: str) -> str:
 
 # -- targets ------------------------------------------------------------------------
 def target_direct(stack: Stack, args: argparse.Namespace) -> Target:
-    return Target("direct", f"http://127.0.0.1:{stack.upstream_port}/v1/chat/completions", "direct-token")
+    return Target("direct", f"http://127.0.0.1:{stack.upstream_port}/v1/chat/completions", "direct-token",
+                  proc=stack.upstream_proc)
 
 
 def target_nginx(stack: Stack, args: argparse.Namespace) -> Target:
@@ -185,7 +190,7 @@ def target_nginx(stack: Stack, args: argparse.Namespace) -> Target:
     proc, log = stack.nginx("proxy", conf)
     wait_http(f"http://127.0.0.1:{port}/", 15, proc, log)
     return Target("nginx", f"http://127.0.0.1:{port}/v1/chat/completions", "nginx-token",
-                  f"{args.nginx_workers} worker(s)")
+                  f"{args.nginx_workers} worker(s)", proc)
 
 
 def ensure_litellm() -> Path:
@@ -225,7 +230,7 @@ def target_litellm(stack: Stack, args: argparse.Namespace) -> Target:
     proc, log = stack.spawn("litellm", cmd, env)
     wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, proc, log)
     return Target("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", LITELLM_MASTER_KEY,
-                  f"litellm {_litellm_version(exe)}, 1 worker")
+                  f"litellm {_litellm_version(exe)}, 1 worker", proc)
 
 
 def _audit_store(stack: Stack, args: argparse.Namespace) -> str:
@@ -241,7 +246,8 @@ def _gateway_setup(stack: Stack, args: argparse.Namespace) -> tuple[Path, dict[s
     port = free_port()
     store = _audit_store(stack, args)
     cfg = stack.dir / f"gateway-{port}.yaml"
-    cfg.write_text(render("gateway.yaml", PORT=port, UPSTREAM_PORT=stack.upstream_port, AUDIT_STORE=store))
+    text = render("gateway.yaml", PORT=port, UPSTREAM_PORT=stack.upstream_port, AUDIT_STORE=store)
+    cfg.write_text(text.replace("plugins: [auth, ratelimit, audit]", f"plugins: [{args.gateway_plugins}]"))
     env = {"CG_HOME": str(stack.dir / "cg-home"), "PYTHONPATH": str(ROOT)}
     token = subprocess.run(
         [sys.executable, "-m", "gateway", "token", "--sub", "bench", "--tenant", "bench", "--role", "user",
@@ -253,11 +259,32 @@ def _gateway_setup(stack: Stack, args: argparse.Namespace) -> tuple[Path, dict[s
 
 def target_gateway(stack: Stack, args: argparse.Namespace) -> Target:
     cfg, env, token, port, store = _gateway_setup(stack, args)
-    cmd = [sys.executable, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning"]
+    profile = ["-m", "cProfile", "-o", str(stack.dir / "gateway.prof")] if args.profile else []
+    cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning"]
     proc, log = stack.spawn("gateway", cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     return Target("gateway", f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"uvicorn+uvloop+httptools, aiohttp client, audit {store.split(':')[0]}")
+                  f"uvicorn+uvloop+httptools, aiohttp client, [{args.gateway_plugins}], audit {store.split(':')[0]}"
+                  + (" (under cProfile: slower)" if args.profile else ""), proc)
+
+
+def profile_report(stack: Stack, target: Target, out: Path, top: int = 30) -> str:
+    """Stop the profiled gateway cleanly (cProfile writes on exit) and list where the time went."""
+    import io
+    import pstats
+
+    assert target.proc is not None
+    # SIGINT, not SIGTERM: uvicorn re-raises the signal after its graceful shutdown, and only
+    # SIGINT turns into an exception (KeyboardInterrupt) that lets cProfile write its file.
+    target.proc.send_signal(signal.SIGINT)
+    target.proc.wait(timeout=30)
+    prof = stack.dir / "gateway.prof"
+    if not prof.exists():
+        return "no profile written (the gateway did not exit cleanly)"
+    shutil.copy(prof, out)
+    buf = io.StringIO()
+    pstats.Stats(str(prof), stream=buf).sort_stats("tottime").print_stats(top)
+    return buf.getvalue()
 
 
 def ensure_granian() -> Path:
@@ -279,7 +306,7 @@ def target_gateway_granian(stack: Stack, args: argparse.Namespace) -> Target:
     proc, log = stack.spawn("gateway-granian", cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     return Target("gateway-granian", f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"granian (1 worker, uvloop), audit {store.split(':')[0]}")
+                  f"granian (1 worker, uvloop), [{args.gateway_plugins}], audit {store.split(':')[0]}", proc)
 
 
 TARGETS: dict[str, Callable[[Stack, argparse.Namespace], Target]] = {}
@@ -310,26 +337,52 @@ class Run:
     p99_ms: float
     mean_ms: float
     errors: dict[str, int] = field(default_factory=dict)
+    # CPU the target's own processes spent per request: robust to noisy neighbours
+    # on a shared machine, where req/s and latency measure the scheduler as much as the proxy.
+    cpu_us_per_req: float | None = None
 
     @property
     def valid(self) -> bool:
         return not any(self.errors.values()) and self.requests > 0
 
 
+def cpu_seconds(proc: subprocess.Popen | None) -> float | None:
+    """User+system CPU of a process and its children (nginx workers, granian workers)."""
+    if proc is None:
+        return None
+    try:
+        import psutil
+
+        root = psutil.Process(proc.pid)
+        total = 0.0
+        for p in [root, *root.children(recursive=True)]:
+            t = p.cpu_times()
+            total += t.user + t.system
+        return total
+    except Exception:  # psutil missing or the process went away: no CPU column
+        return None
+
+
 def run_wrk(target: Target, concurrency: int, seconds: float, timeout_s: float = 10) -> Run:
     threads = 1 if concurrency == 1 else min(2, concurrency)
     cmd = [_need("wrk"), f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", f"--timeout={round(timeout_s)}s",
            "--latency", "-s", str(HERE / "post.lua"), target.url]
+    cpu_before = cpu_seconds(target.proc)
     out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "BENCH_TOKEN": target.token},
                          timeout=seconds + 60)
+    cpu_after = cpu_seconds(target.proc)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise BenchError(f"wrk gave no summary for {target.name}: {out.stderr[-500:] or out.stdout[-500:]}")
     s = json.loads(line[len("BENCH_JSON "):])
     secs = s["duration_us"] / 1e6
     errors = {k: s[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")}
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None and s["requests"]:
+        cpu_us = round((cpu_after - cpu_before) / s["requests"] * 1e6, 1)
     return Run(target.name, concurrency, s["requests"], round(secs, 2), round(s["requests"] / secs, 1),
-               s["p50_us"] / 1000, s["p90_us"] / 1000, s["p99_us"] / 1000, round(s["mean_us"] / 1000, 3), errors)
+               s["p50_us"] / 1000, s["p90_us"] / 1000, s["p99_us"] / 1000, round(s["mean_us"] / 1000, 3), errors,
+               cpu_us)
 
 
 def ratios(runs: list[Run]) -> list[dict]:
@@ -346,13 +399,17 @@ def ratios(runs: list[Run]) -> list[dict]:
             b = by.get((base, r.concurrency))
             if b and b.rps > 0:
                 row[f"rps_vs_{base}"] = round(r.rps / b.rps, 3)
+            if b and b.cpu_us_per_req and r.cpu_us_per_req:  # what one core could serve, relative
+                row[f"cpu_efficiency_vs_{base}"] = round(b.cpu_us_per_req / r.cpu_us_per_req, 3)
+        if r.cpu_us_per_req:
+            row["one_core_rps"] = round(1e6 / r.cpu_us_per_req)
         rows.append(row)
     return rows
 
 
 def table(runs: list[Run], rows: list[dict]) -> str:
     head = (f"{'target':<16}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
-            f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}  note")
+            f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}{'cpu us/req':>11}  note")
     lines = [head, "-" * len(head)]
 
     def fmt(v: float | None, w: int, p: int = 3) -> str:
@@ -364,7 +421,7 @@ def table(runs: list[Run], rows: list[dict]) -> str:
             f"{r.target:<16}{r.concurrency:>5}{r.rps:>10.0f}{r.p50_ms:>9.3f}{r.p99_ms:>9.3f}"
             f"{fmt(row.get('added_p50_ms'), 9)}{fmt(row.get('added_p99_ms'), 9)}"
             f"{fmt(row.get('rps_vs_direct'), 10)}{fmt(row.get('rps_vs_nginx'), 9)}"
-            f"{fmt(row.get('rps_vs_litellm'), 11, 1)}  {note}"
+            f"{fmt(row.get('rps_vs_litellm'), 11, 1)}{fmt(r.cpu_us_per_req, 11, 0)}  {note}"
         )
     return "\n".join(lines)
 
@@ -398,9 +455,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--duration", type=float, default=8, help="seconds per target and concurrency")
     ap.add_argument("--warmup", type=float, default=1, help="seconds of unmeasured load first")
     ap.add_argument("--nginx-workers", type=int, default=1)
+    ap.add_argument("--gateway-plugins", default="auth, ratelimit, audit",
+                    help="the gateway's chain (diagnostics: drop one to see its cost)")
     ap.add_argument("--audit-store", choices=["auto", "sqlite", "jsonl"], default="auto")
     ap.add_argument("--clients", action="store_true", help="also compare aiohttp and httpx as upstream clients")
     ap.add_argument("--client-concurrency", type=int, default=64)
+    ap.add_argument("--profile", action="store_true",
+                    help="run the gateway under cProfile and print where its time goes (tottime)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (configs, logs)")
     ap.add_argument("--out", type=Path, default=None, help="JSON result path (default bench/results/...)")
     return ap.parse_args(argv)
@@ -427,6 +488,9 @@ def main(argv: list[str] | None = None) -> int:
     notes: dict[str, str] = {}
     failed: dict[str, str] = {}
     client_results: list[dict] = []
+    profile_text = ""
+    gateway_target: Target | None = None
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with _stack(args.keep) as stack:
         stack.start_upstream()
         bar = tqdm(total=len(names) * len(levels), desc="bench", unit="run", file=sys.stderr)
@@ -443,6 +507,8 @@ def main(argv: list[str] | None = None) -> int:
                 bar.update(len(levels))
                 continue
             notes[name] = target.notes
+            if name == "gateway":
+                gateway_target = target
             for c in levels:
                 bar.set_postfix_str(f"{name} c={c}")
                 if args.warmup > 0:
@@ -452,6 +518,9 @@ def main(argv: list[str] | None = None) -> int:
         bar.close()
         if args.clients:
             client_results = compare_clients(stack, args)
+        if args.profile and gateway_target is not None:
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            profile_text = profile_report(stack, gateway_target, RESULTS / f"gateway-{stamp}.prof")
         if args.keep:
             print(f"scratch folder kept: {stack.dir}", file=sys.stderr)
     runs.sort(key=lambda r: (r.concurrency, names.index(r.target)))
@@ -479,7 +548,11 @@ def main(argv: list[str] | None = None) -> int:
         "ratios": rows,
         "upstream_clients": client_results,
     }
-    out = args.out or RESULTS / f"gateway-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
+    if profile_text:
+        print("\nwhere the gateway's time goes (cProfile, by own time):")
+        print(profile_text)
+        result["profile_top"] = profile_text
+    out = args.out or RESULTS / f"gateway-{stamp}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2))
     print(f"\nJSON: {out}")
