@@ -6,6 +6,8 @@ chat.completion), all driven by ``wrk`` with the same POST and Authorization hea
     direct      the instant upstream itself
     nginx       nginx as a plain reverse proxy (the floor for any proxy)
     litellm     LiteLLM's proxy (its own venv, created on demand), master key
+    python-floor  a bare ASGI app forwarding with aiohttp under uvicorn (optional):
+                the least a Python proxy on this stack costs
     gateway     ``gateway serve``: auth + rate limit + audit on, PII and policy off
     gateway-granian   the same app under granian instead of uvicorn (optional)
 
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -242,12 +245,14 @@ def _audit_store(stack: Stack, args: argparse.Namespace) -> str:
     return f"{kind}://{path}"  # an absolute path: sqlite:///tmp/..., as the gateway reads it
 
 
-def _gateway_setup(stack: Stack, args: argparse.Namespace) -> tuple[Path, dict[str, str], str, int, str]:
+def _gateway_setup(
+    stack: Stack, args: argparse.Namespace, chain: str | None = None
+) -> tuple[Path, dict[str, str], str, int, str]:
     port = free_port()
     store = _audit_store(stack, args)
     cfg = stack.dir / f"gateway-{port}.yaml"
     text = render("gateway.yaml", PORT=port, UPSTREAM_PORT=stack.upstream_port, AUDIT_STORE=store)
-    cfg.write_text(text.replace("plugins: [auth, ratelimit, audit]", f"plugins: [{args.gateway_plugins}]"))
+    cfg.write_text(text.replace("plugins: [auth, ratelimit, audit]", f"plugins: [{args.gateway_plugins if chain is None else chain}]"))
     env = {"CG_HOME": str(stack.dir / "cg-home"), "PYTHONPATH": str(ROOT)}
     token = subprocess.run(
         [sys.executable, "-m", "gateway", "token", "--sub", "bench", "--tenant", "bench", "--role", "user",
@@ -257,14 +262,15 @@ def _gateway_setup(stack: Stack, args: argparse.Namespace) -> tuple[Path, dict[s
     return cfg, env, token, port, store
 
 
-def target_gateway(stack: Stack, args: argparse.Namespace) -> Target:
-    cfg, env, token, port, store = _gateway_setup(stack, args)
-    profile = ["-m", "cProfile", "-o", str(stack.dir / "gateway.prof")] if args.profile else []
+def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = None, name: str = "gateway") -> Target:
+    cfg, env, token, port, store = _gateway_setup(stack, args, chain)
+    profile = ["-m", "cProfile", "-o", str(stack.dir / f"{name}.prof")] if args.profile else []
     cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning"]
-    proc, log = stack.spawn("gateway", cmd, env)
+    proc, log = stack.spawn(name, cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
-    return Target("gateway", f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"uvicorn+uvloop+httptools, aiohttp client, [{args.gateway_plugins}], audit {store.split(':')[0]}"
+    plugins = args.gateway_plugins if chain is None else chain
+    return Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", token,
+                  f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}"
                   + (" (under cProfile: slower)" if args.profile else ""), proc)
 
 
@@ -278,13 +284,23 @@ def profile_report(stack: Stack, target: Target, out: Path, top: int = 30) -> st
     # SIGINT turns into an exception (KeyboardInterrupt) that lets cProfile write its file.
     target.proc.send_signal(signal.SIGINT)
     target.proc.wait(timeout=30)
-    prof = stack.dir / "gateway.prof"
+    prof = stack.dir / f"{target.name}.prof"
     if not prof.exists():
         return "no profile written (the gateway did not exit cleanly)"
     shutil.copy(prof, out)
     buf = io.StringIO()
     pstats.Stats(str(prof), stream=buf).sort_stats("tottime").print_stats(top)
     return buf.getvalue()
+
+
+def target_floor(stack: Stack, args: argparse.Namespace) -> Target:
+    """A bare ASGI + aiohttp forwarder: the least any Python proxy on this stack costs."""
+    port = free_port()
+    cmd = [sys.executable, str(HERE / "floor_proxy.py"), str(port), f"http://127.0.0.1:{stack.upstream_port}"]
+    proc, log = stack.spawn("floor", cmd)
+    wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
+    return Target("python-floor", f"http://127.0.0.1:{port}/v1/chat/completions", "floor-token",
+                  "bare ASGI app under uvicorn+uvloop+httptools, one aiohttp session", proc)
 
 
 def ensure_granian() -> Path:
@@ -319,9 +335,10 @@ def register(name: str, start: Callable[[Stack, argparse.Namespace], Target]) ->
 register("direct", target_direct)
 register("nginx", target_nginx)
 register("litellm", target_litellm)
+register("python-floor", target_floor)
 register("gateway", target_gateway)
 register("gateway-granian", target_gateway_granian)
-DEFAULT_TARGETS = ["direct", "nginx", "litellm", "gateway"]
+DEFAULT_TARGETS = ["direct", "nginx", "litellm", "python-floor", "gateway"]
 
 
 # -- measuring ----------------------------------------------------------------------
@@ -395,7 +412,7 @@ def ratios(runs: list[Run]) -> list[dict]:
         if direct:
             row["added_p50_ms"] = round(r.p50_ms - direct.p50_ms, 3)
             row["added_p99_ms"] = round(r.p99_ms - direct.p99_ms, 3)
-        for base in ("direct", "nginx", "litellm"):
+        for base in ("direct", "nginx", "litellm", "python-floor"):
             b = by.get((base, r.concurrency))
             if b and b.rps > 0:
                 row[f"rps_vs_{base}"] = round(r.rps / b.rps, 3)
@@ -408,8 +425,8 @@ def ratios(runs: list[Run]) -> list[dict]:
 
 
 def table(runs: list[Run], rows: list[dict]) -> str:
-    head = (f"{'target':<16}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
-            f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}{'cpu us/req':>11}  note")
+    head = (f"{'target':<26}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
+            f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}{'x floor':>9}{'cpu us/req':>11}  note")
     lines = [head, "-" * len(head)]
 
     def fmt(v: float | None, w: int, p: int = 3) -> str:
@@ -418,10 +435,11 @@ def table(runs: list[Run], rows: list[dict]) -> str:
     for r, row in zip(runs, rows, strict=True):
         note = "" if r.valid else "ERRORS " + ",".join(f"{k}={v}" for k, v in r.errors.items() if v)
         lines.append(
-            f"{r.target:<16}{r.concurrency:>5}{r.rps:>10.0f}{r.p50_ms:>9.3f}{r.p99_ms:>9.3f}"
+            f"{r.target:<26}{r.concurrency:>5}{r.rps:>10.0f}{r.p50_ms:>9.3f}{r.p99_ms:>9.3f}"
             f"{fmt(row.get('added_p50_ms'), 9)}{fmt(row.get('added_p99_ms'), 9)}"
             f"{fmt(row.get('rps_vs_direct'), 10)}{fmt(row.get('rps_vs_nginx'), 9)}"
-            f"{fmt(row.get('rps_vs_litellm'), 11, 1)}{fmt(r.cpu_us_per_req, 11, 0)}  {note}"
+            f"{fmt(row.get('rps_vs_litellm'), 11, 1)}{fmt(row.get('rps_vs_python-floor'), 9)}"
+            f"{fmt(r.cpu_us_per_req, 11, 0)}  {note}"
         )
     return "\n".join(lines)
 
@@ -457,6 +475,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--nginx-workers", type=int, default=1)
     ap.add_argument("--gateway-plugins", default="auth, ratelimit, audit",
                     help="the gateway's chain (diagnostics: drop one to see its cost)")
+    ap.add_argument("--chain-sweep", default=None, metavar="CHAINS",
+                    help="extra gateway targets, one per chain, ';'-separated ('-' = no plugins), "
+                    "e.g. 'auth,ratelimit;auth;-'")
     ap.add_argument("--audit-store", choices=["auto", "sqlite", "jsonl"], default="auto")
     ap.add_argument("--clients", action="store_true", help="also compare aiohttp and httpx as upstream clients")
     ap.add_argument("--client-concurrency", type=int, default=64)
@@ -479,6 +500,12 @@ def _stack(keep: bool) -> Iterator[Stack]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
+    for chain in filter(None, (c.strip() for c in (args.chain_sweep or "").split(";"))):
+        # one more gateway per chain: what each plugin costs, measured side by side
+        label = "none" if chain == "-" else chain.replace(" ", "")
+        name = f"gw[{label}]"
+        register(name, functools.partial(target_gateway, chain="" if chain == "-" else chain, name=name))
+        names.append(name)
     unknown = [n for n in names if n not in TARGETS]
     if unknown:
         print(f"unknown target(s) {unknown}; choose from {list(TARGETS)}", file=sys.stderr)
@@ -523,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
             profile_text = profile_report(stack, gateway_target, RESULTS / f"gateway-{stamp}.prof")
         if args.keep:
             print(f"scratch folder kept: {stack.dir}", file=sys.stderr)
-    runs.sort(key=lambda r: (r.concurrency, names.index(r.target)))
+    runs.sort(key=lambda r: (r.concurrency, names.index(r.target)))  # stable: by level, then as asked
     rows = ratios(runs)
     print(table(runs, rows))
     for name, note in notes.items():
