@@ -226,8 +226,10 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
             elif kind == "checkpoint":
                 lines.append({"kind": "checkpoint", "note": row["body"]})
             elif kind == "record":
+                view = {k: row[k] for k in ("time", "type", "actor", "tenant")}
+                view["payload"] = json.loads(row["payload"]) if row["payload"] else None
                 lines.append({"kind": "record", "seq": int(row["seq"]), "body": row["body"],
-                              "proof": row["proof"].split() if row["proof"] else []})
+                              "proof": row["proof"].split() if row["proof"] else [], "view": view})
         return _split(lines)
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"export {path} is malformed: {type(exc).__name__}") from None

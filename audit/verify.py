@@ -202,12 +202,26 @@ def verify_export_records(header: dict[str, Any], note: str | None, records: lis
             if body is None or rec.get("proof") is None:
                 raise ProofError(f"record {seq} has no body or no proof", seq=seq)
             verify_inclusion(seq, cp.size, leaf_hash(body), proof, cp.root)
-        except (ProofError, ValueError) as exc:
+            _check_view(seq, body, rec.get("view"))
+        except (ProofError, ValueError, StoreError) as exc:
             rep.fail(f"record {seq}: {exc}", seq=seq)
             continue
         rep.records += 1
     rep.seconds = time.perf_counter() - started
     return rep
+
+
+_VIEW_KEYS = ("time", "type", "actor", "tenant", "payload")
+
+
+def _check_view(seq: int, body: bytes, view: dict[str, Any] | None) -> None:
+    """The readable copy of a record (jsonl ``view``, csv columns) must say what the signed bytes say."""
+    if view is None:
+        return
+    doc = parse_body(body)
+    for k in _VIEW_KEYS:
+        if k in view and (view[k] or None) != (doc.get(k) or None):
+            raise ProofError(f"record {seq}: the readable '{k}' differs from the signed record", seq=seq)
 
 
 def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> Report:
