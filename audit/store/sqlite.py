@@ -101,7 +101,7 @@ class SQLiteStore(Store):
             self._create_schema()
         except sqlite3.Error as exc:
             self.close()
-            raise self._fail("create the log schema", exc) from None
+            raise self._fail("open the log for writing", exc) from None
         except AuditUnavailable:
             self.close()
             raise
