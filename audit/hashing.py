@@ -88,6 +88,6 @@ def canonical_json(obj: Any) -> bytes:
     except _NotFast:
         try:
             return rfc8785.dumps(obj)
-        except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys
-            raise ValueError(f"value cannot be written as canonical JSON (RFC 8785): {exc}") from None
+        except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys; no values in messages
+            raise ValueError(f"value cannot be written as canonical JSON (RFC 8785): {type(exc).__name__}") from None
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)

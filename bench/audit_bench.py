@@ -62,74 +62,100 @@ def plain_row(seq: int, it: Item) -> tuple:
     return (seq, doc["time"], it.type, it.subject, it.tenant, orjson.dumps(doc))
 
 
-def _sqlite_plain(path: str, items: list[Item], batch: int) -> float:
-    c = sqlite3.connect(path, isolation_level=None)
-    c.execute("PRAGMA journal_mode=WAL")
-    c.execute("PRAGMA synchronous=FULL")
-    c.execute("CREATE TABLE plain (seq INTEGER PRIMARY KEY, time TEXT, type TEXT, actor TEXT, tenant TEXT, body BLOB)")
-    for col in ("time", "actor", "tenant"):
-        c.execute(f"CREATE INDEX plain_{col} ON plain ({col})")
-    t = time.perf_counter()
-    for s in range(0, len(items), batch):
-        rows = [plain_row(s + j, it) for j, it in enumerate(items[s : s + batch])]
-        c.execute("BEGIN IMMEDIATE")
-        c.executemany("INSERT INTO plain VALUES (?, ?, ?, ?, ?, ?)", rows)
-        c.execute("COMMIT")
-    el = time.perf_counter() - t
-    c.close()
-    return len(items) / el
+class _SQLitePlain:
+    """Plain inserts: same columns (without the hashes), same indexes, WAL + synchronous=FULL."""
 
-
-def _pg_plain(items: list[Item], batch: int) -> float:
-    import psycopg
-
-    table = f"bench_plain_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG) as c:
-        c.execute(f"CREATE TABLE {table} (seq BIGINT PRIMARY KEY, time TEXT COLLATE \"C\", type TEXT, actor TEXT, "
-                  "tenant TEXT, body BYTEA)")
+    def __init__(self, path: str) -> None:
+        self.c = c = sqlite3.connect(path, isolation_level=None)
+        c.execute("PRAGMA journal_mode=WAL")
+        c.execute("PRAGMA synchronous=FULL")
+        c.execute("CREATE TABLE plain (seq INTEGER PRIMARY KEY, time TEXT, type TEXT, actor TEXT, tenant TEXT, "
+                  "body BLOB)")
         for col in ("time", "actor", "tenant"):
-            c.execute(f"CREATE INDEX {table}_{col} ON {table} ({col})")
-        c.commit()
-        try:
-            t = time.perf_counter()
-            for s in range(0, len(items), batch):
-                rows = [plain_row(s + j, it) for j, it in enumerate(items[s : s + batch])]
-                with c.transaction(), c.cursor() as cur:
-                    cur.execute("SELECT 1")  # same round trip the audit log spends on its head lock
-                    with cur.copy(f"COPY {table} FROM STDIN") as cp:
-                        for r in rows:
-                            cp.write_row(r)
-            el = time.perf_counter() - t
-        finally:
-            c.execute(f"DROP TABLE {table}")
-            c.commit()
-    return len(items) / el
+            c.execute(f"CREATE INDEX plain_{col} ON plain ({col})")
+        self.seq = 0
+
+    def insert(self, items: list[Item]) -> None:
+        rows = [plain_row(self.seq + j, it) for j, it in enumerate(items)]
+        self.seq += len(rows)
+        self.c.execute("BEGIN IMMEDIATE")
+        self.c.executemany("INSERT INTO plain VALUES (?, ?, ?, ?, ?, ?)", rows)
+        self.c.execute("COMMIT")
+
+    def close(self) -> None:
+        self.c.close()
 
 
-def _audit_sync(url: str, keys: dict, items: list[Item], batch: int) -> float:
-    with open_log(url, checkpoint_every=1000, **keys) as log:
-        log.append_many(items[:batch])  # warm up: schema, keys
-        rest = items[batch:]
-        t = time.perf_counter()
-        for s in range(0, len(rest), batch):
-            log.append_many(rest[s : s + batch])
-        el = time.perf_counter() - t
-    return len(rest) / el
+class _PGPlain:
+    """Plain inserts into PostgreSQL with COPY (the fastest plain path), one transaction a batch."""
+
+    def __init__(self) -> None:
+        import psycopg
+
+        self.table = f"bench_plain_{uuid.uuid4().hex[:8]}"
+        self.c = psycopg.connect(PG)
+        self.c.execute(f"CREATE TABLE {self.table} (seq BIGINT PRIMARY KEY, time TEXT COLLATE \"C\", type TEXT, "
+                       "actor TEXT, tenant TEXT, body BYTEA)")
+        for col in ("time", "actor", "tenant"):
+            self.c.execute(f"CREATE INDEX {self.table}_{col} ON {self.table} ({col})")
+        self.c.commit()
+        self.seq = 0
+
+    def insert(self, items: list[Item]) -> None:
+        rows = [plain_row(self.seq + j, it) for j, it in enumerate(items)]
+        self.seq += len(rows)
+        with self.c.transaction(), self.c.cursor() as cur, cur.copy(f"COPY {self.table} FROM STDIN") as cp:
+            for r in rows:
+                cp.write_row(r)
+
+    def close(self) -> None:
+        self.c.execute(f"DROP TABLE {self.table}")
+        self.c.commit()
+        self.c.close()
 
 
-async def _audit_async(url: str, keys: dict, items: list[Item]) -> float:
-    w = open_writer(url, checkpoint_every=1000, **keys)
-    await w.start()
-    t = time.perf_counter()
+async def _submit_all(w, items: list[Item]) -> None:  # noqa: ANN001
     window: set[asyncio.Future[int]] = set()
     for it in items:
         if len(window) >= 2000:  # like 2000 requests in flight at a gateway
-            done, window = await asyncio.wait(window, return_when=asyncio.FIRST_COMPLETED)
+            _, window = await asyncio.wait(window, return_when=asyncio.FIRST_COMPLETED)
         window.add(w.submit(it.type, it.payload, tenant=it.tenant, subject=it.subject, personal=it.personal))
     await asyncio.gather(*window)
-    el = time.perf_counter() - t
-    await w.aclose()
-    return len(items) / el
+
+
+async def _compare(store: str, plain, url_sync: str, url_async: str, keys: dict, items: list[Item],  # noqa: ANN001
+                   batch: int, rounds: int) -> dict:
+    """Alternate plain, synchronous-audit and async-writer rounds so that machine load hits all three alike."""
+    per = len(items) // rounds
+    t_plain = t_sync = t_async = 0.0
+    log = open_log(url_sync, checkpoint_every=1000, **keys)
+    w = open_writer(url_async, checkpoint_every=1000, **keys)
+    await w.start()
+    try:
+        log.append_many(items[:batch])  # warm up both (schema, data keys)
+        await _submit_all(w, items[:batch])
+        plain.insert(items[:batch])
+        for r in tqdm(range(rounds), desc=f"{store} rounds", disable=not sys.stderr.isatty(), leave=False):
+            chunk = items[r * per : (r + 1) * per]
+            t = time.perf_counter()
+            for s in range(0, len(chunk), batch):
+                plain.insert(chunk[s : s + batch])
+            t_plain += time.perf_counter() - t
+            t = time.perf_counter()
+            for s in range(0, len(chunk), batch):
+                log.append_many(chunk[s : s + batch])
+            t_sync += time.perf_counter() - t
+            t = time.perf_counter()
+            await _submit_all(w, chunk)
+            t_async += time.perf_counter() - t
+    finally:
+        log.close()
+        await w.aclose()
+        plain.close()
+    n = per * rounds
+    return {"store": store, "records": n, "batch": batch, "rounds": rounds, "plain_per_s": n / t_plain,
+            "audit_per_s": n / t_sync, "ratio": t_plain / t_sync, "audit_async_writer_per_s": n / t_async,
+            "async_ratio": t_plain / t_async}
 
 
 def _drop_pg(url: str) -> None:
@@ -139,33 +165,20 @@ def _drop_pg(url: str) -> None:
     s.close()
 
 
-def bench_appends(tmp: Path, keys: dict, n: int, batch: int, postgres: bool) -> list[dict]:
-    items = [event(i) for i in range(n + batch)]
-    out = []
-    db = tmp / "bench.db"
-    plain = _sqlite_plain(str(db), items[:n], batch)
-    audited = _audit_sync(f"sqlite:///{db}", keys, items, batch)
-    url_async = f"sqlite:///{db}?table=audit_async"
-    audited_async = asyncio.run(_audit_async(url_async, keys, items[:n]))
-    out.append({"store": "sqlite", "records": n, "batch": batch, "plain_per_s": plain, "audit_per_s": audited,
-                "ratio": audited / plain, "audit_async_writer_per_s": audited_async,
-                "async_ratio": audited_async / plain})
+def bench_appends(tmp: Path, keys: dict, n: int, batch: int, rounds: int, postgres: bool) -> list[dict]:
+    items = [event(i) for i in range(n)]
+    out = [asyncio.run(_compare("sqlite", _SQLitePlain(str(tmp / "plain.db")), f"sqlite:///{tmp}/audit.db",
+                                f"sqlite:///{tmp}/audit_async.db", keys, items, batch, rounds))]
     if postgres:
-        url = f"{PG}?table=bench_audit_{uuid.uuid4().hex[:8]}"
-        url_a = f"{PG}?table=bench_audit_{uuid.uuid4().hex[:8]}"
+        urls = [f"{PG}?table=bench_audit_{uuid.uuid4().hex[:8]}" for _ in range(2)]
         try:
-            plain = _pg_plain(items[:n], batch)
-            audited = _audit_sync(url, keys, items, batch)
-            audited_async = asyncio.run(_audit_async(url_a, keys, items[:n]))
+            out.append(asyncio.run(_compare("postgresql", _PGPlain(), urls[0], urls[1], keys, items, batch, rounds)))
         finally:
-            for u in (url, url_a):
+            for u in urls:
                 try:
                     _drop_pg(u)
                 except Exception:  # noqa: BLE001 (best effort cleanup)
                     pass
-        out.append({"store": "postgresql", "records": n, "batch": batch, "plain_per_s": plain,
-                    "audit_per_s": audited, "ratio": audited / plain, "audit_async_writer_per_s": audited_async,
-                    "async_ratio": audited_async / plain})
     return out
 
 
@@ -204,6 +217,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--appends", type=int, default=20_000, help="records per append benchmark")
     ap.add_argument("--batch", type=int, default=200, help="records per transaction (group commit size)")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating rounds (evens out machine load)")
     ap.add_argument("--records", type=int, default=100_000, help="records to verify (issue target: 1000000)")
     ap.add_argument("--no-postgres", action="store_true")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "audit_bench.json")
@@ -213,11 +227,12 @@ def main() -> int:
         write_signing_key(tmp / "sign.pem")
         write_subject_key(tmp / "subject")
         keys = {"signing_key_file": str(tmp / "sign.pem"), "subject_key_file": str(tmp / "subject")}
-        appends = bench_appends(tmp, keys, args.appends, args.batch, not args.no_postgres)
+        appends = bench_appends(tmp, keys, args.appends, args.batch, args.rounds, not args.no_postgres)
         verify = bench_verify(tmp, keys, str(tmp / "sign.pub.pem"), args.records)
     result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "appends": appends,
               "verify": verify}
-    print(f"\naudit appends ({args.appends} records, {args.batch} per transaction; same rows, same database)")
+    print(f"\naudit appends ({args.appends} records in {args.rounds} alternating rounds, {args.batch} per transaction "
+          "for plain and sync; the async writer batches by itself)")
     print(f"{'store':<11} {'plain/s':>10} {'audit/s':>10} {'ratio':>6} {'async writer/s':>15} {'ratio':>6}")
     for a in appends:
         print(f"{a['store']:<11} {a['plain_per_s']:>10.0f} {a['audit_per_s']:>10.0f} {a['ratio']:>6.2f} "
