@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from audit import checkpoint as cpmod
 from audit.errors import CheckpointError, ProofError, StoreError
 from audit.hashing import GENESIS, chain_hash, leaf_hash
-from audit.proof import verify_inclusion
+from audit.proof import verify_consistency, verify_inclusion
 from audit.record import parse_body
 from audit.store import Store
 from audit.tree import CompactRange
@@ -191,6 +191,15 @@ def verify_export_records(header: dict[str, Any], note: str | None, records: lis
         return rep
     rep.checkpoints = 1
     rep.size = rep.signed_size = cp.size
+    cons = header.get("consistency")
+    if cons is not None:
+        try:
+            old = cpmod.verify(cons["note"], public_key, origin=header.get("origin"))
+            verify_consistency(old.size, cp.size, old.root, cp.root, [bytes.fromhex(h) for h in cons["proof"]])
+        except (CheckpointError, ProofError, ValueError, KeyError, TypeError) as exc:
+            rep.fail(f"consistency with the earlier checkpoint: {exc}")
+        else:
+            rep.checkpoints = 2
     for rec in records:
         seq = rec.get("seq")
         if not isinstance(seq, int):

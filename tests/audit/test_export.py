@@ -112,3 +112,18 @@ def test_time_filters(filled, tmp_path: Path) -> None:
     assert cli(["export", *args, "--until", "2999-01-01", "--out", str(out)]) == 0
     assert len(read_export(out)[2]) == 30
     assert cli(["export", *args, "--since", "yesterday"]) == 2
+
+
+def test_export_carries_a_consistency_proof_from_an_older_checkpoint(filled, tmp_path: Path) -> None:
+    args, pub = filled
+    out = tmp_path / "since.jsonl"
+    assert cli(["export", *args, "--since", "2999-01-01", "--prove-from", "16", "--out", str(out)]) == 0
+    rep = verify_export(out, pub)
+    assert rep.ok and rep.checkpoints == 2, rep.problems
+    lines = out.read_text().splitlines()
+    header = json.loads(lines[0])
+    header["consistency"]["proof"][0] = "00" * 32
+    out.write_text("\n".join([json.dumps(header), *lines[1:]]) + "\n")
+    rep = verify_export(out, pub)
+    assert not rep.ok and "consistency" in rep.problems[0]
+    assert cli(["export", *args, "--prove-from", "17", "--out", str(out)]) == 2  # no checkpoint at 17
