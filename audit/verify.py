@@ -83,12 +83,15 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     started = time.perf_counter()
     rep = Report(source=getattr(store, "display", store.url))
     origin = store.origin()
+    # Checkpoints first, then the head: with writers still appending, every checkpoint read is then
+    # within the head read, and the records up to that head are fixed.
+    stored = store.checkpoints()
     head = store.head()
     rep.size = head.size
 
     # 1. Signatures of every checkpoint.
     signed: dict[int, cpmod.Checkpoint] = {}
-    for size, note in store.checkpoints():
+    for size, note in stored:
         try:
             cp = cpmod.verify(note, public_key, origin=origin)
         except CheckpointError as exc:
@@ -118,7 +121,7 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     bar = _progress(head.size - expected, progress)
     stopped = False
     try:
-        for row in store.rows(start=expected):
+        for row in store.rows(start=expected, end=head.size):
             if row.seq != expected:
                 rep.fail(f"record {expected} is missing (the next stored record is {row.seq})", seq=expected)
                 stopped = True

@@ -156,3 +156,20 @@ def test_read_only_database_gives_a_clear_error_not_corruption(writer_keys, publ
         import shutil
 
         shutil.rmtree(d, ignore_errors=True)
+
+
+async def test_verify_while_a_writer_is_appending(pg_url, writer_keys, public_key) -> None:
+    """A verifier reading a live PostgreSQL log sees a consistent prefix, not a false alarm."""
+    import asyncio
+
+    from audit.writer import open_writer
+
+    async with open_writer(pg_url, checkpoint_every=50, **writer_keys) as w:
+        await asyncio.gather(*[w.submit("a.b", {"i": i}) for i in range(200)])
+        s = opened(pg_url)
+        feeding = asyncio.gather(*[w.submit("a.b", {"i": i}) for i in range(200, 1200)])
+        reps = [await asyncio.to_thread(verify_store, s, public_key) for _ in range(3)]
+        await feeding
+        s.close()
+    assert all(r.ok for r in reps), [r.problems for r in reps]
+    assert reps[0].records >= 200
