@@ -47,8 +47,10 @@ class Item:
 
 class Appender:
     def __init__(self, store: Store, signing_key: Ed25519PrivateKey, subjects: SubjectCrypto,
-                 checkpoint_every: int = 1000) -> None:
+                 checkpoint_every: int = 1000, key_store: Store | None = None) -> None:
         self.store = store
+        # A second connection lets the async writer prepare one batch while the last one commits.
+        self.key_store = key_store or store
         self.signing_key = signing_key
         self.subjects = subjects
         self.checkpoint_every = checkpoint_every
@@ -77,11 +79,12 @@ class Appender:
         return out
 
     def _data_keys(self, actors: list[str]) -> dict[str, tuple[str, Any]]:
-        have = self.store.data_keys(actors)
+        ks = self.key_store
+        have = ks.data_keys(actors)
         missing = [a for a in actors if a not in have]
         if missing:
-            self.store.add_data_keys([(a, *self.subjects.new_data_key(a)) for a in missing])
-            have.update(self.store.data_keys(missing))  # another writer may have won the race
+            ks.add_data_keys([(a, *self.subjects.new_data_key(a)) for a in missing])
+            have.update(ks.data_keys(missing))  # another writer may have won the race
         return {a: (kid, self.subjects.unwrap(a, kid, wrapped)) for a, (kid, wrapped) in have.items()}
 
     # -- the locked part -----------------------------------------------------------------

@@ -16,6 +16,7 @@ from audit.appender import Appender, Item
 def erase_subject(app: Appender, subject: str, *, reason: str = "data subject request (GDPR Art. 17)") -> dict[str, Any]:
     actor = app.subjects.actor(subject)
     destroyed = app.store.delete_data_keys(actor)
+    app.subjects.forget(actor)
     seq = app.write([Item("audit.erasure", {"keys_destroyed": destroyed, "reason": reason,
                                              "method": "crypto-shredding"}, subject=subject)])[0]
     app.checkpoint()

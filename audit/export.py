@@ -29,7 +29,7 @@ import orjson
 
 from audit import checkpoint as cpmod
 from audit.errors import StoreError, VerificationError
-from audit.proof import inclusion_proof
+from audit.proof import consistency_proof, inclusion_proof
 from audit.record import parse_body, utc_now
 from audit.store import Query, Store
 from audit.tree import CompactRange, MemoryTree
@@ -45,8 +45,12 @@ class Export:
     report: dict[str, Any] | None = None
 
 
-def collect(store: Store, query: Query, *, with_records: bool = True) -> Export:
-    """Records matching ``query`` up to the latest checkpoint, each with its inclusion proof."""
+def collect(store: Store, query: Query, *, with_records: bool = True, prove_from: int | None = None) -> Export:
+    """Records matching ``query`` up to the latest checkpoint, each with its inclusion proof.
+
+    ``prove_from`` (the size of an earlier stored checkpoint, e.g. one an auditor already holds) adds
+    that checkpoint and a consistency proof from it to the export's checkpoint.
+    """
     cps = store.checkpoints()
     origin = store.origin()
     header: dict[str, Any] = {"kind": "audit-export", "version": FORMAT_VERSION, "origin": origin,
@@ -62,13 +66,18 @@ def collect(store: Store, query: Query, *, with_records: bool = True) -> Export:
         return exp
     rows = [r for r in store.rows(query=query) if r.seq < size]
     header["unsigned_excluded"] = max(0, store.head().size - size)
-    if not rows:
+    if not rows and prove_from is None:
         return exp
     pruned = store.pruned()
     base = CompactRange.from_bytes(pruned.size, pruned.frontier) if pruned else CompactRange()
     tree = MemoryTree(store.leaf_hashes(base.size, size), base)
     if tree.size != size or tree.root() != cp.root:
         raise VerificationError("the store does not match its latest checkpoint; run 'audit verify' to locate the damage")
+    if prove_from is not None:
+        old = dict(cps).get(prove_from)
+        if old is None:
+            raise StoreError(f"no stored checkpoint at size {prove_from}; sizes: {[n for n, _ in cps][-10:]}")
+        header["consistency"] = {"note": old, "proof": [h.hex() for h in consistency_proof(prove_from, size, tree)]}
     for r in rows:
         exp.records.append({"kind": "record", "seq": r.seq, "body": r.body.decode(),
                             "proof": [h.hex() for h in inclusion_proof(r.seq, size, tree)],
@@ -226,8 +235,10 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
             elif kind == "checkpoint":
                 lines.append({"kind": "checkpoint", "note": row["body"]})
             elif kind == "record":
+                view = {k: row[k] for k in ("time", "type", "actor", "tenant")}
+                view["payload"] = json.loads(row["payload"]) if row["payload"] else None
                 lines.append({"kind": "record", "seq": int(row["seq"]), "body": row["body"],
-                              "proof": row["proof"].split() if row["proof"] else []})
+                              "proof": row["proof"].split() if row["proof"] else [], "view": view})
         return _split(lines)
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"export {path} is malformed: {type(exc).__name__}") from None

@@ -49,30 +49,36 @@ class _NotFast(Exception):
 
 
 def _check(obj: Any) -> None:
-    """Raise _NotFast unless orjson's output of ``obj`` is its RFC 8785 form."""
-    t = type(obj)
-    if t is str or t is bool or obj is None:
-        return
-    if t is int:
-        if -_MAX_SAFE_INT <= obj <= _MAX_SAFE_INT:
-            return
-        raise _NotFast
-    if t is float:
-        a = abs(obj)
-        if 1e-4 <= a < 1e16 and not obj.is_integer():
-            return
-        raise _NotFast
-    if t is dict:
-        for k, v in obj.items():
-            if type(k) is not str or not k.isascii():
+    """Raise _NotFast unless orjson's output of ``obj`` is its RFC 8785 form (iterative: no recursion cost)."""
+    stack = [obj]
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    while stack:
+        o = pop()
+        t = type(o)
+        if t is str or t is bool or o is None:
+            continue
+        if t is dict:
+            for k, v in o.items():
+                if type(k) is not str or not k.isascii():
+                    raise _NotFast
+                tv = type(v)
+                if tv is str or tv is bool or v is None:
+                    continue
+                if tv is int:
+                    if not -_MAX_SAFE_INT <= v <= _MAX_SAFE_INT:
+                        raise _NotFast
+                    continue
+                push(v)
+        elif t is int:
+            if not -_MAX_SAFE_INT <= o <= _MAX_SAFE_INT:
                 raise _NotFast
-            _check(v)
-        return
-    if t is list or t is tuple:
-        for v in obj:
-            _check(v)
-        return
-    raise _NotFast
+        elif t is float:
+            if not 1e-4 <= abs(o) < 1e16 or o.is_integer():
+                raise _NotFast
+        elif t is list or t is tuple:
+            extend(o)
+        else:
+            raise _NotFast
 
 
 def canonical_json(obj: Any) -> bytes:
@@ -82,6 +88,6 @@ def canonical_json(obj: Any) -> bytes:
     except _NotFast:
         try:
             return rfc8785.dumps(obj)
-        except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys
-            raise ValueError(f"value cannot be written as canonical JSON (RFC 8785): {exc}") from None
+        except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys; no values in messages
+            raise ValueError(f"value cannot be written as canonical JSON (RFC 8785): {type(exc).__name__}") from None
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)

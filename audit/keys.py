@@ -106,6 +106,10 @@ def load_public_key(path: str | os.PathLike[str] | None) -> Ed25519PublicKey:
     p = Path(path) if path is not None else dev_key_dir() / SIGNING_KEY_NAME
     try:
         data = p.read_bytes()
+    except FileNotFoundError:
+        if path is None:
+            raise KeyFileError(f"no public key given and no development key at {p}: pass --public-key PEM") from None
+        raise KeyFileError(f"public key file {p} does not exist") from None
     except OSError as exc:
         raise KeyFileError(f"cannot read public key file {p}: {exc.strerror}") from None
     try:

@@ -20,7 +20,7 @@ from audit.store import open_store
 
 def open_appender(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
                   subject_key_file: str | os.PathLike[str] | None = None,
-                  checkpoint_every: int = 1000) -> Appender:
+                  checkpoint_every: int = 1000, separate_key_connection: bool = False) -> Appender:
     """Load the keys, open (and create) the store: the explicit start-up step of both writers."""
     if checkpoint_every <= 0:
         raise ValueError("checkpoint_every must be positive")
@@ -28,11 +28,25 @@ def open_appender(url: str, *, signing_key_file: str | os.PathLike[str] | None =
     subjects = SubjectCrypto(load_subject_key(subject_key_file))
     store = open_store(url)
     store.open()
+    key_store = None
     try:
-        return Appender(store, signing, subjects, checkpoint_every)
+        if separate_key_connection:
+            key_store = open_store(url)
+            key_store.open()
+        return Appender(store, signing, subjects, checkpoint_every, key_store)
     except BaseException:
         store.close()
+        if key_store is not None:
+            key_store.close()
         raise
+
+
+def close_appender(app: Appender) -> None:
+    try:
+        app.store.close()
+    finally:
+        if app.key_store is not app.store:
+            app.key_store.close()
 
 
 class AuditLog:

@@ -49,6 +49,10 @@ class SubjectCrypto:
     def __init__(self, master: bytes) -> None:
         self._hmac_key = _derive(master, b"compliance-gateway audit actor v1")
         self._kek = AESGCM(_derive(master, b"compliance-gateway audit key-wrap v1"))
+        self._pool: list[bytes] = []
+        # (actor, kid, wrapped) -> unwrapped key; the store is still asked every batch whether the key
+        # exists, so an erasure in another process takes effect at this process's next batch.
+        self._unwrapped: dict[tuple[str, str, bytes], AESGCM] = {}
 
     def actor(self, subject: str) -> str:
         return hmac.new(self._hmac_key, subject.encode(), sha256).hexdigest()
@@ -61,15 +65,33 @@ class SubjectCrypto:
         return kid, wrapped
 
     def unwrap(self, actor: str, kid: str, wrapped: bytes) -> AESGCM:
+        hit = self._unwrapped.get((actor, kid, wrapped))
+        if hit is not None:
+            return hit
         try:
             key = self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"{actor}|{kid}".encode())
         except InvalidTag:
             raise PersonalDataError("a data key does not unwrap: wrong subject key file or altered key row") from None
-        return AESGCM(key)
+        aead = AESGCM(key)
+        if len(self._unwrapped) >= 50_000:
+            self._unwrapped.clear()
+        self._unwrapped[(actor, kid, wrapped)] = aead
+        return aead
 
-    @staticmethod
-    def seal(actor: str, kid: str, key: AESGCM, personal: dict[str, Any]) -> dict[str, str]:
-        nonce = os.urandom(_NONCE)
+    def forget(self, actor: str) -> None:
+        """Drop cached keys of ``actor`` (after erasing them)."""
+        for k in [k for k in self._unwrapped if k[0] == actor]:
+            del self._unwrapped[k]
+
+    def _nonce(self) -> bytes:
+        """A fresh random 96-bit nonce, drawn from a pool refilled by one urandom call per 512 nonces."""
+        if not self._pool:
+            blob = os.urandom(_NONCE * 512)
+            self._pool = [blob[i : i + _NONCE] for i in range(0, len(blob), _NONCE)]
+        return self._pool.pop()
+
+    def seal(self, actor: str, kid: str, key: AESGCM, personal: dict[str, Any]) -> dict[str, str]:
+        nonce = self._nonce()
         ct = key.encrypt(nonce, orjson.dumps(personal), f"{actor}|{kid}".encode())
         return {"kid": kid, "n": _b64(nonce), "ct": _b64(ct)}
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from audit import checkpoint as cpmod
 from audit.errors import CheckpointError, ProofError, StoreError
 from audit.hashing import GENESIS, chain_hash, leaf_hash
-from audit.proof import verify_inclusion
+from audit.proof import verify_consistency, verify_inclusion
 from audit.record import parse_body
 from audit.store import Store
 from audit.tree import CompactRange
@@ -83,12 +83,15 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     started = time.perf_counter()
     rep = Report(source=getattr(store, "display", store.url))
     origin = store.origin()
+    # Checkpoints first, then the head: with writers still appending, every checkpoint read is then
+    # within the head read, and the records up to that head are fixed.
+    stored = store.checkpoints()
     head = store.head()
     rep.size = head.size
 
     # 1. Signatures of every checkpoint.
     signed: dict[int, cpmod.Checkpoint] = {}
-    for size, note in store.checkpoints():
+    for size, note in stored:
         try:
             cp = cpmod.verify(note, public_key, origin=origin)
         except CheckpointError as exc:
@@ -118,7 +121,7 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     bar = _progress(head.size - expected, progress)
     stopped = False
     try:
-        for row in store.rows(start=expected):
+        for row in store.rows(start=expected, end=head.size):
             if row.seq != expected:
                 rep.fail(f"record {expected} is missing (the next stored record is {row.seq})", seq=expected)
                 stopped = True
@@ -191,6 +194,15 @@ def verify_export_records(header: dict[str, Any], note: str | None, records: lis
         return rep
     rep.checkpoints = 1
     rep.size = rep.signed_size = cp.size
+    cons = header.get("consistency")
+    if cons is not None:
+        try:
+            old = cpmod.verify(cons["note"], public_key, origin=header.get("origin"))
+            verify_consistency(old.size, cp.size, old.root, cp.root, [bytes.fromhex(h) for h in cons["proof"]])
+        except (CheckpointError, ProofError, ValueError, KeyError, TypeError) as exc:
+            rep.fail(f"consistency with the earlier checkpoint: {exc}")
+        else:
+            rep.checkpoints = 2
     for rec in records:
         seq = rec.get("seq")
         if not isinstance(seq, int):
@@ -202,12 +214,26 @@ def verify_export_records(header: dict[str, Any], note: str | None, records: lis
             if body is None or rec.get("proof") is None:
                 raise ProofError(f"record {seq} has no body or no proof", seq=seq)
             verify_inclusion(seq, cp.size, leaf_hash(body), proof, cp.root)
-        except (ProofError, ValueError) as exc:
+            _check_view(seq, body, rec.get("view"))
+        except (ProofError, ValueError, StoreError) as exc:
             rep.fail(f"record {seq}: {exc}", seq=seq)
             continue
         rep.records += 1
     rep.seconds = time.perf_counter() - started
     return rep
+
+
+_VIEW_KEYS = ("time", "type", "actor", "tenant", "payload")
+
+
+def _check_view(seq: int, body: bytes, view: dict[str, Any] | None) -> None:
+    """The readable copy of a record (jsonl ``view``, csv columns) must say what the signed bytes say."""
+    if view is None:
+        return
+    doc = parse_body(body)
+    for k in _VIEW_KEYS:
+        if k in view and (view[k] or None) != (doc.get(k) or None):
+            raise ProofError(f"record {seq}: the readable '{k}' differs from the signed record", seq=seq)
 
 
 def verify_export(path: str | Path, public_key: Ed25519PublicKey) -> Report:

@@ -20,7 +20,8 @@ from typing import Any
 
 from audit.appender import Appender, Item
 from audit.errors import AuditUnavailable
-from audit.log import open_appender
+from audit.log import close_appender, open_appender
+from audit.record import Entry
 
 log = logging.getLogger("audit.writer")
 _STOP = object()
@@ -47,7 +48,8 @@ class AuditWriter:
     async def start(self) -> None:
         if self._task is not None:
             return
-        self._appender = await asyncio.to_thread(open_appender, self.url, **self._opts)
+        self._appender = await asyncio.to_thread(open_appender, self.url, separate_key_connection=True,
+                                                 **self._opts)
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.create_task(self._run(), name="audit-writer")
 
@@ -65,7 +67,7 @@ class AuditWriter:
         except AuditUnavailable as exc:
             log.error("audit: final checkpoint failed: %s", exc)
         finally:
-            await asyncio.to_thread(app.store.close)
+            await asyncio.to_thread(close_appender, app)
 
     async def __aenter__(self) -> AuditWriter:
         await self.start()
@@ -111,58 +113,85 @@ class AuditWriter:
         await asyncio.to_thread(self._appender.store.ping)
 
     # -- the background task ---------------------------------------------------------------
+    async def _take(self) -> tuple[list[tuple[Item, asyncio.Future[int]]], bool]:
+        """Wait for one record, then take whatever else is queued (up to max_batch); True = stop after."""
+        assert self._queue is not None
+        q = self._queue
+        first = await q.get()
+        if first is _STOP:
+            return [], True
+        batch = [first]
+        while len(batch) < self.max_batch and not q.empty():
+            nxt = q.get_nowait()
+            if nxt is _STOP:
+                return batch, True
+            batch.append(nxt)
+        return batch, False
+
+    def _fail(self, batch: list[tuple[Item, asyncio.Future[int]]], reason: str) -> None:
+        err = AuditUnavailable(f"audit record not written: {reason}")
+        for _, fut in batch:
+            if not fut.done():
+                fut.set_exception(err)
+
+    async def _commit(self, batch: list[tuple[Item, asyncio.Future[int]]], prepared: list[Any]) -> bool:
+        """Commit one prepared batch and resolve its futures the moment it is durable."""
+        assert self._appender is not None
+        good = [p for p in prepared if isinstance(p, Entry)]
+        try:
+            seqs = iter(await asyncio.to_thread(self._appender.commit, good) if good else [])
+        except Exception as exc:
+            reason = str(exc) if isinstance(exc, AuditUnavailable) else f"{type(exc).__name__}: {exc}"
+            log.error("audit: write of %d records failed: %s", len(good), reason)
+            self._broken = reason
+            self._fail(batch, reason)
+            await self._probe()
+            return False
+        for (_, fut), p in zip(batch, prepared, strict=True):
+            res = p if isinstance(p, ValueError) else next(seqs)
+            if fut.done():
+                continue
+            if isinstance(res, ValueError):
+                fut.set_exception(res)
+            else:
+                fut.set_result(res)
+        return True
+
     async def _run(self) -> None:
-        assert self._queue is not None and self._appender is not None
-        q, app = self._queue, self._appender
-        backoff = 0.1
+        """Two stages: batch N+1 is prepared (hashing, sealing) while batch N commits."""
+        assert self._appender is not None
+        app = self._appender
+        committing: asyncio.Task[bool] | None = None
         stop = False
         while not stop:
-            first = await q.get()
-            if first is _STOP:
+            batch, stop = await self._take()
+            if not batch:
                 break
-            batch = [first]
-            while len(batch) < self.max_batch and not q.empty():
-                nxt = q.get_nowait()
-                if nxt is _STOP:
-                    stop = True
-                    break
-                batch.append(nxt)
             try:
-                results = await asyncio.to_thread(app.write_each, [item for item, _ in batch])
+                prepared = await asyncio.to_thread(app.prepare, [item for item, _ in batch])
+                failure = None
             except Exception as exc:
-                reason = str(exc) if isinstance(exc, AuditUnavailable) else f"{type(exc).__name__}: {exc}"
-                log.error("audit: write of %d records failed: %s", len(batch), reason)
-                self._broken = reason
-                err = AuditUnavailable(f"audit record not written: {reason}")
-                for _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(err)
-                stop = stop or await self._recover(backoff)
-                backoff = min(backoff * 2, 5.0)
-                continue
-            backoff = 0.1
-            for (_, fut), res in zip(batch, results, strict=True):
-                if fut.done():
-                    continue
-                if isinstance(res, ValueError):
-                    fut.set_exception(res)
-                else:
-                    fut.set_result(res)
+                failure = str(exc) if isinstance(exc, AuditUnavailable) else f"{type(exc).__name__}: {exc}"
+            if committing is not None:
+                await committing  # commits stay in order; a failed one has probed until the store answers
+                committing = None
+            if failure is not None:
+                log.error("audit: preparing %d records failed: %s", len(batch), failure)
+                self._broken = failure
+                self._fail(batch, failure)
+                await self._probe()
+            elif self._broken is not None:  # closing while the store is still failing
+                self._fail(batch, self._broken)
+            else:
+                committing = asyncio.create_task(self._commit(batch, prepared))
+        if committing is not None:
+            await committing
 
-    async def _recover(self, delay: float) -> bool:
-        """Fail whatever is queued, then probe the store until it answers; True if asked to stop."""
-        assert self._queue is not None and self._appender is not None
-        stop = False
-        while True:
-            while not self._queue.empty():
-                got = self._queue.get_nowait()
-                if got is _STOP:
-                    stop = True
-                    continue
-                if not got[1].done():
-                    got[1].set_exception(AuditUnavailable(f"audit store is failing: {self._broken}"))
-            if stop or self._closing:
-                return True
+    async def _probe(self) -> None:
+        """After a failure: ping the store with growing pauses until it answers or the writer closes."""
+        assert self._appender is not None
+        delay = 0.1
+        while not self._closing:
             await asyncio.sleep(delay)
             try:
                 await asyncio.to_thread(self._appender.store.ping)
@@ -172,7 +201,7 @@ class AuditWriter:
                 continue
             self._broken = None
             log.warning("audit: store answers again; accepting writes")
-            return False
+            return
 
 
 def open_writer(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,

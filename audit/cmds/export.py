@@ -41,6 +41,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("--config", type=Path, metavar="FILE", help="gateway YAML config (recipients for art30)")
     p.add_argument("--controller", help="controller name and contact for the Art. 30 record")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default stdout)")
+    p.add_argument("--prove-from", type=int, metavar="SIZE",
+                   help="add a consistency proof from the stored checkpoint of this size (one you already hold)")
     p.add_argument("--no-checkpoint", action="store_true",
                    help="do not sign a fresh checkpoint first (records after the last one are left out)")
     o.add_signing_key(p)
@@ -75,7 +77,7 @@ def main(argv: list[str]) -> int:
     try:
         # Plain exports and access exports carry the records; the summaries carry the report alone.
         with_records = args.report in (None, "access")
-        exp = collect(store, query)
+        exp = collect(store, query, prove_from=args.prove_from)
         info: dict[str, Any] = {"controller": args.controller, "actor": actor}
         pruned = store.pruned()
         info["pruned_before"] = pruned.size if pruned else 0

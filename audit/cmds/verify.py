@@ -17,15 +17,14 @@ def main(argv: list[str]) -> int:
     from audit.keys import load_public_key
     from audit.verify import verify_export, verify_store
 
-    key = load_public_key(args.public_key)
     if args.export:
-        rep = verify_export(args.export, key)
+        rep = verify_export(args.export, load_public_key(args.public_key))
     else:
         if args.store is None:
             raise UsageError("give --store URL or --export FILE")
         store = o.open_reader(args.store)
         try:
-            rep = verify_store(store, key, progress=o.progress_enabled())
+            rep = verify_store(store, load_public_key(args.public_key), progress=o.progress_enabled())
         finally:
             store.close()
     print(rep.text())

@@ -37,6 +37,13 @@ def _path_from_url(url: str) -> str:
     return path[1:]  # sqlite:///rel -> "rel"; sqlite:////abs -> "/abs"
 
 
+def _b(v: object) -> bytes:
+    """A BLOB column as bytes, even if someone stored TEXT (or a number) there."""
+    if isinstance(v, bytes | bytearray | memoryview):
+        return bytes(v)
+    return str(v).encode()
+
+
 class _Tx(AppendTx):
     def __init__(self, store: SQLiteStore) -> None:
         self.s = store
@@ -94,7 +101,7 @@ class SQLiteStore(Store):
             self._create_schema()
         except sqlite3.Error as exc:
             self.close()
-            raise self._fail("create the log schema", exc) from None
+            raise self._fail("open the log for writing", exc) from None
         except AuditUnavailable:
             self.close()
             raise
@@ -250,7 +257,7 @@ class SQLiteStore(Store):
         while True:
             got = self._read(sql, tuple(args))
             for r in got:
-                yield Row(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), bytes(r[6]), bytes(r[7]))
+                yield Row(r[0], r[1], r[2], r[3], r[4], _b(r[5]), _b(r[6]), _b(r[7]))
             if len(got) < batch:
                 return
             args[0] = got[-1][0] + 1
@@ -258,7 +265,7 @@ class SQLiteStore(Store):
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         got = self._read(f"SELECT seq, leaf FROM {self.t}_records WHERE seq >= ? AND seq < ? ORDER BY seq",
                          (start, end))
-        return [bytes(r[1]) for r in got]
+        return [_b(r[1]) for r in got]
 
     def checkpoints(self) -> list[tuple[int, str]]:
         return [(r[0], r[1]) for r in self._read(f"SELECT size, note FROM {self.t}_checkpoints ORDER BY size")]
