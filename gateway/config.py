@@ -123,7 +123,7 @@ class PluginSpec(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-DEFAULT_CHAIN = ["auth", "ratelimit", "audit"]
+DEFAULT_CHAIN = ["auth", "ratelimit", "pii", "policy", "audit"]
 
 
 class GatewayConfig(_Strict):
