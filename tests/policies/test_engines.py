@@ -200,3 +200,25 @@ def test_regorus_rvm_compiled_mode_gets_decisions_wrong(shipped_bundle):
             diffs.append(rvm_value)
     assert diffs, "the RVM now agrees with the interpreter: re-measure it (docs/policy.md)"
     assert any("<undefined>" in d.get("deny_reasons", []) for d in diffs)
+
+
+def test_policy_released_on_another_thread_frees_its_engine_on_the_owner(shipped_bundle, recwarn):
+    import gc
+
+    from gateway.policy.engines.regorus_engine import _STORE
+
+    keeper = get_engine("regorus").compile(shipped_bundle, [DECISION])
+    before = len(_STORE)
+    doomed = [get_engine("regorus").compile(shipped_bundle, [DECISION])]
+
+    def drop():
+        doomed.clear()  # the last reference goes away on a foreign thread
+        gc.collect()
+
+    t = threading.Thread(target=drop)
+    t.start()
+    t.join()
+    assert len(_STORE) == before + 1  # queued, not freed on the wrong thread
+    keeper.evaluate_json(DECISION, json.dumps(allowed_input()))  # the owner thread reaps it
+    assert len(_STORE) == before
+    assert not [w for w in recwarn if "unsendable" in str(w.message)]
