@@ -81,6 +81,13 @@ class PolicySettings(BaseModel):
             raise ValueError(f"unknown engine {v!r}; known: {', '.join(engine_names())}")
         return v
 
+    @field_validator("opa_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
     @field_validator("fail_open_routes")
     @classmethod
     def _known_routes(cls, v: list[str]) -> list[str]:

@@ -107,6 +107,8 @@ def test_settings_validation():
         PolicySettings(mode="sidecar")
     with pytest.raises(ValidationError):
         PolicySettings(timeout_ms=0)
+    with pytest.raises(ValidationError, match="http"):
+        PolicySettings(opa_url="opa:8181")
     with pytest.raises(ValidationError, match="unknown route"):
         PolicySettings(fail_open_routes=["chats"])
     with pytest.raises(ValidationError, match="personal data"):
