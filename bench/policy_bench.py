@@ -7,7 +7,9 @@ For each embedded engine, in one run and on the same inputs:
 - and, for the default engine, the whole plugin path (input building, JSON,
   decision checks, obligations) on a RequestContext.
 
-Prints p50/p99 per case and the ratios shipped/floor, and writes JSON to
+Prints p50/p99 per case (wall clock, and thread CPU time, which does not
+count the time the thread was preempted by other jobs on a shared machine)
+and the ratios shipped/floor, and writes JSON to
 ``bench/results/policy_bench.json``. The target (issue 4) is a p99 below 1 ms
 for the shipped bundle on the default engine; the ratio is the portable
 number, the absolute values depend on the machine.
@@ -66,10 +68,15 @@ INPUTS = [
 ]
 
 
-def percentiles(samples_ns: list[int]) -> dict[str, float]:
+def percentiles(samples_ns: list[int], cpu_ns: list[int] | None = None) -> dict[str, float]:
+    """Wall-clock p50/p99, and the same over thread CPU time (blind to preemption by other jobs)."""
     s = sorted(samples_ns)
-    pick = lambda q: s[min(len(s) - 1, int(q * len(s)))] / 1000  # noqa: E731
-    return {"p50_us": pick(0.50), "p99_us": pick(0.99), "mean_us": statistics.fmean(s) / 1000, "n": len(s)}
+    pick = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] / 1000  # noqa: E731
+    out = {"p50_us": pick(s, 0.50), "p99_us": pick(s, 0.99), "mean_us": statistics.fmean(s) / 1000, "n": len(s)}
+    if cpu_ns:
+        c = sorted(cpu_ns)
+        out.update(cpu_p50_us=pick(c, 0.50), cpu_p99_us=pick(c, 0.99))
+    return out
 
 
 def _eval(policy, payload: str) -> bool:
@@ -86,18 +93,21 @@ def time_pair(floor, shipped, n: int, label: str) -> tuple[dict[str, float], dic
     for p in payloads * 20:  # warm-up
         _eval(floor, p)
         _eval(shipped, p)
-    out = {"floor": [], "shipped": []}
+    out: dict[str, list[int]] = {"floor": [], "shipped": []}
+    cpu: dict[str, list[int]] = {"floor": [], "shipped": []}
     errors = {"floor": 0, "shipped": 0}
     for i in tqdm(range(n), desc=label, leave=False, file=sys.stderr):
         p = payloads[i % len(payloads)]
         for key, policy in (("floor", floor), ("shipped", shipped)):
+            c0 = time.thread_time_ns()
             t0 = time.perf_counter_ns()
             ok = _eval(policy, p)
             out[key].append(time.perf_counter_ns() - t0)
+            cpu[key].append(time.thread_time_ns() - c0)
             errors[key] += not ok
     return (
-        {**percentiles(out["floor"]), "errors": errors["floor"]},
-        {**percentiles(out["shipped"]), "errors": errors["shipped"]},
+        {**percentiles(out["floor"], cpu["floor"]), "errors": errors["floor"]},
+        {**percentiles(out["shipped"], cpu["shipped"]), "errors": errors["shipped"]},
     )
 
 
@@ -126,9 +136,10 @@ async def time_plugin(n: int, bundle_dir: Path, label: str) -> dict[str, float]:
             identity=Identity("bob@acme", "acme", roles), prompt_tokens=100,
         )
 
-    out = []
+    out, cpu = [], []
     for i in tqdm(range(n + 200), desc=label, leave=False, file=sys.stderr):
         c = ctx(i)
+        c0 = time.thread_time_ns()
         t0 = time.perf_counter_ns()
         try:
             await plugin.on_request(c)
@@ -136,8 +147,9 @@ async def time_plugin(n: int, bundle_dir: Path, label: str) -> dict[str, float]:
             pass
         if i >= 200:
             out.append(time.perf_counter_ns() - t0)
+            cpu.append(time.thread_time_ns() - c0)
     await plugin.shutdown()
-    return percentiles(out)
+    return percentiles(out, cpu)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,10 +179,11 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"policy decision latency ({platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, "
           f"python {platform.python_version()}, bundle {shipped.revision})")
-    print(f"{'case':<22}{'p50 us':>10}{'p99 us':>10}{'mean us':>10}{'n':>7}{'errors':>8}")
+    print(f"{'case':<22}{'p50 us':>10}{'p99 us':>10}{'cpu p50':>10}{'cpu p99':>10}{'n':>7}{'errors':>8}")
     for key, r in results.items():
         errs = r.get("errors", 0)
-        print(f"{key:<22}{r['p50_us']:>10.1f}{r['p99_us']:>10.1f}{r['mean_us']:>10.1f}{r['n']:>7}{errs:>8}")
+        print(f"{key:<22}{r['p50_us']:>10.1f}{r['p99_us']:>10.1f}{r['cpu_p50_us']:>10.1f}{r['cpu_p99_us']:>10.1f}"
+              f"{r['n']:>7}{errs:>8}")
     ratios = {}
     for prefix in [*args.engines.split(","), "plugin"]:
         f, s = results[f"{prefix}/floor"], results[f"{prefix}/shipped"]
@@ -181,10 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         ratios["regopy_vs_regorus_shipped_p50"] = r
         print(f"ratio regopy/regorus shipped p50 x{r:.1f}")
     target = results["regorus/shipped"]["p99_us"] < 1000 if "regorus/shipped" in results else None
-    print(f"target p99 < 1 ms (regorus, shipped bundle): {'met' if target else 'NOT met'}")
+    cpu_target = results["regorus/shipped"]["cpu_p99_us"] < 1000 if "regorus/shipped" in results else None
+    print(f"target p99 < 1 ms (regorus, shipped bundle): wall clock {'met' if target else 'NOT met'}, "
+          f"CPU time {'met' if cpu_target else 'NOT met'}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"revision": shipped.revision, "load": load, "results": results, "ratios": ratios,
-                                    "target_p99_under_1ms": target}, indent=2))
+                                    "target_p99_under_1ms": target, "target_cpu_p99_under_1ms": cpu_target}, indent=2))
     print(f"wrote {args.out}")
     return 0
 

@@ -81,6 +81,13 @@ class PolicySettings(BaseModel):
             raise ValueError(f"unknown engine {v!r}; known: {', '.join(engine_names())}")
         return v
 
+    @field_validator("opa_url")
+    @classmethod
+    def _http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
     @field_validator("fail_open_routes")
     @classmethod
     def _known_routes(cls, v: list[str]) -> list[str]:
@@ -248,9 +255,16 @@ class PolicyPlugin(Plugin):
 
     async def on_request(self, ctx: RequestContext) -> None:
         t0 = time.perf_counter()
-        doc = build_input(ctx, claim_keys=self._claim_keys)
         failure: PolicyError | None = None
         try:
+            doc = build_input(ctx, claim_keys=self._claim_keys)
+        except Exception as exc:  # a context the input builder does not understand: fail closed
+            log.error("policy input could not be built: %s", type(exc).__name__)
+            doc = {"route": ctx.route}
+            failure = PolicyError("policy input could not be built from the request")
+        try:
+            if failure is not None:
+                raise failure
             checked = await self._decide(doc)
         except PolicyError as exc:
             failure = exc

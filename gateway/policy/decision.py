@@ -39,6 +39,13 @@ def _claim_value(v: Any) -> Any:
     return None  # nested claim structures are not policy input: drop rather than guess
 
 
+def _pii_counts(findings: Any) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for f in findings:
+        counts[f.entity_type] = counts.get(f.entity_type, 0) + int(f.count)
+    return counts
+
+
 def build_input(ctx: Any, *, claim_keys: tuple[str, ...] = ("plan", "region", "entitlements"), now: float | None = None) -> dict[str, Any]:
     """The policy input for one request (see docs/policy.md for the schema)."""
     ident = ctx.identity
@@ -69,7 +76,7 @@ def build_input(ctx: Any, *, claim_keys: tuple[str, ...] = ("plan", "region", "e
             "n_messages": len(messages) if isinstance(messages, list) else 0,
             "prompt_tokens_estimate": int(ctx.prompt_tokens or 0),
         },
-        "pii": {f.entity_type: int(f.count) for f in ctx.pii},
+        "pii": _pii_counts(ctx.pii),
         "time": int(time.time() if now is None else now),
     }
 

@@ -94,12 +94,16 @@ def discover_tests(bundle: Bundle) -> list[TestCase]:
     if not modules:
         return []
     engine = regorus.Engine()
+    error: str | None = None
     try:
         for path, source in sorted(modules.items()):
             engine.add_policy(path, source)
         sources = json.loads(engine.get_ast_as_json())
     except Exception as exc:
-        raise PolicyCompileError(scrub_engine_message(str(exc))) from None
+        error = scrub_engine_message(str(exc))
+    del engine  # on this thread, and before raising (see regorus_engine.py)
+    if error is not None:
+        raise PolicyCompileError(error)
     seen: set[tuple[str, str]] = set()
     cases: list[TestCase] = []
     for item in sources:

@@ -16,10 +16,10 @@ test_model_must_be_a_string if {
 }
 
 test_pii_counts_must_be_numbers if {
-	reason := "input.pii must map entity types to non-negative counts"
+	reason := "input.pii counts must be non-negative numbers"
 	reason in authz.deny_reasons with input as with_({"pii": {"CREDIT_CARD": "many"}})
-	reason in authz.deny_reasons with input as with_({"pii": ["CREDIT_CARD"]})
 	reason in authz.deny_reasons with input as with_({"pii": {"CREDIT_CARD": -1}})
+	"input.pii must be an object of entity type -> count" in authz.deny_reasons with input as with_({"pii": ["CREDIT_CARD"]})
 }
 
 test_max_tokens_must_be_a_positive_integer if {
@@ -46,4 +46,15 @@ test_labels_must_be_strings if {
 test_input_must_be_an_object if {
 	"input must be an object" in authz.deny_reasons with input as ["route", "chat"]
 	"input must be an object" in authz.deny_reasons with input as "chat"
+}
+
+test_missing_required_fields_are_named if {
+	reasons := authz.deny_reasons with input as {"route": "chat"}
+	"input.subject must be a string or null" in reasons
+	"input.roles must be an array of strings" in reasons
+	not "input.claims must be an object" in reasons # optional
+}
+
+test_upstream_must_be_an_object_or_null if {
+	"input.upstream must be an object or null" in authz.deny_reasons with input as with_({"upstream": "eu-gpu"})
 }

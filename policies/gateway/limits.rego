@@ -3,19 +3,18 @@
 # are denied; max_tokens is capped through an obligation, not denied.
 package gateway.authz
 
-max_tokens_cap := _role_limit("max_tokens")
+max_tokens_cap := max(caps) if {
+	caps := {c | some r in roles; c := data.gateway.role_limits[r].max_tokens}
+	count(caps) > 0
+} else := data.gateway.defaults.limits.max_tokens
 
-context_cap := _role_limit("max_context_tokens")
+context_cap := max(caps) if {
+	caps := {c | some r in roles; c := data.gateway.role_limits[r].max_context_tokens}
+	count(caps) > 0
+} else := data.gateway.defaults.limits.max_context_tokens
 
 deny_reasons contains msg if {
 	sends_data
-	n := object.get(request, "prompt_tokens_estimate", 0)
-	_non_negative(n)
-	n > context_cap
-	msg := sprintf("the prompt (about %v tokens) exceeds the context cap of %v tokens for your roles", [n, context_cap])
+	prompt_tokens > context_cap
+	msg := sprintf("the prompt (about %v tokens) exceeds the context cap of %v tokens for your roles", [prompt_tokens, context_cap])
 }
-
-_role_limit(field) := max(caps) if {
-	caps := {c | some r in roles; c := data.gateway.role_limits[r][field]}
-	count(caps) > 0
-} else := data.gateway.defaults.limits[field]

@@ -107,6 +107,8 @@ def test_settings_validation():
         PolicySettings(mode="sidecar")
     with pytest.raises(ValidationError):
         PolicySettings(timeout_ms=0)
+    with pytest.raises(ValidationError, match="http"):
+        PolicySettings(opa_url="opa:8181")
     with pytest.raises(ValidationError, match="unknown route"):
         PolicySettings(fail_open_routes=["chats"])
     with pytest.raises(ValidationError, match="personal data"):
@@ -163,6 +165,19 @@ async def test_pii_findings_drive_deny_and_redaction_obligation():
     with pytest.raises(Forbidden, match="PII stage is not active"):
         await plugin.on_request(bare)
     assert bare.policy.allow is False and bare.audit["policy"]["allow"] is False
+
+
+async def test_unbuildable_input_fails_closed_and_pii_counts_add_up():
+    plugin = await started()
+    ctx = make_ctx()
+    ctx.pii = [PIIFinding("CREDIT_CARD", "many")]  # type: ignore[arg-type]
+    with pytest.raises(Forbidden, match="could not be built"):
+        await plugin.on_request(ctx)
+    assert ctx.policy.allow is False and ctx.audit["policy"]["failure"] == "error"
+    twice = make_ctx(pii=[("CN_ID", 1), ("CN_ID", 2)])
+    with pytest.raises(Forbidden):
+        await plugin.on_request(twice)
+    assert twice.audit["policy"]["input"]["pii"] == {"CN_ID": 3}
 
 
 async def test_async_enforce_is_awaited():

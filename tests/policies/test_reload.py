@@ -76,7 +76,7 @@ async def test_good_change_is_swapped_in(served):
          "BundleRejected"),
         (("data.json", '"defaults": {', '"defaults": {{'), "BundleError"),
         # Division by zero reached only by chat requests: the bundle's tests hit it (errors).
-        (("limits.rego", "max_tokens_cap := _role_limit(\"max_tokens\")", "max_tokens_cap := 1 / 0"),
+        (("limits.rego", "data.gateway.role_limits[r].max_tokens}", "data.gateway.role_limits[r].max_tokens / 0}"),
          "BundleRejected"),
     ],
     ids=["syntax-error", "fails-own-tests", "bad-data-json", "runtime-error"],
