@@ -224,6 +224,17 @@ class PostgresStore(Store):
                 return
             args[0] = got[-1][0] + 1
 
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+        self._reconnect_if_broken()
+        try:
+            with self.conn.transaction(), self.conn.cursor(name=f"scan_{id(self)}") as cur:
+                cur.itersize = 10_000
+                cur.execute(f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+                            "WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end if end is not None else 2**63 - 1))
+                yield from cur
+        except psycopg.Error as exc:
+            raise self._fail("read records", exc) from None
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._cursor("read leaf hashes") as cur:
             cur.execute(f"SELECT leaf FROM {self.t}_records WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end))

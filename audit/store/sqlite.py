@@ -262,6 +262,19 @@ class SQLiteStore(Store):
                 return
             args[0] = got[-1][0] + 1
 
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+        sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+               "WHERE seq >= ? AND seq < ? ORDER BY seq")
+        try:
+            cur = self.conn.execute(sql, (start, end if end is not None else 2**63 - 1))
+            while True:
+                got = cur.fetchmany(10_000)
+                if not got:
+                    return
+                yield from got
+        except sqlite3.Error as exc:
+            raise self._fail("read records", exc) from None
+
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         got = self._read(f"SELECT seq, leaf FROM {self.t}_records WHERE seq >= ? AND seq < ? ORDER BY seq",
                          (start, end))
