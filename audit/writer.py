@@ -52,14 +52,28 @@ class AuditWriter:
                                                  **self._opts)
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.create_task(self._run(), name="audit-writer")
+        self._task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A crashed background task must not leave the writer looking healthy (fail closed)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self._broken = f"audit writer task crashed: {type(exc).__name__}: {exc}"
+        log.error("audit: %s", self._broken)
+        while self._queue is not None and not self._queue.empty():
+            got = self._queue.get_nowait()
+            if got is not _STOP and not got[1].done():
+                got[1].set_exception(AuditUnavailable(self._broken))
 
     async def aclose(self) -> None:
         if self._task is None or self._closing:
             return
         self._closing = True
         assert self._queue is not None and self._appender is not None
-        await self._queue.put(_STOP)
-        await self._task
+        if not self._task.done():
+            await self._queue.put(_STOP)
+            await self._task
         app = self._appender
         try:
             if self._broken is None:

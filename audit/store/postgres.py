@@ -14,6 +14,7 @@ missing) and ``?table=PREFIX``; other query parameters go to libpq.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -70,6 +71,7 @@ class PostgresStore(Store):
         self._dsn = urlunsplit(("postgresql", p.netloc, p.path, urlencode(params), ""))
         self._conn: psycopg.Connection | None = None
         self.display = _safe(url)
+        self._lock = threading.RLock()  # one thread at a time on the connection (see SQLiteStore)
 
     def _fail(self, action: str, exc: Exception) -> AuditUnavailable:
         # psycopg messages carry no row data here; keep the first line only.
@@ -143,28 +145,31 @@ class PostgresStore(Store):
                 raise self._fail("reconnect", exc) from None
 
     def ping(self) -> None:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute("SELECT 1")
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    cur.execute("SELECT 1")
         except psycopg.Error as exc:
             raise self._fail("reach the database", exc) from None
 
     @contextmanager
     def append_tx(self) -> Iterator[AppendTx]:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                yield _Tx(self, cur)
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    yield _Tx(self, cur)
         except psycopg.Error as exc:
             raise self._fail("write records", exc) from None
 
     @contextmanager
     def _cursor(self, action: str) -> Iterator[psycopg.Cursor]:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                yield cur
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    yield cur
         except psycopg.Error as exc:
             raise self._fail(action, exc) from None
 

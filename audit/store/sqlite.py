@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,6 +76,9 @@ class SQLiteStore(Store):
         self.path = _path_from_url(url)
         self.t, _params = table_prefix(url)
         self._conn: sqlite3.Connection | None = None
+        # One connection, used by one thread at a time: a readiness ping waits for a running commit
+        # instead of starting a transaction inside it.
+        self._lock = threading.RLock()
 
     def _fail(self, action: str, exc: sqlite3.Error) -> AuditUnavailable:
         msg = str(exc)
@@ -152,8 +156,9 @@ class SQLiteStore(Store):
 
     def ping(self) -> None:
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("ROLLBACK")
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise self._fail("start a write", exc) from None
         if not os.access(self.path, os.W_OK):
@@ -161,6 +166,10 @@ class SQLiteStore(Store):
 
     @contextmanager
     def append_tx(self) -> Iterator[AppendTx]:
+        with self._lock:
+            yield from self._append_tx()
+
+    def _append_tx(self) -> Iterator[AppendTx]:
         c = self.conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -184,7 +193,8 @@ class SQLiteStore(Store):
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
-            return self.conn.execute(sql, args).fetchall()
+            with self._lock:
+                return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise self._fail("read", exc) from None
 
@@ -199,7 +209,9 @@ class SQLiteStore(Store):
 
     def set_meta(self, key: str, value: str) -> None:
         try:
-            self.conn.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)", (key, value))
+            with self._lock:
+                self.conn.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)",
+                                  (key, value))
         except sqlite3.Error as exc:
             raise self._fail("write metadata", exc) from None
 
@@ -225,20 +237,22 @@ class SQLiteStore(Store):
         try:
             with self._write():
                 n = self.conn.execute(f"DELETE FROM {self.t}_keys WHERE actor = ?", (actor,)).rowcount
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the key left in the WAL
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the key left in the WAL
         except sqlite3.Error as exc:
             raise self._fail("delete data keys", exc) from None
         return n
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:

@@ -123,3 +123,15 @@ def test_keys_are_created_once_with_private_permissions(sqlite_url, cg_home) -> 
     with open_log(sqlite_url) as log:
         log.append("x.y", {}, subject="alice", personal={"ip": "1.1.1.1"})
     assert (cg_home / "audit" / "subject-key").read_bytes() == before
+
+
+async def test_readiness_check_during_commits_does_not_flap(sqlite_url, writer_keys) -> None:
+    """check() shares the writer's connection: it must wait for a commit, not fail inside it."""
+    w = open_writer(sqlite_url, **writer_keys)
+    await w.start()
+    feeding = asyncio.gather(*[w.submit("gateway.request", gateway_event(i)) for i in range(3000)])
+    for _ in range(20):
+        await w.check()
+        await asyncio.sleep(0)
+    await feeding
+    await w.aclose()
