@@ -203,7 +203,18 @@ class PostgresStore(Store):
     def delete_data_keys(self, actor: str) -> int:
         with self._cursor("delete data keys") as cur:
             cur.execute(f"DELETE FROM {self.t}_keys WHERE actor = %s", (actor,))
-            return cur.rowcount
+            n = cur.rowcount
+        # Rewrite the (small) keys table so the deleted row does not linger in a dead tuple.
+        with self._lock:
+            try:
+                self.conn.autocommit = True
+                self.conn.execute(f"VACUUM FULL {self.t}_keys")
+            except psycopg.Error as exc:
+                raise self._fail("vacuum the keys table", exc) from None
+            finally:
+                if not self.conn.closed:
+                    self.conn.autocommit = False
+        return n
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:
