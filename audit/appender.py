@@ -42,6 +42,8 @@ class Item:
             raise ValueError("personal data needs a subject: it is encrypted with that subject's key")
         if self.tenant is not None and not isinstance(self.tenant, str):
             raise ValueError("tenant must be a string")
+        if self.subject is not None and not isinstance(self.subject, str):
+            raise ValueError("subject must be a string")
         return self
 
 
