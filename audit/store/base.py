@@ -69,7 +69,8 @@ class AppendTx(ABC):
     def head(self) -> Head: ...
 
     @abstractmethod
-    def insert(self, rows: list[Row]) -> None: ...
+    def insert(self, rows: list[tuple]) -> None:
+        """Rows as tuples in RECORD_COLUMNS order."""
 
     @abstractmethod
     def set_head(self, head: Head) -> None: ...

@@ -44,11 +44,11 @@ class _Tx(AppendTx):
         size, chain, frontier, cp = self.cur.fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[Row]) -> None:
+    def insert(self, rows: list[tuple]) -> None:
         with self.cur.copy(f"COPY {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
                            "FROM STDIN") as cp:
             for r in rows:
-                cp.write_row((r.seq, r.time, r.type, r.actor, r.tenant, r.body, r.leaf, r.chain))
+                cp.write_row(r)
 
     def set_head(self, head: Head) -> None:
         self.cur.execute(f"UPDATE {self.s.t}_head SET size = %s, chain = %s, frontier = %s, checkpoint_size = %s "

@@ -55,11 +55,10 @@ class _Tx(AppendTx):
             f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1").fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[Row]) -> None:
+    def insert(self, rows: list[tuple]) -> None:
         self.c.executemany(
             f"INSERT INTO {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.seq, r.time, r.type, r.actor, r.tenant, r.body, r.leaf, r.chain) for r in rows])
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def set_head(self, head: Head) -> None:
         self.c.execute(f"UPDATE {self.s.t}_head SET size = ?, chain = ?, frontier = ?, checkpoint_size = ? "
