@@ -17,7 +17,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
@@ -31,7 +31,8 @@ def _safe(url: str) -> str:
     host = p.hostname or ""
     user = f"{p.username}@" if p.username else ""
     port = f":{p.port}" if p.port else ""
-    return urlunsplit((p.scheme, f"{user}{host}{port}", p.path, "", ""))
+    keep = {k: v for k, v in parse_qsl(p.query) if k in ("schema", "table")}
+    return urlunsplit((p.scheme, f"{user}{host}{port}", p.path, urlencode(keep), ""))
 
 
 class _Tx(AppendTx):
