@@ -9,16 +9,17 @@ group commit, and nothing is acknowledged before that transaction commits.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit import checkpoint as cpmod
-from audit.hashing import chain_hash, leaf_hash
+from audit.hashing import CHAIN_PREFIX, LEAF_PREFIX
 from audit.personal import SubjectCrypto
 from audit.record import Entry, check_type, make_body, utc_now
-from audit.store import Head, Row, Store
+from audit.store import Head, Store
 from audit.tree import CompactRange
 
 
@@ -42,6 +43,8 @@ class Item:
             raise ValueError("personal data needs a subject: it is encrypted with that subject's key")
         if self.tenant is not None and not isinstance(self.tenant, str):
             raise ValueError("tenant must be a string")
+        if self.subject is not None and not isinstance(self.subject, str):
+            raise ValueError("subject must be a string")
         return self
 
 
@@ -93,13 +96,15 @@ class Appender:
             head = tx.head()
             tree = CompactRange.from_bytes(head.size, head.frontier)
             chain = head.chain
-            rows = []
+            rows: list[tuple] = []
             seq = head.size
+            sha, append, add = hashlib.sha256, tree.append, rows.append  # the hot loop, under the lock
             for e in entries:
-                leaf = leaf_hash(e.body)
-                chain = chain_hash(chain, e.body)
-                tree.append(leaf)
-                rows.append(Row(seq, e.time, e.type, e.actor, e.tenant, e.body, leaf, chain))
+                body = e.body
+                leaf = sha(LEAF_PREFIX + body).digest()
+                chain = sha(CHAIN_PREFIX + chain + body).digest()
+                append(leaf)
+                add((seq, e.time, e.type, e.actor, e.tenant, body, leaf, chain))
                 seq += 1
             if rows:
                 tx.insert(rows)
@@ -112,7 +117,7 @@ class Appender:
                 new.checkpoint_size = tree.size
             if rows or new.checkpoint_size != head.checkpoint_size:
                 tx.set_head(new)
-        return [r.seq for r in rows]
+        return [r[0] for r in rows]
 
     def write(self, items: list[Item]) -> list[int]:
         """Append all items or none; a bad item raises ValueError before anything is written."""

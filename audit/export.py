@@ -151,8 +151,9 @@ def to_html(exp: Export, title: str) -> str:
     parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
              f"<p>Log <code>{html.escape(exp.header['origin'])}</code>, exported {html.escape(exp.header['created'])}."
-             " Every record below carries a Merkle inclusion proof against the signed checkpoint; "
-             "check this file with <code>audit verify --export FILE --public-key KEY.pem</code>.</p>"]
+             " The signed checkpoint is at the end; every record in this export carries a Merkle inclusion "
+             "proof against it. Check this file with <code>audit verify --export FILE --public-key KEY.pem</code>."
+             "</p>"]
     if exp.report is not None:
         for section, value in exp.report.items():
             parts.append(f"<h2>{html.escape(section.replace('_', ' ').capitalize())}</h2>{_html_value(value)}")

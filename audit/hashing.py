@@ -81,11 +81,21 @@ def _check(obj: Any) -> None:
             raise _NotFast
 
 
-def canonical_json(obj: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of ``obj``; raises ValueError for values JCS cannot represent."""
+def orjson_is_canonical(obj: Any) -> bool:
+    """True when orjson's sorted-key output of ``obj`` is already its RFC 8785 form."""
     try:
         _check(obj)
     except _NotFast:
+        return False
+    return True
+
+
+def canonical_json(obj: Any, *, known_fast: bool = False) -> bytes:
+    """RFC 8785 (JCS) bytes of ``obj``; raises ValueError for values JCS cannot represent.
+
+    ``known_fast``: the caller has already established :func:`orjson_is_canonical` for ``obj``.
+    """
+    if not known_fast and not orjson_is_canonical(obj):
         try:
             return rfc8785.dumps(obj)
         except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys; no values in messages

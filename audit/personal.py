@@ -50,12 +50,21 @@ class SubjectCrypto:
         self._hmac_key = _derive(master, b"compliance-gateway audit actor v1")
         self._kek = AESGCM(_derive(master, b"compliance-gateway audit key-wrap v1"))
         self._pool: list[bytes] = []
+        self._actors: dict[str, str] = {}  # subject -> actor; HMAC is deterministic, so caching is safe
         # (actor, kid, wrapped) -> unwrapped key; the store is still asked every batch whether the key
         # exists, so an erasure in another process takes effect at this process's next batch.
         self._unwrapped: dict[tuple[str, str, bytes], AESGCM] = {}
 
     def actor(self, subject: str) -> str:
-        return hmac.new(self._hmac_key, subject.encode(), sha256).hexdigest()
+        got = self._actors.get(subject)
+        if got is None:
+            if not isinstance(subject, str):
+                raise ValueError("subject must be a string")
+            got = hmac.new(self._hmac_key, subject.encode(), sha256).hexdigest()
+            if len(self._actors) >= 100_000:
+                self._actors.clear()
+            self._actors[subject] = got
+        return got
 
     def new_data_key(self, actor: str) -> tuple[str, bytes]:
         """(key id, wrapped key) for a fresh data key of ``actor``."""

@@ -127,7 +127,10 @@ def art30(inp: ReportInput) -> dict[str, Any]:
             *({"category": f"PII in prompts: {entity} (redacted before forwarding)", "occurrences": n}
               for entity, n in pii.most_common())],
         "recipients": recipients or [{"name": "(none configured)"}],
-        "transfers_to_third_countries": transfers or "none recorded: check the upstreams' locations above",
+        "transfers_to_third_countries": {
+            "recipient_locations": transfers or "no region/country labels on the upstreams",
+            "note": "from the upstreams' region/country labels: any location outside the EEA is a transfer "
+                    "(Art. 44-49) and needs its safeguard named here"},
         "retention": {"oldest_record_in_log": _period(inp.docs)["from"],
                       "pruned_before_sequence": inp.info.get("pruned_before", 0),
                       "how": "audit prune --before DATE (keeps a signed checkpoint over what was pruned)"},

@@ -30,7 +30,7 @@ _STOP = object()
 class AuditWriter:
     def __init__(self, url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
                  subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                 checkpoint_every: int = 1000, max_batch: int = 1000) -> None:
+                 checkpoint_every: int = 1000, max_batch: int = 1000, checkpoint_seconds: float = 60.0) -> None:
         if queue_size <= 0 or max_batch <= 0:
             raise ValueError("queue_size and max_batch must be positive")
         self.url = url
@@ -43,6 +43,10 @@ class AuditWriter:
         self._task: asyncio.Task[None] | None = None
         self._broken: str | None = None
         self._closing = False
+        # A quiet log still gets its tail signed: at most this long after a write, a checkpoint covers it.
+        self.checkpoint_seconds = checkpoint_seconds
+        self._dirty = False
+        self._ticker: asyncio.Task[None] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------
     async def start(self) -> None:
@@ -52,14 +56,49 @@ class AuditWriter:
                                                  **self._opts)
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.create_task(self._run(), name="audit-writer")
+        self._task.add_done_callback(self._task_done)
+        if self.checkpoint_seconds > 0:
+            self._ticker = asyncio.create_task(self._tick(), name="audit-checkpoint-timer")
+
+    async def _tick(self) -> None:
+        assert self._appender is not None
+        while not self._closing:
+            await asyncio.sleep(self.checkpoint_seconds)
+            if not self._dirty or self._broken is not None or self._closing:
+                continue
+            self._dirty = False
+            try:
+                await asyncio.to_thread(self._appender.checkpoint)
+            except Exception as exc:  # the next write reports the store; do not kill the timer
+                self._dirty = True
+                log.error("audit: timed checkpoint failed: %s", exc)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """A crashed background task must not leave the writer looking healthy (fail closed)."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        self._broken = f"audit writer task crashed: {type(exc).__name__}: {exc}"
+        log.error("audit: %s", self._broken)
+        while self._queue is not None and not self._queue.empty():
+            got = self._queue.get_nowait()
+            if got is not _STOP and not got[1].done():
+                got[1].set_exception(AuditUnavailable(self._broken))
 
     async def aclose(self) -> None:
         if self._task is None or self._closing:
             return
         self._closing = True
         assert self._queue is not None and self._appender is not None
-        await self._queue.put(_STOP)
-        await self._task
+        if self._ticker is not None:
+            self._ticker.cancel()
+            try:
+                await self._ticker
+            except asyncio.CancelledError:
+                pass
+        if not self._task.done():
+            await self._queue.put(_STOP)
+            await self._task
         app = self._appender
         try:
             if self._broken is None:
@@ -147,6 +186,7 @@ class AuditWriter:
             self._fail(batch, reason)
             await self._probe()
             return False
+        self._dirty = self._dirty or bool(good)
         for (_, fut), p in zip(batch, prepared, strict=True):
             res = p if isinstance(p, ValueError) else next(seqs)
             if fut.done():
@@ -206,7 +246,8 @@ class AuditWriter:
 
 def open_writer(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
                 subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                checkpoint_every: int = 1000) -> AuditWriter:
+                checkpoint_every: int = 1000, checkpoint_seconds: float = 60.0) -> AuditWriter:
     """A writer for ``url``; nothing is opened until ``await writer.start()``."""
     return AuditWriter(url, signing_key_file=signing_key_file, subject_key_file=subject_key_file,
-                       queue_size=queue_size, checkpoint_every=checkpoint_every)
+                       queue_size=queue_size, checkpoint_every=checkpoint_every,
+                       checkpoint_seconds=checkpoint_seconds)

@@ -14,9 +14,10 @@ missing) and ``?table=PREFIX``; other query parameters go to libpq.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
@@ -30,7 +31,8 @@ def _safe(url: str) -> str:
     host = p.hostname or ""
     user = f"{p.username}@" if p.username else ""
     port = f":{p.port}" if p.port else ""
-    return urlunsplit((p.scheme, f"{user}{host}{port}", p.path, "", ""))
+    keep = {k: v for k, v in parse_qsl(p.query) if k in ("schema", "table")}
+    return urlunsplit((p.scheme, f"{user}{host}{port}", p.path, urlencode(keep), ""))
 
 
 class _Tx(AppendTx):
@@ -43,11 +45,11 @@ class _Tx(AppendTx):
         size, chain, frontier, cp = self.cur.fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[Row]) -> None:
+    def insert(self, rows: list[tuple]) -> None:
         with self.cur.copy(f"COPY {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
                            "FROM STDIN") as cp:
             for r in rows:
-                cp.write_row((r.seq, r.time, r.type, r.actor, r.tenant, r.body, r.leaf, r.chain))
+                cp.write_row(r)
 
     def set_head(self, head: Head) -> None:
         self.cur.execute(f"UPDATE {self.s.t}_head SET size = %s, chain = %s, frontier = %s, checkpoint_size = %s "
@@ -70,6 +72,7 @@ class PostgresStore(Store):
         self._dsn = urlunsplit(("postgresql", p.netloc, p.path, urlencode(params), ""))
         self._conn: psycopg.Connection | None = None
         self.display = _safe(url)
+        self._lock = threading.RLock()  # one thread at a time on the connection (see SQLiteStore)
 
     def _fail(self, action: str, exc: Exception) -> AuditUnavailable:
         # psycopg messages carry no row data here; keep the first line only.
@@ -143,28 +146,31 @@ class PostgresStore(Store):
                 raise self._fail("reconnect", exc) from None
 
     def ping(self) -> None:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                cur.execute("SELECT 1")
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    cur.execute("SELECT 1")
         except psycopg.Error as exc:
             raise self._fail("reach the database", exc) from None
 
     @contextmanager
     def append_tx(self) -> Iterator[AppendTx]:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                yield _Tx(self, cur)
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    yield _Tx(self, cur)
         except psycopg.Error as exc:
             raise self._fail("write records", exc) from None
 
     @contextmanager
     def _cursor(self, action: str) -> Iterator[psycopg.Cursor]:
-        self._reconnect_if_broken()
         try:
-            with self.conn.transaction(), self.conn.cursor() as cur:
-                yield cur
+            with self._lock:
+                self._reconnect_if_broken()
+                with self.conn.transaction(), self.conn.cursor() as cur:
+                    yield cur
         except psycopg.Error as exc:
             raise self._fail(action, exc) from None
 
@@ -198,7 +204,18 @@ class PostgresStore(Store):
     def delete_data_keys(self, actor: str) -> int:
         with self._cursor("delete data keys") as cur:
             cur.execute(f"DELETE FROM {self.t}_keys WHERE actor = %s", (actor,))
-            return cur.rowcount
+            n = cur.rowcount
+        # Rewrite the (small) keys table so the deleted row does not linger in a dead tuple.
+        with self._lock:
+            try:
+                self.conn.autocommit = True
+                self.conn.execute(f"VACUUM FULL {self.t}_keys")
+            except psycopg.Error as exc:
+                raise self._fail("vacuum the keys table", exc) from None
+            finally:
+                if not self.conn.closed:
+                    self.conn.autocommit = False
+        return n
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:
@@ -223,6 +240,17 @@ class PostgresStore(Store):
             if len(got) < batch:
                 return
             args[0] = got[-1][0] + 1
+
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+        self._reconnect_if_broken()
+        try:
+            with self.conn.transaction(), self.conn.cursor(name=f"scan_{id(self)}") as cur:
+                cur.itersize = 10_000
+                cur.execute(f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+                            "WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end if end is not None else 2**63 - 1))
+                yield from cur
+        except psycopg.Error as exc:
+            raise self._fail("read records", exc) from None
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._cursor("read leaf hashes") as cur:

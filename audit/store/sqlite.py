@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,11 +55,10 @@ class _Tx(AppendTx):
             f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1").fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[Row]) -> None:
+    def insert(self, rows: list[tuple]) -> None:
         self.c.executemany(
             f"INSERT INTO {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [(r.seq, r.time, r.type, r.actor, r.tenant, r.body, r.leaf, r.chain) for r in rows])
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
 
     def set_head(self, head: Head) -> None:
         self.c.execute(f"UPDATE {self.s.t}_head SET size = ?, chain = ?, frontier = ?, checkpoint_size = ? "
@@ -75,6 +75,9 @@ class SQLiteStore(Store):
         self.path = _path_from_url(url)
         self.t, _params = table_prefix(url)
         self._conn: sqlite3.Connection | None = None
+        # One connection, used by one thread at a time: a readiness ping waits for a running commit
+        # instead of starting a transaction inside it.
+        self._lock = threading.RLock()
 
     def _fail(self, action: str, exc: sqlite3.Error) -> AuditUnavailable:
         msg = str(exc)
@@ -152,8 +155,9 @@ class SQLiteStore(Store):
 
     def ping(self) -> None:
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
-            self.conn.execute("ROLLBACK")
+            with self._lock:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self.conn.execute("ROLLBACK")
         except sqlite3.Error as exc:
             raise self._fail("start a write", exc) from None
         if not os.access(self.path, os.W_OK):
@@ -161,6 +165,10 @@ class SQLiteStore(Store):
 
     @contextmanager
     def append_tx(self) -> Iterator[AppendTx]:
+        with self._lock:
+            yield from self._append_tx()
+
+    def _append_tx(self) -> Iterator[AppendTx]:
         c = self.conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -184,7 +192,8 @@ class SQLiteStore(Store):
 
     def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
         try:
-            return self.conn.execute(sql, args).fetchall()
+            with self._lock:
+                return self.conn.execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise self._fail("read", exc) from None
 
@@ -199,7 +208,9 @@ class SQLiteStore(Store):
 
     def set_meta(self, key: str, value: str) -> None:
         try:
-            self.conn.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)", (key, value))
+            with self._lock:
+                self.conn.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)",
+                                  (key, value))
         except sqlite3.Error as exc:
             raise self._fail("write metadata", exc) from None
 
@@ -225,20 +236,22 @@ class SQLiteStore(Store):
         try:
             with self._write():
                 n = self.conn.execute(f"DELETE FROM {self.t}_keys WHERE actor = ?", (actor,)).rowcount
-            self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the key left in the WAL
+            with self._lock:
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # no copy of the key left in the WAL
         except sqlite3.Error as exc:
             raise self._fail("delete data keys", exc) from None
         return n
 
     @contextmanager
     def _write(self) -> Iterator[None]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self._rollback()
-            raise
+        with self._lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+                self.conn.execute("COMMIT")
+            except BaseException:
+                self._rollback()
+                raise
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:
@@ -261,6 +274,19 @@ class SQLiteStore(Store):
             if len(got) < batch:
                 return
             args[0] = got[-1][0] + 1
+
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+        sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+               "WHERE seq >= ? AND seq < ? ORDER BY seq")
+        try:
+            cur = self.conn.execute(sql, (start, end if end is not None else 2**63 - 1))
+            while True:
+                got = cur.fetchmany(10_000)
+                if not got:
+                    return
+                yield from got
+        except sqlite3.Error as exc:
+            raise self._fail("read records", exc) from None
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         got = self._read(f"SELECT seq, leaf FROM {self.t}_records WHERE seq >= ? AND seq < ? ORDER BY seq",

@@ -49,3 +49,16 @@ def test_erasure_shreds_personal_data_and_keeps_the_log_verifiable(sqlite_url, w
     # The wrapped key is gone from the file too (secure_delete + WAL checkpoint).
     raw = b"".join(p.read_bytes() for p in sqlite_path(sqlite_url).parent.glob("audit.db*"))
     assert keys_before[alice][1] not in raw
+
+
+def test_erasure_on_postgres(pg_url, writer_keys, public_key) -> None:
+    with open_log(pg_url, **writer_keys) as log:
+        for i in range(6):
+            log.append("gateway.request", gateway_event(i), subject=f"s{i % 2}", personal={"client_ip": "192.0.2.1"})
+    app = open_appender(pg_url, **writer_keys)
+    res = erase_subject(app, "s1")
+    assert res["keys_destroyed"] == 1 and res["erasure_record"] == 6
+    assert set(app.store.data_keys([app.subjects.actor("s0"), app.subjects.actor("s1")])) == {app.subjects.actor("s0")}
+    rep = verify_store(app.store, public_key)
+    assert rep.ok and rep.records == 7
+    app.store.close()

@@ -88,7 +88,8 @@ def test_art30_and_activity_reports(filled, tmp_path: Path) -> None:
     rep = next(json.loads(x) for x in out.read_text().splitlines() if '"kind":"report"' in x)["report"]
     assert [r["name"] for r in rep["recipients"]] == ["gpu-eu", "gpu-us"]
     assert rep["recipients"][0]["requests_forwarded"] == 30
-    assert {t["location"] for t in rep["transfers_to_third_countries"]} == {"eu-west-1", "us-east-1"}
+    locations = rep["transfers_to_third_countries"]["recipient_locations"]
+    assert {t["location"] for t in locations} == {"eu-west-1", "us-east-1"}
     assert rep["categories_of_data_subjects"][0]["distinct_pseudonymous_subjects"] == 2
     assert any("EMAIL_ADDRESS" in c["category"] for c in rep["categories_of_personal_data"])
     html = tmp_path / "activity.html"

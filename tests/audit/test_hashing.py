@@ -54,3 +54,14 @@ def test_domain_separated_hashes() -> None:
     assert node_hash(b"l" * 32, b"r" * 32) == hashlib.sha256(b"\x01" + b"l" * 32 + b"r" * 32).digest()
     assert chain_hash(GENESIS, d) == hashlib.sha256(b"\x02" + bytes(32) + d).digest()
     assert len({leaf_hash(d), chain_hash(GENESIS, d), hashlib.sha256(d).digest()}) == 3
+
+
+@pytest.mark.parametrize("payload", [{"t": 1.5}, {"\u00e9t\u00e9": 1.0, "x": 1e-7, "big": 1e22}, {"\U0001f600": [0.0, -0.0]}])
+def test_record_bodies_are_rfc8785_whichever_path_they_take(payload: dict) -> None:
+    from audit.record import make_body
+
+    sealed = {"kid": "k1", "n": "bm9uY2U", "ct": "Y2lwaGVy"}
+    body = make_body("2026-01-01T00:00:00.000000Z", "gateway.request", "ab" * 32, "t\u00e9nant", payload, sealed)
+    doc = {"v": 1, "time": "2026-01-01T00:00:00.000000Z", "type": "gateway.request", "actor": "ab" * 32,
+           "tenant": "t\u00e9nant", "payload": payload, "personal": sealed}
+    assert body == rfc8785.dumps(doc)

@@ -173,3 +173,34 @@ async def test_verify_while_a_writer_is_appending(pg_url, writer_keys, public_ke
         s.close()
     assert all(r.ok for r in reps), [r.problems for r in reps]
     assert reps[0].records >= 200
+
+
+async def test_postgres_connection_loss_fails_closed_then_recovers(pg_url, writer_keys, public_key) -> None:
+    """Kill the writer's database session from outside: writes fail closed, then the writer reconnects."""
+    import asyncio
+
+    import psycopg
+
+    from audit.writer import open_writer
+
+    w = open_writer(pg_url, **writer_keys)
+    await w.start()
+    acked = await asyncio.gather(*[w.submit("a.b", {"i": i}) for i in range(20)])
+    pid = w._appender.store.conn.info.backend_pid
+    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    with pytest.raises(AuditUnavailable):
+        await w.append("a.b", {"i": "lost"})
+    assert not w.healthy
+    for _ in range(100):
+        if w.healthy:
+            break
+        await asyncio.sleep(0.05)
+    assert w.healthy
+    acked.append(await w.append("a.b", {"i": 20}))
+    await w.aclose()
+    s = opened(pg_url)
+    rep = verify_store(s, public_key)
+    assert rep.ok, rep.problems
+    assert [r.seq for r in s.rows()] == acked == list(range(21))
+    s.close()

@@ -123,3 +123,27 @@ def test_keys_are_created_once_with_private_permissions(sqlite_url, cg_home) -> 
     with open_log(sqlite_url) as log:
         log.append("x.y", {}, subject="alice", personal={"ip": "1.1.1.1"})
     assert (cg_home / "audit" / "subject-key").read_bytes() == before
+
+
+async def test_readiness_check_during_commits_does_not_flap(sqlite_url, writer_keys) -> None:
+    """check() shares the writer's connection: it must wait for a commit, not fail inside it."""
+    w = open_writer(sqlite_url, **writer_keys)
+    await w.start()
+    feeding = asyncio.gather(*[w.submit("gateway.request", gateway_event(i)) for i in range(3000)])
+    for _ in range(20):
+        await w.check()
+        await asyncio.sleep(0)
+    await feeding
+    await w.aclose()
+
+
+async def test_a_quiet_log_gets_its_tail_signed_by_the_timer(sqlite_url, writer_keys) -> None:
+    w = open_writer(sqlite_url, checkpoint_every=10**6, checkpoint_seconds=0.1, **writer_keys)
+    await w.start()
+    await asyncio.gather(*[w.submit("a.b", {"i": i}) for i in range(3)])
+    for _ in range(50):
+        if sql(sqlite_url, "SELECT size FROM audit_checkpoints"):
+            break
+        await asyncio.sleep(0.05)
+    assert sql(sqlite_url, "SELECT size FROM audit_checkpoints") == [(3,)]  # signed while still open
+    await w.aclose()
