@@ -100,4 +100,5 @@ def open_audit_writer(settings: AuditSettings) -> Any:
         subject_key_file=str(settings.subject_key_file) if settings.subject_key_file else None,
         queue_size=settings.queue_size,
         checkpoint_every=settings.checkpoint_every,
+        checkpoint_seconds=settings.checkpoint_seconds,
     )

@@ -106,7 +106,8 @@ class RateLimitSettings(_Strict):
 
 
 class AuditSettings(_Strict):
-    # sqlite:///PATH, postgresql://..., or jsonl:///PATH (plain file, no chain).
+    # sqlite:///PATH or postgresql://... (the audit log); jsonl:///PATH is a plain debugging file
+    # written by the gateway itself: no chain, no signatures.
     store: str = "sqlite:///var/audit.db"
     queue_size: int = Field(10_000, gt=0)
     # If the store cannot accept writes, refuse requests (fail closed) unless this is set.
@@ -114,6 +115,8 @@ class AuditSettings(_Strict):
     signing_key_file: Path | None = None
     subject_key_file: Path | None = None
     checkpoint_every: int = Field(1000, gt=0)
+    # Also sign a checkpoint when this many seconds passed with unsigned records (quiet logs).
+    checkpoint_seconds: float = Field(60.0, gt=0)
 
 
 class PluginSpec(_Strict):

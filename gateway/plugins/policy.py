@@ -63,7 +63,9 @@ class PolicySettings(BaseModel):
     opa_url: str = "http://127.0.0.1:8181"
     # Name of an environment variable holding a bearer token for the OPA server (never the token).
     opa_token_env: str | None = None
-    timeout_ms: float = Field(100.0, gt=0, le=60_000)
+    # Embedded mode checks it after the fact (the engine cannot be interrupted), so it is generous:
+    # a scheduler pause on a busy host must not turn into a 403.
+    timeout_ms: float = Field(500.0, gt=0, le=60_000)
     # Poll the bundle files every N seconds; 0 turns hot reload off (embedded mode only).
     reload_interval_s: float = Field(2.0, ge=0)
     # Run the bundle's own Rego tests at start-up and before every swap.
