@@ -53,6 +53,10 @@ class UpstreamSettings(_Strict):
     api_key_env: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_connections: int = Field(512, gt=0)
+    # Ask for a final usage chunk on streams (OpenAI stream_options.include_usage; vLLM, TGI and
+    # llama.cpp support it) so completion tokens are counted exactly; it is removed again for
+    # clients that did not ask for it. Turn off for servers that reject the field.
+    stream_usage: bool = True
 
     @field_validator("url")
     @classmethod
@@ -102,7 +106,8 @@ class RateLimitSettings(_Strict):
 
 
 class AuditSettings(_Strict):
-    # sqlite:///PATH, postgresql://..., or jsonl:///PATH (plain file, no chain).
+    # sqlite:///PATH or postgresql://... (the audit log); jsonl:///PATH is a plain debugging file
+    # written by the gateway itself: no chain, no signatures.
     store: str = "sqlite:///var/audit.db"
     queue_size: int = Field(10_000, gt=0)
     # If the store cannot accept writes, refuse requests (fail closed) unless this is set.
@@ -110,6 +115,8 @@ class AuditSettings(_Strict):
     signing_key_file: Path | None = None
     subject_key_file: Path | None = None
     checkpoint_every: int = Field(1000, gt=0)
+    # Also sign a checkpoint when this many seconds passed with unsigned records (quiet logs).
+    checkpoint_seconds: float = Field(60.0, gt=0)
 
 
 class PluginSpec(_Strict):
@@ -125,7 +132,7 @@ DEFAULT_CHAIN = ["auth", "ratelimit", "pii", "policy", "audit"]
 class GatewayConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     upstreams: list[UpstreamSettings] = Field(
-        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8000")]
+        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8001")]
     )
     plugins: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name=n) for n in DEFAULT_CHAIN])
     auth: AuthSettings = Field(default_factory=AuthSettings)
@@ -167,7 +174,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     """CG_AUTH__ISSUER=x -> {"auth": {"issuer": "x"}}; values are parsed as YAML scalars/lists."""
     out: dict[str, Any] = {}
     for key, raw in environ.items():
-        if not key.startswith(ENV_PREFIX) or key in ("CG_HOME",):
+        if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
         path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
         if not path:

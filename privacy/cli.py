@@ -12,8 +12,8 @@ COMMANDS: CommandTable = {
     "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
     "eval": ("privacy.pii.cli:evaluate", "precision/recall per entity type on labeled spans"),
     # DP fine-tuning (issue 7)
-    # "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
-    # "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),
+    "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
+    "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),
 }
 
 

@@ -1,0 +1,105 @@
+"""One audit event per request, handed to the audit writer.
+
+The event says who (the audit log keeps only a keyed hash of the subject),
+which tenant, model, route and upstream, what was decided and why, the status,
+token counts, per-stage timings and PII entity counts; never message text.
+Fail closed: while the writer cannot accept records, requests are refused.
+The record is written after the client has its answer (group commit), so
+the audit store's fsync is off the latency path; the writer's health gates
+the next requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from gateway.audit_sink import open_audit_writer
+from gateway.config import AuditSettings
+from gateway.context import RequestContext
+from gateway.errors import ServiceUnavailable
+from gateway.plugins import Plugin
+
+log = logging.getLogger("gateway.audit")
+
+
+class AuditPlugin(Plugin):
+    name = "audit"
+    section = "audit"
+    Settings = AuditSettings
+
+    def __init__(self, settings: AuditSettings, config: Any) -> None:
+        super().__init__(settings, config)
+        self.writer: Any = None
+        self.failed_writes = 0
+
+    async def startup(self) -> None:
+        self.writer = open_audit_writer(self.settings)
+        await self.writer.start()
+
+    async def shutdown(self) -> None:
+        if self.writer is not None:
+            await self.writer.aclose()
+
+    async def ready(self) -> tuple[bool, str]:
+        try:
+            await self.writer.check()
+        except Exception as exc:
+            return False, type(exc).__name__
+        return (True, "ok") if self.writer.healthy else (False, "writer unhealthy")
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        if not self.writer.healthy:
+            if self.settings.fail_open:
+                ctx.audit["audit_fail_open"] = True
+                return
+            raise ServiceUnavailable("the audit store cannot accept records; request refused",
+                                     code="audit_unavailable")
+
+    def record(self, record_type: str, payload: dict[str, Any], *, tenant: str | None = None,
+               subject: str | None = None, personal: dict[str, Any] | None = None) -> None:
+        """Submit a record without waiting for durability; failures are counted and logged."""
+        try:
+            fut = self.writer.submit(record_type, payload, tenant=tenant, subject=subject, personal=personal)
+        except Exception as exc:
+            self.failed_writes += 1
+            log.error("audit record dropped: %s: %s", type(exc).__name__, exc)
+            return
+        fut.add_done_callback(self._check_written)
+
+    def _check_written(self, fut: asyncio.Future[int]) -> None:
+        if fut.cancelled() or fut.exception() is not None:
+            self.failed_writes += 1
+            log.error("audit record not written: %s", "cancelled" if fut.cancelled() else type(fut.exception()).__name__)
+
+    async def on_complete(self, ctx: RequestContext) -> None:
+        ident = ctx.identity
+        decision = "allow" if ctx.status and ctx.status < 400 else "deny" if ctx.status in (401, 403, 429) else "error"
+        payload: dict[str, Any] = {
+            "request_id": ctx.request_id,
+            "route": ctx.route,
+            "model": ctx.model,
+            "upstream": ctx.upstream.name if ctx.upstream is not None else None,
+            "stream": ctx.stream,
+            "status": ctx.status,
+            "error_code": ctx.error_code,
+            "decision": decision,
+            "roles": list(ident.roles) if ident else [],
+            "prompt_tokens": ctx.prompt_tokens,
+            "completion_tokens": ctx.completion_tokens,
+            "timings_ms": {k: round(v * 1000, 3) for k, v in ctx.timings.items()},
+            "pii": {f.entity_type: f.count for f in ctx.pii},
+        }
+        if ctx.policy is not None:
+            payload["deny_reasons"] = list(ctx.policy.deny_reasons)
+        for key, value in ctx.audit.items():
+            payload.setdefault(key, value)
+        self.record(
+            "gateway.request",
+            payload,
+            tenant=ident.tenant if ident else None,
+            subject=ident.subject if ident else None,
+            # Personal data is encrypted under the subject's key, so it needs a verified subject.
+            personal={"client_ip": ctx.client} if ctx.client and ident else None,
+        )

@@ -1,0 +1,150 @@
+"""JWT authentication (pyjwt): verified identity on the request context, or 401.
+
+Only algorithms on the configured allow-list are accepted, each with the key
+type it needs: HMAC tokens are checked only against a configured secret and
+never against a public key (the classic RS256/HS256 confusion), ``alg: none``
+never. ``exp`` is required; ``iss``, ``aud`` and ``nbf`` are checked with a
+small leeway. Verified tokens are cached until they expire, so the signature
+is checked once per token, not once per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import jwt
+
+from gateway.auth.keys import KeySet
+from gateway.config import AuthSettings
+from gateway.context import Identity, RequestContext
+from gateway.errors import Unauthorized
+from gateway.plugins import Plugin
+
+HMAC_ALGS = {"HS256", "HS384", "HS512"}
+
+
+class JWTAuthPlugin(Plugin):
+    name = "auth"
+    section = "auth"
+    Settings = AuthSettings
+
+    def __init__(self, settings: AuthSettings, config: Any) -> None:
+        super().__init__(settings, config)
+        self.keys = KeySet(settings)
+        self._cache: dict[str, tuple[Identity, float]] = {}
+        self._algs = frozenset(settings.algorithms)
+        require = ["exp"]
+        if settings.issuer:
+            require.append("iss")
+        if settings.audience:
+            require.append("aud")
+        self._options = {"require": require, "verify_aud": bool(settings.audience)}
+        self._pending_refresh: asyncio.Task[bool] | None = None
+
+    async def startup(self) -> None:
+        if self.settings.enabled:
+            await self.keys.load()
+
+    async def ready(self) -> tuple[bool, str]:
+        if not self.settings.enabled:
+            return True, "disabled"
+        if self.settings.jwks_url and not self.keys.jwks:
+            return False, "no JWKS keys loaded"
+        return True, "dev key" if self.keys.using_dev_key else "ok"
+
+    async def on_request(self, ctx: RequestContext) -> None:
+        if not self.settings.enabled:
+            return
+        header = ctx.headers.get("authorization")
+        if not header:
+            raise Unauthorized("missing bearer token", code="missing_token", error="invalid_request")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise Unauthorized("the Authorization header must be 'Bearer <token>'", error="invalid_request")
+        cached = self._cache.get(token)
+        if cached is not None:
+            identity, exp = cached
+            if time.time() < exp + self.settings.leeway_seconds:
+                ctx.identity = identity
+                return
+            del self._cache[token]
+        identity, exp = await self._verify(token)
+        cache = self._cache
+        if self.settings.cache_size:
+            if len(cache) >= self.settings.cache_size:
+                cache.pop(next(iter(cache)))
+            cache[token] = (identity, exp)
+        ctx.identity = identity
+
+    async def _key_for(self, header: dict[str, Any]) -> Any:
+        alg = header.get("alg")
+        if alg in HMAC_ALGS:
+            return self.keys.hmac_secret
+        kid = header.get("kid")
+        if self.settings.jwks_url:
+            if self.keys.jwks_stale() or (kid is not None and kid not in self.keys.jwks):
+                await self.keys.refresh_jwks(force=False)
+            if kid is not None and kid in self.keys.jwks:
+                return self.keys.jwks[kid].key
+            if kid is None and len(self.keys.jwks) == 1:
+                return next(iter(self.keys.jwks.values())).key
+            if self.keys.static_key is None:
+                raise Unauthorized("the token's signing key is not known")
+        return self.keys.static_key
+
+    async def _verify(self, token: str) -> tuple[Identity, float]:
+        s = self.settings
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.DecodeError:
+            raise Unauthorized("the token is malformed") from None
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self._algs:
+            raise Unauthorized("the token's signing algorithm is not accepted")
+        key = await self._key_for(header)
+        if key is None:
+            raise Unauthorized("the token's signing algorithm is not accepted")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[alg],
+                audience=s.audience,
+                issuer=s.issuer,
+                leeway=s.leeway_seconds,
+                options=self._options,
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("the token has expired", code="token_expired") from None
+        except jwt.ImmatureSignatureError:
+            raise Unauthorized("the token is not valid yet", code="token_not_yet_valid") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthorized("the token is not meant for this gateway (audience)", code="invalid_audience") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthorized("the token's issuer is not trusted", code="invalid_issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthorized(f"the token lacks the required claim '{exc.claim}'", code="missing_claim") from None
+        except jwt.InvalidSignatureError:
+            raise Unauthorized("the token's signature is invalid", code="invalid_signature") from None
+        except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError):
+            raise Unauthorized("the token's signing algorithm is not accepted") from None
+        except jwt.InvalidTokenError:
+            raise Unauthorized("the token is invalid") from None
+        subject = claims.get(s.subject_claim)
+        tenant = claims.get(s.tenant_claim)
+        if not isinstance(subject, str) or not subject:
+            raise Unauthorized(f"the token lacks the '{s.subject_claim}' claim", code="missing_claim")
+        if not isinstance(tenant, str) or not tenant:
+            raise Unauthorized(f"the token lacks the '{s.tenant_claim}' claim", code="missing_claim")
+        raw_roles = claims.get(s.roles_claim, ())
+        if isinstance(raw_roles, str):
+            roles = tuple(raw_roles.split())
+        elif isinstance(raw_roles, list) and all(isinstance(r, str) for r in raw_roles):
+            roles = tuple(raw_roles)
+        else:
+            raise Unauthorized(f"the token's '{s.roles_claim}' claim must be a list of strings", code="invalid_claim")
+        exp = float(claims["exp"])
+        return Identity(subject=subject, tenant=tenant, roles=roles, claims=claims), exp

@@ -1,0 +1,112 @@
+"""``gateway serve``: load the config, build the chain once, run uvicorn (uvloop + httptools)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from typing import Any
+
+from audit.commands import UsageError
+from gateway.config import ConfigError, GatewayConfig, load_config
+
+# flag -> (environment variable, config path)
+FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "host": ("CG_HOST", ("server", "host")),
+    "port": ("CG_PORT", ("server", "port")),
+    "jwt_public_key": ("CG_JWT_PUBLIC_KEY", ("auth", "public_key_file")),
+    "jwt_jwks_url": ("CG_JWT_JWKS_URL", ("auth", "jwks_url")),
+    "jwt_issuer": ("CG_JWT_ISSUER", ("auth", "issuer")),
+    "jwt_audience": ("CG_JWT_AUDIENCE", ("auth", "audience")),
+    "audit_store": ("CG_AUDIT_STORE", ("audit", "store")),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="gateway serve", description="Run the OpenAI-compatible compliance proxy.")
+    ap.add_argument("--config", default=os.environ.get("CG_CONFIG"), help="YAML config file (env CG_CONFIG)")
+    ap.add_argument("--host", help="bind address (env CG_HOST)")
+    ap.add_argument("--port", type=int, help="port (env CG_PORT)")
+    ap.add_argument("--upstream", default=os.environ.get("CG_UPSTREAM"),
+                    help="one OpenAI-compatible upstream URL serving every model (env CG_UPSTREAM)")
+    ap.add_argument("--jwt-public-key", help="PEM public key file (env CG_JWT_PUBLIC_KEY)")
+    ap.add_argument("--jwt-jwks-url", help="JWKS URL (env CG_JWT_JWKS_URL)")
+    ap.add_argument("--jwt-issuer", help="required iss (env CG_JWT_ISSUER)")
+    ap.add_argument("--jwt-audience", help="required aud (env CG_JWT_AUDIENCE)")
+    ap.add_argument("--audit-store", help="sqlite:///PATH or postgresql://... (env CG_AUDIT_STORE)")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("CG_WORKERS", "1")),
+                    help="worker processes sharing the port (env CG_WORKERS; default 1)")
+    ap.add_argument("--log-level", default=os.environ.get("CG_LOG_LEVEL", "info"))
+    ap.add_argument("--check", action="store_true", help="validate the config, print it (secrets are never in it), exit")
+    return ap
+
+
+def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for attr, (env, path) in FLAGS.items():
+        value = getattr(args, attr)
+        if value is None:
+            value = os.environ.get(env)
+        if value is None:
+            continue
+        node = out
+        for p in path[:-1]:
+            node = node.setdefault(p, {})
+        node[path[-1]] = value
+    if args.upstream:
+        out["upstreams"] = [{"name": "default", "url": args.upstream, "models": ["*"]}]
+    return out
+
+
+def load_from_args(args: argparse.Namespace) -> GatewayConfig:
+    return load_config(args.config, overrides=overrides_from_args(args))
+
+
+_SNAPSHOT_ENV = "COMPLIANCE_GATEWAY_CONFIG_SNAPSHOT"
+
+
+def _worker_app() -> Any:
+    from gateway.app import GatewayApp
+
+    return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        config = load_from_args(args)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    if args.check:
+        print(config.model_dump_json(indent=2))
+        return 0
+    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    import uvicorn
+
+    from gateway.app import GatewayApp
+
+    try:
+        app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    target: Any = app
+    if args.workers > 1:
+        # Each worker rebuilds the same, already validated config from this snapshot.
+        os.environ[_SNAPSHOT_ENV] = config.model_dump_json()
+        target = "gateway.serve:_worker_app"
+    uvicorn.run(
+        target,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
+        host=config.server.host,
+        port=config.server.port,
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level=args.log_level.lower(),
+        timeout_graceful_shutdown=10,
+    )
+    return 0
