@@ -52,6 +52,30 @@ ZH_TEMPLATES = [
     "{PERSON}的邮箱是{EMAIL_ADDRESS}，请在{timestamp}之前回复。",
 ]
 
+# Held-out templates: written after the name rules were tuned, never used while tuning them,
+# with names in positions the rules were not shaped for (no cue, lists, sentence starts).
+HELDOUT_EN_TEMPLATES = [
+    "{PERSON} reported that the dashboard shows error {errcode} since {timestamp}.",
+    "Attendees: {PERSON}, {PERSON} and {PERSON}. Action items are tracked in {order}.",
+    "Can you check why {PERSON}'s login from {IP_ADDRESS} was blocked? It happened after release {version}.",
+    "Escalation path: first {PERSON}, then {PERSON}; page them at {PHONE_NUMBER}.",
+    "According to {PERSON}, the invoice {invoice} was paid with {CREDIT_CARD}.",
+    "Rewrite this paragraph so that {PERSON} sounds less formal. Keep the reference to port {port}.",
+    "The form lists {PERSON} as the beneficiary, IBAN {IBAN_CODE}, email {EMAIL_ADDRESS}.",
+    "Yesterday {PERSON} asked whether SSN {US_SSN} can be removed from ticket {order}.",
+]
+HELDOUT_ZH_TEMPLATES = [
+    "{PERSON}反馈说系统在{timestamp}报错{errcode}。",
+    "参会人员：{PERSON}、{PERSON}，会议纪要见{order}。",
+    "昨天{PERSON}提交了报销，银行卡号{CN_BANK_CARD}。",
+    "麻烦核对一下{PERSON}的身份证{CN_RESIDENT_ID}和手机{CN_MOBILE}是否一致。",
+    "这个问题由{PERSON}负责跟进，版本{version}。",
+]
+TEMPLATE_SETS = {
+    "dev": (EN_TEMPLATES, ZH_TEMPLATES),
+    "heldout": (HELDOUT_EN_TEMPLATES, HELDOUT_ZH_TEMPLATES),
+}
+
 
 class _Gen:
     def __init__(self, seed: int) -> None:
@@ -168,12 +192,13 @@ _SLOT = re.compile(r"\{([A-Za-z_]+)\}")
 DECOY_KINDS = ("order", "invoice", "timestamp", "version", "port", "errcode")
 
 
-def generate(n: int, seed: int = 0, zh_share: float = 0.35) -> Iterator[dict[str, Any]]:
-    """Yield ``n`` labeled records (deterministic for a seed)."""
+def generate(n: int, seed: int = 0, zh_share: float = 0.35, templates: str = "dev") -> Iterator[dict[str, Any]]:
+    """Yield ``n`` labeled records (deterministic for a seed); ``templates``: "dev" or "heldout"."""
     g = _Gen(seed)
+    en_t, zh_t = TEMPLATE_SETS[templates]
     for _ in range(n):
         lang = "zh" if g.rng.random() < zh_share else "en"
-        template = g.rng.choice(ZH_TEMPLATES if lang == "zh" else EN_TEMPLATES)
+        template = g.rng.choice(zh_t if lang == "zh" else en_t)
         text, spans, decoys, pos = [], [], [], 0
         last = 0
         for m in _SLOT.finditer(template):
@@ -195,14 +220,15 @@ def generate(n: int, seed: int = 0, zh_share: float = 0.35) -> Iterator[dict[str
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m privacy.pii.corpus N [SEED] > corpus.jsonl``"""
+    """``python -m privacy.pii.corpus N [SEED] [dev|heldout] > corpus.jsonl``"""
     import json
     import sys
 
     args = sys.argv[1:] if argv is None else argv
     n = int(args[0]) if args else 1000
     seed = int(args[1]) if len(args) > 1 else 0
-    for rec in generate(n, seed):
+    templates = args[2] if len(args) > 2 else "dev"
+    for rec in generate(n, seed, templates=templates):
         sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
     return 0
 

@@ -68,6 +68,9 @@ class PIISettings(_Strict):
     # Regions tried by the international phone recognizer (each one is a full pass).
     phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "CN"])
     score_threshold: float = Field(0.4, ge=0.0, le=1.0)
+    # Chinese names without a cue word (surname + common given-name characters): more recall,
+    # less precision (see docs/pii.md).
+    cn_names_without_cue: bool = False
     default_operator: OperatorName = "placeholder"
     operators: dict[str, OperatorName] = Field(default_factory=dict)
     mask: dict[str, MaskSettings] = Field(default_factory=dict)

@@ -15,7 +15,7 @@ from presidio_analyzer import RecognizerResult
 
 from privacy.pii.recognizers.cn.bank_card import CnBankCardRecognizer
 from privacy.pii.recognizers.cn.mobile import CnMobileRecognizer
-from privacy.pii.recognizers.cn.person_name import CnPersonNameRecognizer
+from privacy.pii.recognizers.cn.person_name import CnPersonNameLooseRecognizer, CnPersonNameRecognizer
 from privacy.pii.recognizers.cn.resident_id import CnResidentIdRecognizer
 from privacy.pii.recognizers.generic.credit_card import CgCreditCardRecognizer
 from privacy.pii.recognizers.generic.email import CgEmailRecognizer
@@ -53,7 +53,7 @@ register("IP_ADDRESS", lambda s: CgIpRecognizer())
 register("CN_MOBILE", lambda s: CnMobileRecognizer())
 register("CN_RESIDENT_ID", lambda s: CnResidentIdRecognizer())
 register("CN_BANK_CARD", lambda s: CnBankCardRecognizer())
-register("PERSON", lambda s: CnPersonNameRecognizer())
+register("PERSON", lambda s: CnPersonNameLooseRecognizer() if s.cn_names_without_cue else CnPersonNameRecognizer())
 
 
 def build(entity_types: list[str], settings: Any) -> list[Recognizer]:

@@ -31,6 +31,17 @@ COMPOUND_SURNAMES = (
     "歐陽", "司馬", "諸葛", "東方", "長孫", "軒轅",
 )
 
+# Characters common in given names (simplified and traditional), written from general usage lists
+# ("常用名字用字"), not from any generator we evaluate on. Without a cue, a surname followed by one
+# or two of these is taken as a name at a low score: recall on cue-less text at some cost in precision.
+GIVEN_NAME_CHARS = (
+    "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国文辉力鹏飞斌宇浩凯俊峰亮波宁琳玲婷雪梅慧红燕萍晶莉玉凤"
+    "春梦欣颖倩佳瑶璐怡婉嘉欢晨阳帆旭鑫琪琦瑞祥福贵荣昌盛龙虎豪志坚毅诚忠德智勤淑惠贤秋冬夏振兴鸿宝珍珠琴"
+    "霖雯珊琼瑾瑜璇瑛蓉莎菲菁蕾薇芸芝茜莲菊梓涵轩睿泽宸铭博昊晓立新东云月星辰雅君佩冠翰柏进金蓮美珍英"
+    "偉華國輝鵬飛濤軍艷傑麗靜蘭剛貴榮龍誠義慧紅鳳夢穎瑤歡陽誌堅瓊軒睿澤銘曉東雲進興寶鴻琴蓮"
+    "桂英秀兰玉兰淑珍丹彬斌楠凡航鹏杨翔健康乐林森彤玥婕妍媛娇娥素兵亮刚"
+)
+_GIVEN = "[" + GIVEN_NAME_CHARS + "]"
 _SURNAME = "(?:" + "|".join(COMPOUND_SURNAMES) + "|[" + SINGLE_SURNAMES + TRADITIONAL_SURNAMES + "])"
 _HAN = r"[\u4e00-\u9fff]"
 # Characters that end a name: punctuation, space, or a common following word.
@@ -56,3 +67,16 @@ class CnPersonNameRecognizer(FastPatternRecognizer):
         ),
     ]
     CONTEXT = ["姓名", "名字", "联系人", "先生", "女士", "name"]
+
+
+class CnPersonNameLooseRecognizer(CnPersonNameRecognizer):
+    """Also a surname + common given-name characters with no cue (setting ``cn_names_without_cue``).
+
+    Measured on the held-out templates: Chinese-name recall 0.18 -> 0.79, but about one
+    name-free Chinese sentence in four gets a false name (高明, 文明, 黄金): off by default.
+    """
+
+    PATTERNS = [
+        *CnPersonNameRecognizer.PATTERNS,
+        Pattern("cn name by given-name characters", r"(?P<pii>" + _SURNAME + _GIVEN + r"{1,2})", 0.41),
+    ]
