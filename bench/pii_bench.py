@@ -89,6 +89,36 @@ def time_per_kb(analyze, texts: list[str]) -> list[float]:
     return out
 
 
+def plugin_latency(texts: list[str], pattern_only: bool, nlp=None) -> dict:
+    """Added latency of the gateway's PII stage for a 1 KB chat request (on_request + on_response)."""
+    import asyncio
+
+    from gateway.context import Identity, RequestContext
+    from gateway.plugins.pii import PIIPlugin
+
+    settings = PIIPlugin.Settings.model_validate({"ner": {"enabled": not pattern_only}})
+    plugin = PIIPlugin(settings, None)
+    asyncio.run(plugin.startup())
+
+    async def one(text: str) -> float:
+        ctx = RequestContext(request_id="b", route="chat", method="POST", path="/v1/chat/completions", headers={},
+                             body={"model": "m", "messages": [{"role": "user", "content": text}]})
+        ctx.identity = Identity("s", "t")
+        t0 = time.perf_counter()
+        await plugin.on_request(ctx)
+        ctx.response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "Sure, done."}}]}
+        await plugin.on_response(ctx)
+        return (time.perf_counter() - t0) * 1000
+
+    async def run() -> list[float]:
+        for t in texts[:3]:
+            await one(t)
+        return [await one(t) for t in texts]
+
+    ms = asyncio.run(run())
+    return {"p50_ms": statistics.median(ms), "mean_ms": statistics.mean(ms)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=40, help="number of ~1 KB texts")
@@ -134,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         "ours_batched_ms_per_kb": batched,
         "recall_common_types": {k: recall_on(texts, engines[k], common) for k in ("stock", "ours")},
     }
+    result["plugin_added_ms_1kb"] = {"ner": plugin_latency(plain, False), "pattern_only": plugin_latency(plain, True)}
     result["speedup_mean"] = result["ms_per_kb"]["stock"]["mean"] / result["ms_per_kb"]["ours"]["mean"]
     result["speedup_p50"] = result["ms_per_kb"]["stock"]["p50"] / result["ms_per_kb"]["ours"]["p50"]
     result["speedup_pattern_only"] = result["ms_per_kb"]["stock"]["mean"] / result["ms_per_kb"]["ours_pattern_only"]["mean"]
@@ -150,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
           f"(support {r['ours']['support']}); decoys kept: stock {r['stock']['decoys_kept']:.3f}, ours {r['ours']['decoys_kept']:.3f}")
     for k in sorted(r["ours"]["per_type"]):
         print(f"   {k:<16} stock {r['stock']['per_type'].get(k) or 0:.3f}  ours {r['ours']['per_type'][k]:.3f}")
+    pl = result["plugin_added_ms_1kb"]
+    print(f"gateway PII stage, 1 KB chat request (on_request + on_response): p50 {pl['ner']['p50_ms']:.2f} ms, "
+          f"pattern-only p50 {pl['pattern_only']['p50_ms']:.2f} ms")
     print(f"speed-up vs stock Presidio per KB: {result['speedup_mean']:.1f}x mean, {result['speedup_p50']:.1f}x p50, "
           f"pattern-only {result['speedup_pattern_only']:.1f}x")
     args.out.parent.mkdir(parents=True, exist_ok=True)

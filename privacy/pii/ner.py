@@ -44,6 +44,8 @@ _COMMON = frozenset(
     python java javascript typescript rust go sql json yaml html css linux windows docker kubernetes
     step first second third next finally also however therefore example question answer summary context
     input output result results issue issues bug feature request response data file files table query
+    sure certainly absolutely great understood here here's below above based unfortunately apologies sorry
+    done good well yes no okay got let's that's it's there's what's i'll you're we're they're however overall
     """.split()
 )
 
@@ -225,6 +227,8 @@ class GatedNer:
                 if label not in _RELABEL or not person_shaped(span):
                     continue
                 score = self.RELABEL_SCORE
+            if any(c.isdigit() for c in span) or "@" in span:
+                continue  # digits or an address are never part of a name: the patterns own those
             k = bisect_right(seg_starts, start) - 1
             doc_off, text_off, length = segs[k]
             end = min(end, doc_off + length)
