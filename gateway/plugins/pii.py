@@ -119,13 +119,14 @@ class PIIPlugin(Plugin):
         return True, "ok"
 
     def analyze_one(self, text: str, tenant: str) -> list[Finding]:
-        return self._analyze([text], tenant)[0]
+        """Stream buffers: analysed once each, so they stay out of the result cache."""
+        return self._analyze([text], tenant, cache=False)[0]
 
-    def _analyze(self, texts: list[str], tenant: str) -> list[list[Finding]]:
+    def _analyze(self, texts: list[str], tenant: str, cache: bool = True) -> list[list[Finding]]:
         if self.engine is None:
             raise ServiceUnavailable("PII engine unavailable")
         try:
-            return self.engine.analyze_many(texts, tenant)
+            return self.engine.analyze_many(texts, tenant, cache=cache)
         except TextTooLarge:
             raise PayloadTooLarge(
                 f"request text is over the PII engine limit of {self.settings.max_chars} characters"

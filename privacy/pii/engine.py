@@ -94,12 +94,14 @@ class PIIEngine:
     def analyze(self, text: str, tenant: str | None = None) -> list[Finding]:
         return self.analyze_many([text], tenant)[0]
 
-    def analyze_many(self, texts: Sequence[str], tenant: str | None = None) -> list[list[Finding]]:
+    def analyze_many(
+        self, texts: Sequence[str], tenant: str | None = None, *, cache: bool = True
+    ) -> list[list[Finding]]:
         """Findings per text, each list ordered by start and free of overlaps.
 
         Chat clients resend the whole conversation on every turn, so results are cached
         per (tenant, text digest): only new messages are analysed. The cache holds
-        BLAKE2 digests and offsets, never text.
+        BLAKE2 digests and offsets, never text. ``cache=False`` for one-off texts (stream buffers).
         """
         total = sum(len(t) for t in texts)
         if total > self.settings.max_chars:
@@ -108,7 +110,7 @@ class PIIEngine:
         out: list[list[Finding] | None] = [None] * len(texts)
         keys: list[bytes | None] = [None] * len(texts)
         todo: list[int] = []
-        cache = self._cache
+        cache = self._cache if cache else None
         for i, t in enumerate(texts):
             if cache is not None and len(t) <= CACHE_MAX_TEXT:
                 key = hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16,
