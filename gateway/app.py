@@ -62,11 +62,21 @@ class GatewayApp:
         self.pipeline = Pipeline(build_plugins(config) if plugins is None else plugins, self.router)
         for p in self.pipeline.plugins:
             p.metrics = self.metrics  # plugins may count things (PII entities, denials)
+        self._wire_plugin_events()
         self.max_body = config.server.max_body_bytes
         self.trust_request_id = config.server.trust_request_id
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self.started = False
+
+    def _wire_plugin_events(self) -> None:
+        """Events plugins raise outside any request (policy bundle reloads...) go to the audit log."""
+        audit = self.pipeline.plugin("audit")
+        if audit is None:
+            return
+        for p in self.pipeline.plugins:
+            if hasattr(p, "on_reload_event"):
+                p.on_reload_event = lambda event, _name=p.name: audit.record(f"{_name}.reload", event)
 
     # -- ASGI entry point ---------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -145,6 +155,8 @@ class GatewayApp:
             ctx.status, ctx.error_code = exc.status, exc.code
             if not state["started"]:
                 await self._send_error(send, exc, ctx)
+            elif not state.get("finished"):
+                await self._end_stream_with_error(send, exc)
         except ClientGone:
             ctx.status, ctx.error_code = 499, "client_closed_request"
         except Exception as exc:
@@ -152,6 +164,8 @@ class GatewayApp:
             ctx.status, ctx.error_code = 500, "internal_error"
             if not state["started"]:
                 await self._send_error(send, GatewayError("internal error"), ctx)
+            elif not state.get("finished"):
+                await self._end_stream_with_error(send, GatewayError("internal error"))
         finally:
             self.metrics.in_flight.dec()
             self.metrics.count_request(route, ctx.status)
@@ -204,8 +218,14 @@ class GatewayApp:
     async def _forward(self, ctx: RequestContext, send: Any, state: dict[str, bool]) -> None:
         upstream: Upstream = ctx.upstream
         path = "/v1/chat/completions" if ctx.route == "chat" else f"/v1/{ctx.route}"
+        body = ctx.body
+        if ctx.stream and upstream.settings.stream_usage and ctx.route != "embeddings":
+            opts = body.get("stream_options")
+            if not (isinstance(opts, dict) and opts.get("include_usage")):
+                body = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
+                ctx.state["strip_usage_chunk"] = True
         t0 = time.perf_counter()
-        resp = await upstream.send(path, orjson.dumps(ctx.body), ctx.request_id)
+        resp = await upstream.send(path, orjson.dumps(body), ctx.request_id)
         try:
             first_byte = time.perf_counter() - t0
             ctx.timings["upstream_ttfb"] = first_byte
@@ -236,6 +256,7 @@ class GatewayApp:
                 ctx.error_code = "upstream_rejected"
                 state["started"] = True
                 await self._send(send, resp.status, raw, JSON, self._headers(ctx))
+                state["finished"] = True
                 return
         raise UpstreamError(f"the model server answered with status {resp.status}", code="upstream_error")
 
@@ -263,6 +284,7 @@ class GatewayApp:
         ctx.status = 200
         state["started"] = True
         await self._send(send, 200, raw, JSON, self._headers(ctx))
+        state["finished"] = True
 
     async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]) -> None:
         headers = [
@@ -276,6 +298,7 @@ class GatewayApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         rewrite = self.pipeline.rewrites_chunks
         pipeline = self.pipeline
+        strip_usage = ctx.state.get("strip_usage_chunk", False)
         finished = False
         events = 0
         async for line in resp.iter_lines():
@@ -299,7 +322,11 @@ class GatewayApp:
                 usage = chunk.get("usage")
                 if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
                     ctx.completion_tokens = usage["completion_tokens"]
+                    if isinstance(usage.get("prompt_tokens"), int):
+                        ctx.prompt_tokens = usage["prompt_tokens"]
                     events = -1  # usage is authoritative
+                    if strip_usage and not chunk.get("choices"):
+                        continue  # we asked for it, the client did not
                 elif events >= 0 and chunk.get("choices"):
                     events += 1
                 if rewrite:
@@ -325,6 +352,15 @@ class GatewayApp:
             out = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in tail) + b"data: " + err.body() + b"\n\n"
             await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
+        state["finished"] = True
+
+    @staticmethod
+    async def _end_stream_with_error(send: Any, exc: GatewayError) -> None:
+        """A stream already started: say what went wrong in-band (as OpenAI does) and end it."""
+        try:
+            await send({"type": "http.response.body", "body": b"data: " + exc.body() + b"\n\n", "more_body": False})
+        except Exception:  # the client is gone as well
+            pass
 
     # -- other routes ------------------------------------------------------------------
     async def _handle_models(self, scope: dict[str, Any], receive: Any, send: Any) -> None:

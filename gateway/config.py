@@ -53,6 +53,10 @@ class UpstreamSettings(_Strict):
     api_key_env: str | None = None
     timeouts: Timeouts = Field(default_factory=Timeouts)
     max_connections: int = Field(512, gt=0)
+    # Ask for a final usage chunk on streams (OpenAI stream_options.include_usage; vLLM, TGI and
+    # llama.cpp support it) so completion tokens are counted exactly; it is removed again for
+    # clients that did not ask for it. Turn off for servers that reject the field.
+    stream_usage: bool = True
 
     @field_validator("url")
     @classmethod
@@ -119,13 +123,13 @@ class PluginSpec(_Strict):
     settings: dict[str, Any] = Field(default_factory=dict)
 
 
-DEFAULT_CHAIN = ["auth", "ratelimit", "audit"]
+DEFAULT_CHAIN = ["auth", "ratelimit", "pii", "policy", "audit"]
 
 
 class GatewayConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     upstreams: list[UpstreamSettings] = Field(
-        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8000")]
+        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8001")]
     )
     plugins: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name=n) for n in DEFAULT_CHAIN])
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -7,7 +7,7 @@ Children are cached so the hot path does no label lookups.
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 STAGE_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
 REQ_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -57,4 +57,6 @@ class GatewayMetrics:
             child.observe(secs)  # type: ignore[attr-defined]
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        # This app's metrics, then the process-wide registry (process stats, and metrics that
+        # plugins keep at module level, such as policy decisions and reloads).
+        return generate_latest(self.registry) + generate_latest(REGISTRY)

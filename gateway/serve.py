@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--jwt-issuer", help="required iss (env CG_JWT_ISSUER)")
     ap.add_argument("--jwt-audience", help="required aud (env CG_JWT_AUDIENCE)")
     ap.add_argument("--audit-store", help="sqlite:///PATH or postgresql://... (env CG_AUDIT_STORE)")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("CG_WORKERS", "1")),
+                    help="worker processes sharing the port (env CG_WORKERS; default 1)")
     ap.add_argument("--log-level", default=os.environ.get("CG_LOG_LEVEL", "info"))
     ap.add_argument("--check", action="store_true", help="validate the config, print it (secrets are never in it), exit")
     return ap
@@ -61,6 +63,15 @@ def load_from_args(args: argparse.Namespace) -> GatewayConfig:
     return load_config(args.config, overrides=overrides_from_args(args))
 
 
+_SNAPSHOT_ENV = "COMPLIANCE_GATEWAY_CONFIG_SNAPSHOT"
+
+
+def _worker_app() -> Any:
+    from gateway.app import GatewayApp
+
+    return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -77,11 +88,18 @@ def main(argv: list[str]) -> int:
     from gateway.app import GatewayApp
 
     try:
-        app = GatewayApp(config)
+        app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
+    target: Any = app
+    if args.workers > 1:
+        # Each worker rebuilds the same, already validated config from this snapshot.
+        os.environ[_SNAPSHOT_ENV] = config.model_dump_json()
+        target = "gateway.serve:_worker_app"
     uvicorn.run(
-        app,
+        target,
+        factory=args.workers > 1,
+        workers=args.workers if args.workers > 1 else None,
         host=config.server.host,
         port=config.server.port,
         loop="uvloop",

@@ -12,13 +12,10 @@ COMMANDS: CommandTable = {
     # "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
     # "eval": ("privacy.pii.cli:evaluate", "precision/recall per entity type on labeled spans"),
     # DP fine-tuning (issue 7)
-    # "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
-    # "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),
+    "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
+    "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),
 }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if not COMMANDS:
-        print("privacy: not yet implemented (issues 3 and 7)")
-        return 2
     return run("privacy", "PII scanning and redaction, DP fine-tuning and privacy audits.", COMMANDS, argv)

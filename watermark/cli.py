@@ -6,11 +6,14 @@ from collections.abc import Sequence
 
 from audit.commands import CommandTable, run
 
-COMMANDS: CommandTable = {}
+COMMANDS: CommandTable = {
+    "keygen": ("watermark.commands.keygen:main", "create a key, its key id and salted commitment"),
+    "detect": ("watermark.commands.detect:main", "detect the text watermark in a text or file"),
+    "embed": ("watermark.commands.embed:main", "embed the keyed weight watermark (short fine-tune)"),
+    "fingerprint": ("watermark.commands.fingerprint:main", "teach keyed trigger prompts -> keyed answers"),
+    "verify": ("watermark.commands.verify:main", "run every test on a suspect model; signed report"),
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    if not COMMANDS:
-        print("watermark: not yet implemented (issue 6)")
-        return 2
     return run("watermark", "Text, weight and trigger watermarks; verify a suspect model.", COMMANDS, argv)

@@ -78,6 +78,7 @@ _BUILTINS: dict[str, str] = {
     "pii": "gateway.plugins.pii:PIIPlugin",
     "policy": "gateway.plugins.policy:PolicyPlugin",
     "audit": "gateway.plugins.audit:AuditPlugin",
+    "watermark": "gateway.plugins.watermark:WatermarkDetectPlugin",
 }
 _REGISTRY: dict[str, type[Plugin]] = {}
 

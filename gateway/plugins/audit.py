@@ -57,14 +57,14 @@ class AuditPlugin(Plugin):
             raise ServiceUnavailable("the audit store cannot accept records; request refused",
                                      code="audit_unavailable")
 
-    def record(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
+    def record(self, record_type: str, payload: dict[str, Any], *, tenant: str | None = None,
                subject: str | None = None, personal: dict[str, Any] | None = None) -> None:
         """Submit a record without waiting for durability; failures are counted and logged."""
         try:
-            fut = self.writer.submit(type, payload, tenant=tenant, subject=subject, personal=personal)
+            fut = self.writer.submit(record_type, payload, tenant=tenant, subject=subject, personal=personal)
         except Exception as exc:
             self.failed_writes += 1
-            log.error("audit record dropped: %s", type(exc).__name__)
+            log.error("audit record dropped: %s: %s", type(exc).__name__, exc)
             return
         fut.add_done_callback(self._check_written)
 
@@ -100,5 +100,6 @@ class AuditPlugin(Plugin):
             payload,
             tenant=ident.tenant if ident else None,
             subject=ident.subject if ident else None,
-            personal={"client_ip": ctx.client} if ctx.client else None,
+            # Personal data is encrypted under the subject's key, so it needs a verified subject.
+            personal={"client_ip": ctx.client} if ctx.client and ident else None,
         )

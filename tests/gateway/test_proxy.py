@@ -106,15 +106,21 @@ def test_client_disconnect_cancels_upstream(gateway_factory, token):
 
 
 def test_stream_usage_counts_completion_tokens(upstream, gateway_factory, token, tmp_path):
-    _, up_url = upstream
+    up, up_url = upstream
     url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}])
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
     with httpx.stream("POST", f"{url}/v1/chat/completions", json=body, headers=auth(token)) as r:
         lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "data: [DONE]"
+    assert "usage" in lines[-2]  # the client asked for usage and gets it
+    # A client that did not ask gets no usage chunk, yet completion tokens are still counted exactly.
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth(token)) as r:
+        lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
+    assert not any("usage" in ln for ln in lines)
+    assert up.received[-1]["stream_options"] == {"include_usage": True}
     time.sleep(0.3)
     events = [orjson.loads(x) for x in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
-    assert events[-1]["payload"]["completion_tokens"] == 4  # "echo says: hello there"
+    assert [e["payload"]["completion_tokens"] for e in events[-2:]] == [4, 4]  # "echo says: hello there"
 
 
 def test_upstream_down_is_502_and_slow_is_504(gateway_factory, token):
@@ -192,3 +198,18 @@ def test_health_ready_metrics(gateway_factory, token, upstream):
     down, _ = gateway_factory(upstreams=[{"name": "gone", "url": f"http://127.0.0.1:{closed_port()}"}])
     r = httpx.get(f"{down}/readyz")
     assert r.status_code == 503 and r.json()["checks"]["upstream:gone"]["ok"] is False
+
+
+def test_upstream_stalling_mid_stream_ends_stream_with_in_band_error(gateway_factory, token):
+    stalling = EchoUpstream("stall")
+    stalling.stall_after = 2
+    with ServerThread(stalling) as s:
+        url, _ = gateway_factory(upstreams=[{"name": "s", "url": s.url, "timeouts": {"first_byte": 0.5}}])
+        t0 = time.perf_counter()
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True},
+                          headers=auth(token), timeout=10) as r:
+            lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
+        assert time.perf_counter() - t0 < 5
+        assert len(lines) == 3 and "delta" in lines[0]
+        err = json.loads(lines[-1][6:])["error"]
+        assert err["code"] == "gateway_timeout" and err["type"] == "upstream_error"

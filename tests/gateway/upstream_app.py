@@ -27,6 +27,7 @@ class EchoUpstream:
         self.stream_cancelled = asyncio.Event()
         self.cancelled_flag = False
         self.endless = False
+        self.stall_after: int | None = None  # stop sending (but keep the connection) after N chunks
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -116,6 +117,8 @@ class EchoUpstream:
                 await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(ev) + b"\n\n",
                             "more_body": True})
                 i += 1
+                if self.stall_after is not None and i >= self.stall_after:
+                    await asyncio.sleep(3600)
                 if self.chunk_delay:
                     await asyncio.sleep(self.chunk_delay)
             if (req.get("stream_options") or {}).get("include_usage"):

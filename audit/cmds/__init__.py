@@ -1,0 +1,1 @@
+"""The ``audit`` subcommands, one module each; options shared through :mod:`audit.cmds.options`."""

@@ -1,0 +1,272 @@
+"""The PII stage: redact requests before the model sees them, restore or redact responses.
+
+Request: every text of a chat request (system, user, assistant, tool messages,
+content parts, tool-call arguments), a completions prompt or an embeddings
+input is analysed in one batch (one NER pass for all messages) and rewritten
+with the operator configured per entity type. Findings (types, counts, top
+scores; never values) go to ``ctx.pii`` and ``ctx.audit["pii"]``.
+
+``ctx.state["pii"]`` holds a ``PIIRequestState``: the per-request redaction
+session (placeholder numbering, pseudonym map), the original texts and their
+findings, so the policy stage can demand stricter operators with
+``enforce({"CREDIT_CARD": "remove"})`` without a second analysis.
+
+Response: PII the model produced is redacted (never pseudonymised) and
+pseudonyms are restored, so the user sees real values and the model never
+does. Streams go through ``StreamRewriter``, which holds back only a tail that
+could still be a token or an identifier.
+
+Fail closed: any engine error becomes 503 "PII engine unavailable", with no
+text in the message or the log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import logging
+from collections import Counter
+from typing import Any
+
+from gateway.context import PIIFinding, RequestContext
+from gateway.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
+from gateway.plugins import Plugin
+from privacy.pii.body import Texts, Unscreenable, request_texts, response_texts
+from privacy.pii.engine import PIIEngine, TextTooLarge
+from privacy.pii.findings import Finding
+from privacy.pii.keys import TenantKeys, load_master_secret
+from privacy.pii.operators import OPERATORS, RedactionSession
+from privacy.pii.settings import PIISettings
+from privacy.pii.streaming import StreamRewriter
+
+log = logging.getLogger("gateway.pii")
+DEFAULT_TENANT = "default"
+
+
+class PIIRequestState:
+    """Per-request PII state. Never audited, never logged."""
+
+    def __init__(
+        self,
+        plugin: PIIPlugin,
+        ctx: RequestContext,
+        tenant: str,
+        original: dict[str, Any] | None,
+        findings: list[list[Finding]],
+    ) -> None:
+        self.plugin = plugin
+        self.ctx = ctx
+        self.tenant = tenant
+        self.session = RedactionSession(plugin.settings, tenant, plugin.keys)
+        self.original = original
+        self.findings = findings
+        self.streams: dict[tuple[int, str, int], StreamRewriter] = {}
+        self.last_chunk: dict[str, Any] | None = None
+
+    def redact_body(self, overrides: dict[str, str] | None = None) -> dict[str, Any]:
+        body = copy.deepcopy(self.original) if self.original is not None else {}
+        texts = request_texts(body, self.ctx.route)
+        values = texts.texts()
+        texts.write([self.session.apply(t, f, overrides) for t, f in zip(values, self.findings, strict=True)])
+        return body
+
+    def enforce(self, operators: dict[str, str]) -> None:
+        """Re-redact the original request with ``operators`` overriding the configured ones."""
+        unknown = sorted(set(operators.values()) - set(OPERATORS))
+        if unknown:
+            raise ValueError(f"unknown PII operators {unknown}")
+        try:
+            self.ctx.body = self.redact_body(dict(operators))
+        except Exception as exc:
+            log.error("PII enforce failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("PII engine unavailable") from None
+
+    def rewriter(self, key: tuple[int, str, int]) -> StreamRewriter:
+        rw = self.streams.get(key)
+        if rw is None:
+            s = self.plugin.settings
+            analyze = (lambda text: self.plugin.analyze_one(text, self.tenant)) if s.redact_responses else None
+            rw = StreamRewriter(self.session, analyze, s.restore_responses, json_escape=key[1] == "args")
+            self.streams[key] = rw
+        return rw
+
+
+class PIIPlugin(Plugin):
+    name = "pii"
+    section = "pii"
+    Settings = PIISettings
+
+    def __init__(self, settings: PIISettings, config: Any) -> None:
+        super().__init__(settings, config)
+        self.settings: PIISettings = settings
+        self.engine: PIIEngine | None = None
+        self.keys: TenantKeys | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------
+    async def startup(self) -> None:
+        s = self.settings
+        master = load_master_secret(s.hash_key_file, s.hash_key_env)
+        if master is None and _uses_hash(s):
+            raise ValueError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
+        self.keys = TenantKeys(master) if master is not None else None
+        engine = PIIEngine(s)
+        await asyncio.to_thread(engine.start)
+        self.engine = engine
+
+    async def ready(self) -> tuple[bool, str]:
+        if self.engine is None or not self.engine.started:
+            return False, "PII engine not loaded"
+        return True, "ok"
+
+    def analyze_one(self, text: str, tenant: str) -> list[Finding]:
+        return self._analyze([text], tenant)[0]
+
+    def _analyze(self, texts: list[str], tenant: str) -> list[list[Finding]]:
+        if self.engine is None:
+            raise ServiceUnavailable("PII engine unavailable")
+        try:
+            return self.engine.analyze_many(texts, tenant)
+        except TextTooLarge:
+            raise PayloadTooLarge(
+                f"request text is over the PII engine limit of {self.settings.max_chars} characters"
+            ) from None
+        except Exception as exc:
+            log.error("PII engine failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("PII engine unavailable") from None
+
+    async def _analyze_off_loop(self, texts: list[str], tenant: str) -> list[list[Finding]]:
+        if sum(len(t) for t in texts) > self.settings.offload_chars:
+            return await asyncio.to_thread(self._analyze, texts, tenant)
+        return self._analyze(texts, tenant)
+
+    # -- request -----------------------------------------------------------------------
+    async def on_request(self, ctx: RequestContext) -> None:
+        if not self.settings.enabled or ctx.body is None:
+            return
+        tenant = ctx.identity.tenant if ctx.identity is not None else DEFAULT_TENANT
+        original = copy.deepcopy(ctx.body)
+        try:
+            texts: Texts = request_texts(original, ctx.route)
+        except Unscreenable as exc:
+            raise BadRequest(str(exc), code="unscreenable_input") from None
+        values = texts.texts()
+        total = sum(len(v) for v in values)
+        if total > self.settings.max_chars:
+            raise PayloadTooLarge(f"request text is over the PII engine limit of {self.settings.max_chars} characters")
+        findings = await self._analyze_off_loop(values, tenant) if values else []
+        state = PIIRequestState(self, ctx, tenant, original, findings)
+        ctx.state["pii"] = state
+        try:
+            ctx.body = state.redact_body()
+        except Exception as exc:
+            log.error("PII redaction failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("PII engine unavailable") from None
+        counts: Counter[str] = Counter()
+        top: dict[str, float] = {}
+        for per_text in findings:
+            for f in per_text:
+                counts[f.entity_type] += 1
+                top[f.entity_type] = max(top.get(f.entity_type, 0.0), f.score)
+        ctx.pii = [PIIFinding(et, n, round(top[et], 3)) for et, n in sorted(counts.items())]
+        ctx.audit["pii"] = dict(sorted(counts.items()))
+
+    # -- response ----------------------------------------------------------------------
+    async def on_response(self, ctx: RequestContext) -> None:
+        state: PIIRequestState | None = ctx.state.get("pii")
+        if state is None or not isinstance(ctx.response, dict):
+            return
+        s = self.settings
+        if not (s.redact_responses or s.restore_responses):
+            return
+        texts = response_texts(ctx.response)
+        values = texts.texts()
+        if not values:
+            return
+        findings = await self._analyze_off_loop(values, state.tenant) if s.redact_responses else [[] for _ in values]
+        out = []
+        for text, found in zip(values, findings, strict=True):
+            text = state.session.apply(text, found, response=True) if found else text
+            out.append(state.session.restore(text) if s.restore_responses else text)
+        texts.write(out)
+
+    # -- streaming ---------------------------------------------------------------------
+    def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> list[dict[str, Any]]:
+        state: PIIRequestState | None = ctx.state.get("pii")
+        choices = chunk.get("choices")
+        if state is None or not isinstance(choices, list) or not choices:
+            return [chunk]
+        s = self.settings
+        if not (s.redact_responses or s.restore_responses):
+            return [chunk]
+        state.last_chunk = chunk
+        keep = False
+        for choice in choices:
+            if not isinstance(choice, dict):
+                keep = True
+                continue
+            idx = choice.get("index", 0) if isinstance(choice.get("index"), int) else 0
+            done = choice.get("finish_reason") is not None
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                keep |= self._rewrite_field(state, (idx, "content", 0), delta, "content", done)
+                for call in delta.get("tool_calls") or []:
+                    fn = call.get("function") if isinstance(call, dict) else None
+                    if isinstance(fn, dict):
+                        t = call.get("index", 0) if isinstance(call.get("index"), int) else 0
+                        keep |= self._rewrite_field(state, (idx, "args", t), fn, "arguments", done, always=True)
+                keep |= any(k not in ("content",) for k in delta if delta.get(k) is not None)
+            elif "text" in choice:
+                keep |= self._rewrite_field(state, (idx, "text", 0), choice, "text", done)
+            keep |= done
+        return [chunk] if keep else []
+
+    def _rewrite_field(
+        self, state: PIIRequestState, key: tuple[int, str, int], holder: dict[str, Any], field: str, done: bool,
+        always: bool = False,
+    ) -> bool:
+        text = holder.get(field)
+        if not isinstance(text, str) and not (done and key in state.streams):
+            return False
+        rw = state.rewriter(key)
+        try:
+            out = rw.push(text if isinstance(text, str) else "")
+            if done:
+                out += rw.flush()
+                state.streams.pop(key, None)
+        except ServiceUnavailable:
+            raise
+        except Exception as exc:
+            log.error("PII stream rewrite failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("PII engine unavailable") from None
+        holder[field] = out
+        return bool(out) or always
+
+    def on_stream_end(self, ctx: RequestContext) -> list[dict[str, Any]]:
+        state: PIIRequestState | None = ctx.state.get("pii")
+        if state is None or not state.streams:
+            return []
+        template = state.last_chunk or {}
+        events = []
+        for (idx, kind, t), rw in sorted(state.streams.items()):
+            text = rw.flush()
+            if not text:
+                continue
+            ev = {k: template[k] for k in ("id", "object", "created", "model") if k in template}
+            if kind == "text":
+                choice: dict[str, Any] = {"index": idx, "text": text, "finish_reason": None}
+            elif kind == "args":
+                choice = {"index": idx, "delta": {"tool_calls": [{"index": t, "function": {"arguments": text}}]},
+                          "finish_reason": None}
+            else:
+                choice = {"index": idx, "delta": {"content": text}, "finish_reason": None}
+            ev["choices"] = [choice]
+            events.append(ev)
+        state.streams.clear()
+        return events
+
+
+def _uses_hash(s: PIISettings) -> bool:
+    ops = [s.default_operator, *s.operators.values()]
+    for t in s.tenants.values():
+        ops.extend(t.operators.values())
+    return "hash" in ops

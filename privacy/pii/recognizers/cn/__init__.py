@@ -1,0 +1,1 @@
+"""Recognizers for identifiers used in mainland China, one class per module."""

@@ -1,0 +1,1 @@
+"""Recognizers for identifiers used everywhere (Presidio's, tightened for mixed-script text)."""

@@ -1,0 +1,29 @@
+"""Credit cards: Presidio's pattern and Luhn check, with digit look-arounds instead of \\b."""
+
+from __future__ import annotations
+
+from presidio_analyzer import Pattern
+from presidio_analyzer.predefined_recognizers import CreditCardRecognizer as PresidioCreditCard
+
+from privacy.pii.recognizers.base import NO_DIGIT_AFTER, NO_DIGIT_BEFORE, Prechecked
+
+
+class CreditCardRecognizer(Prechecked, PresidioCreditCard):
+    ENTITY = "CREDIT_CARD"
+    PRECHECK = r"\d{4}"
+    PATTERNS = [
+        Pattern(
+            "card",
+            NO_DIGIT_BEFORE
+            + r"(?!1\d{12}(?!\d))(?:4\d{3}|5[0-5]\d{2}|6\d{3}|1\d{3}|3\d{3})[- ]?\d{3,4}[- ]?\d{3,4}[- ]?\d{3,5}"
+            + NO_DIGIT_AFTER,
+            0.3,
+        )
+    ]
+    CONTEXT = [*PresidioCreditCard.CONTEXT, "信用卡", "卡号"]
+
+    def __init__(self) -> None:
+        super().__init__(patterns=self.PATTERNS, context=self.CONTEXT, name="CreditCardRecognizer")
+
+    def find(self, text: str):
+        return self.analyze(text, [self.ENTITY])

@@ -1,0 +1,67 @@
+"""The console script end to end, in a real subprocess where exit codes and output matter."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from audit.cli import main as cli
+from audit.log import open_log
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "audit", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=60)
+
+
+def test_verify_exit_codes_and_first_bad_record(sqlite_url, key_files, tmp_path) -> None:
+    keys = {k: v for k, v in key_files.items() if k != "public_key"}
+    with open_log(sqlite_url, **keys) as log:
+        for i in range(12):
+            log.append("gateway.request", {"i": i})
+    ok = run("verify", "--public-key", key_files["public_key"], "--json", str(tmp_path / "r.json"),
+             env={"CG_AUDIT__STORE": sqlite_url})
+    assert ok.returncode == 0 and "OK" in ok.stdout
+    assert '"records": 12' in (tmp_path / "r.json").read_text()
+    import sqlite3
+
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as c:
+        c.execute("UPDATE audit_records SET body = replace(body, '\"i\":4', '\"i\":5') WHERE seq = 4")
+    bad = run("verify", "--store", sqlite_url, "--public-key", key_files["public_key"])
+    assert bad.returncode == 1
+    assert "first bad record  4" in bad.stdout and "FAILED" in bad.stdout
+
+
+def test_help_is_lazy_and_errors_are_one_line(tmp_path) -> None:
+    out = run("--help")
+    assert out.returncode == 0 and "erase" in out.stdout
+    missing = run("verify", "--store", f"sqlite:///{tmp_path}/nope.db")
+    assert missing.returncode == 2 and "no audit log" in missing.stderr
+    assert not (tmp_path / "nope.db").exists()
+    bad_url = run("verify", "--store", "mysql://x/y")
+    assert bad_url.returncode == 2 and "unknown audit store" in bad_url.stderr
+
+
+def test_keygen_checkpoint_and_prune(tmp_path, capsys) -> None:
+    kd = tmp_path / "k"
+    assert cli(["keygen", "--out", str(kd)]) == 0
+    assert (kd / "signing-key.pem").stat().st_mode & 0o777 == 0o600
+    assert (kd / "subject-key").stat().st_mode & 0o777 == 0o600
+    assert cli(["keygen", "--out", str(kd)]) == 2  # never overwrites
+    out = capsys.readouterr()
+    assert "PRIVATE" not in out.out + out.err
+    url = f"sqlite:///{tmp_path}/log.db"
+    keys = ["--signing-key-file", str(kd / "signing-key.pem"), "--subject-key-file", str(kd / "subject-key")]
+    with open_log(url, signing_key_file=kd / "signing-key.pem", subject_key_file=kd / "subject-key",
+                  checkpoint_every=10**6) as log:
+        log.append("a.b", {})
+        log.append("a.b", {})
+    assert cli(["checkpoint", "--store", url, *keys]) == 0
+    assert "\n2\n" in capsys.readouterr().out
+    assert cli(["prune", "--store", url, "--before", "2999-01-01", "--public-key",
+                str(kd / "signing-key.pub.pem"), *keys]) == 0
+    assert "pruned 2 records" in capsys.readouterr().out
+    assert cli(["verify", "--store", url, "--public-key", str(kd / "signing-key.pub.pem")]) == 0
+    assert cli(["prune", "--store", url, "--before", "not a date", *keys]) == 2

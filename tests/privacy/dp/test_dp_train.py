@@ -1,0 +1,160 @@
+"""DP training end to end on tiny GPT-2 / Llama models (real Opacus, real weights)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from privacy.cli import main
+from privacy.dp import accounting
+from privacy.dp.config import TrainConfig
+from privacy.dp.errors import CheckpointError, UnsupportedLayerError
+from privacy.dp.report import REPORT_JSON, REPORT_SIG, verify_report
+from privacy.dp.runner import run_training
+from privacy.dp.trainer import CHECKPOINT, train
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _weights(directory: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(directory / "model.safetensors"))
+
+
+@pytest.fixture(scope="module")
+def full_run(tmp_path_factory: pytest.TempPathFactory, gpt2_dir: Path, data_file: Path) -> Path:
+    out = tmp_path_factory.mktemp("run") / "gpt2-dp"
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(out),
+                 "--target-epsilon", "4", "--epochs", "2", "--batch-size", "16", "--max-grad-norm", "1.0",
+                 "--physical-batch-size", "8", "--lr", "5e-3", "--no-progress"])
+    assert code == 0
+    return out
+
+
+def test_full_finetune_ghost_clipping_writes_signed_report(full_run: Path, gpt2_dir: Path) -> None:
+    report = json.loads((full_run / REPORT_JSON).read_text())
+    assert report["status"] == "completed"
+    assert 0 < report["epsilon"] <= 4.0
+    assert set(report["accountants"]) == {"opacus_prv", "opacus_rdp", "dp_accounting_pld", "dp_accounting_rdp"}
+    assert all(c["ok"] for c in report["accountant_checks"])
+    dp = report["dp"]
+    assert dp["sampling"] == "poisson" and dp["grad_sample_mode"] == "ghost"
+    assert dp["steps"] == dp["planned_steps"] == 6 and dp["delta"] < 1 / 48
+    assert report["dataset"]["records"] == 48 and len(report["dataset"]["records_sha256"]) == 64
+    # the model changed, and the GPT-2 head was untied for ghost clipping
+    before, after = _weights(gpt2_dir), _weights(full_run)
+    assert "lm_head.weight" in after
+    assert not torch.equal(before["transformer.h.0.mlp.c_fc.weight"], after["transformer.h.0.mlp.c_fc.weight"])
+    # the signature verifies, and a single edited number breaks it
+    assert verify_report(full_run)
+    sig = json.loads((full_run / REPORT_SIG).read_text())
+    report["epsilon"] = 0.1
+    (full_run / "tampered").mkdir()
+    (full_run / "tampered" / REPORT_JSON).write_text(json.dumps(report))
+    (full_run / "tampered" / REPORT_SIG).write_text(json.dumps(sig))
+    assert not verify_report(full_run / "tampered")
+    assert "epsilon" in (full_run / "privacy_report.txt").read_text()
+
+
+def test_lora_llama_with_gradient_checkpointing(tmp_path: Path, llama_dir: Path, data_file: Path) -> None:
+    cfg = TrainConfig(model=str(llama_dir), data=str(data_file), out=str(tmp_path / "lora"), target_epsilon=8,
+                      epochs=1, batch_size=16, max_grad_norm=1.0, lora_r=2, lr=2e-2, physical_batch_size=8,
+                      gradient_checkpointing=True, progress=False)
+    result, report = run_training(cfg)
+    assert result.status == "completed" and result.grad_sample_mode == "hooks"
+    assert report is not None and report["epsilon"] <= 8.0
+    before, after = _weights(llama_dir), _weights(tmp_path / "lora")
+    assert not any("lora" in k for k in after)  # adapters merged into a plain model
+    assert torch.equal(before["model.embed_tokens.weight"], after["model.embed_tokens.weight"])
+    assert not torch.equal(before["model.layers.0.mlp.up_proj.weight"], after["model.layers.0.mlp.up_proj.weight"])
+
+
+def test_interrupted_run_resumes_without_double_counting(tmp_path: Path, gpt2_dir: Path, data_file: Path) -> None:
+    out = tmp_path / "interrupted"
+    args = ["--model", str(gpt2_dir), "--data", str(data_file), "--out", str(out), "--target-epsilon", "6",
+            "--epochs", "2", "--batch-size", "4", "--max-grad-norm", "1.0", "--physical-batch-size", "4",
+            "--checkpoint-every", "1", "--grad-sample-mode", "hooks", "--no-progress"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "privacy", "train", *args], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ckpt = out / "checkpoint" / CHECKPOINT
+    deadline = time.monotonic() + 120
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    state = torch.load(ckpt, weights_only=False)
+    stopped_at = state["steps_done"]
+    planned = 2 * 12
+    assert 1 <= stopped_at < planned
+    assert accounting.total_steps(state["accountant"]["history"]) == stopped_at
+    assert not (out / REPORT_JSON).exists()
+
+    # resuming with different DP parameters is refused: it would misstate the budget
+    cfg = TrainConfig(model=str(gpt2_dir), data=str(data_file), out=str(out), target_epsilon=6, epochs=2,
+                      batch_size=4, max_grad_norm=1.0, physical_batch_size=4, grad_sample_mode="hooks",
+                      checkpoint_every=1, progress=False, resume=True)
+    with pytest.raises(CheckpointError, match="different run"):
+        train(TrainConfig(**{**cfg.to_dict(), "max_grad_norm": 2.0}))
+
+    result, report = run_training(cfg)
+    assert result.steps_done == planned and result.status == "completed"
+    history = result.accounting["history"]
+    assert accounting.total_steps(history) == planned  # no step counted twice or lost
+    uninterrupted = accounting.account([(result.noise_multiplier, result.sample_rate, planned)], result.delta)
+    assert result.epsilon == pytest.approx(uninterrupted.epsilon, rel=1e-9)
+    assert result.epsilon <= 6.0
+    assert report is not None and verify_report(out)
+
+
+def test_layer_opacus_cannot_handle_is_named(tmp_path: Path, gpt2_dir: Path, data_file: Path) -> None:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(str(gpt2_dir))
+    model.transformer.h[0].mlp.norm = torch.nn.BatchNorm1d(16)
+    tok = AutoTokenizer.from_pretrained(str(gpt2_dir))
+    cfg = TrainConfig(model=str(gpt2_dir), data=str(data_file), out=str(tmp_path / "bn"), target_epsilon=8,
+                      epochs=1, batch_size=16, progress=False)
+    with pytest.raises(UnsupportedLayerError, match=r"transformer\.h\.0\.mlp\.norm \(BatchNorm1d\)"):
+        train(cfg, model=model, tokenizer=tok)
+
+
+def test_unreachable_epsilon_is_refused_by_the_cli(tmp_path: Path, gpt2_dir: Path, data_file: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "x"),
+                 "--target-epsilon", "0.0001", "--epochs", "3", "--batch-size", "16", "--max-grad-norm", "1",
+                 "--max-noise-multiplier", "2", "--no-progress"])
+    assert code == 2
+    assert "cannot be met" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_dataset_through_the_cli(tmp_path: Path, gpt2_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "ok"}\nnot json\n', encoding="utf-8")
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(bad), "--out", str(tmp_path / "y"),
+                 "--target-epsilon", "8", "--epochs", "1", "--batch-size", "4", "--max-grad-norm", "1"])
+    assert code == 2 and "line(s) 2" in capsys.readouterr().err
+
+
+def test_redact_pii_fails_closed_without_the_engine(tmp_path: Path, gpt2_dir: Path, data_file: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        from privacy.pii import redact_texts  # type: ignore[attr-defined]  # noqa: F401
+    except ImportError:
+        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "z"),
+                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                     "--redact-pii", "--no-progress"])
+        assert code == 2 and "PII engine" in capsys.readouterr().err
+    else:
+        pytest.fail("privacy.pii.redact_texts exists now: replace this test with a redaction round trip")

@@ -1,0 +1,1 @@
+"""One module per ``watermark`` command; each exposes ``main(argv) -> exit code``."""

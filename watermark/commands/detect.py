@@ -1,0 +1,53 @@
+"""``watermark detect TEXT|FILE --key KEY --tokenizer DIR [--json]``."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from audit.commands import FAILURE, OK
+from watermark.commands.common import add_key_options, command, load_key_from_args, write_json
+
+
+@command
+def main(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="watermark detect", description="Detect the KGW text watermark in a text.")
+    p.add_argument("text", help="the text, or a path to a file holding it ('-' reads stdin)")
+    add_key_options(p)
+    p.add_argument("--tokenizer", required=True, help="tokenizer directory of the generating model")
+    p.add_argument("--gamma", type=float, default=0.25)
+    p.add_argument("--context-width", type=int, default=1)
+    p.add_argument("--self-hash", action="store_true")
+    p.add_argument("--min-tokens", type=int, default=24)
+    p.add_argument("--alpha", type=float, default=1e-3)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = p.parse_args(argv)
+    import sys
+
+    from watermark.text import TextWatermarkConfig, detect
+
+    if args.text == "-":
+        text = sys.stdin.read()
+    elif len(args.text) < 4096 and Path(args.text).is_file():
+        text = Path(args.text).read_text()
+    else:
+        text = args.text
+    key = load_key_from_args(args)
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(args.tokenizer)
+    except (OSError, ValueError) as exc:
+        from audit.commands import UsageError
+
+        raise UsageError(f"cannot load a tokenizer from {args.tokenizer} ({type(exc).__name__})") from None
+    cfg = TextWatermarkConfig(gamma=args.gamma, context_width=args.context_width, self_hash=args.self_hash,
+                              min_tokens=args.min_tokens, alpha=args.alpha)
+    r = detect(text, key, tok, cfg)
+    if args.json:
+        write_json(r.to_dict(), None)
+    elif r.verdict is None:
+        print(f"no verdict: {r.reason}")
+    else:
+        print(f"{r.reason}: z = {r.z:.2f}, p = {r.p_value:.3g} ({r.n_green}/{r.n_scored} green, gamma {r.config['gamma']})")
+    return OK if r.verdict else FAILURE
