@@ -546,7 +546,12 @@ def main(argv: list[str] | None = None) -> int:
     gateway_target: Target | None = None
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     with _stack(args.keep) as stack:
-        stack.start_upstream()
+        try:
+            _need("wrk")
+            stack.start_upstream()
+        except BenchError as exc:
+            print(f"gateway_bench: {exc}", file=sys.stderr)
+            return 2
         bar = tqdm(total=len(names) * len(levels), desc="bench", unit="run", file=sys.stderr)
         for name in names:
             bar.set_postfix_str(f"starting {name}")
