@@ -132,7 +132,7 @@ DEFAULT_CHAIN = ["auth", "ratelimit", "pii", "policy", "audit"]
 class GatewayConfig(_Strict):
     server: ServerSettings = Field(default_factory=ServerSettings)
     upstreams: list[UpstreamSettings] = Field(
-        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8001")]
+        default_factory=lambda: [UpstreamSettings(name="dev", url="http://127.0.0.1:8000")]
     )
     plugins: list[PluginSpec] = Field(default_factory=lambda: [PluginSpec(name=n) for n in DEFAULT_CHAIN])
     auth: AuthSettings = Field(default_factory=AuthSettings)
