@@ -117,6 +117,10 @@ class AuditSettings(_Strict):
     checkpoint_every: int = Field(1000, gt=0)
     # Also sign a checkpoint when this many seconds passed with unsigned records (quiet logs).
     checkpoint_seconds: float = Field(60.0, gt=0)
+    # Group commit: gather records this long before one transaction (one fsync). Records are
+    # written after the client has its answer, so this costs no request latency; a crash can
+    # lose at most this window of records, which were never acknowledged as durable.
+    linger_ms: float = Field(10.0, ge=0, le=1000)
 
 
 class PluginSpec(_Strict):
