@@ -8,9 +8,9 @@ from audit.commands import CommandTable, run
 
 COMMANDS: CommandTable = {
     # PII engine (issue 3)
-    # "scan": ("privacy.pii.cli:scan", "print PII findings in a file or stdin"),
-    # "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
-    # "eval": ("privacy.pii.cli:evaluate", "precision/recall per entity type on labeled spans"),
+    "scan": ("privacy.pii.cli:scan", "print PII findings in a file or stdin"),
+    "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
+    "eval": ("privacy.pii.cli:evaluate", "precision/recall per entity type on labeled spans"),
     # DP fine-tuning (issue 7)
     "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
     "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),

@@ -24,6 +24,7 @@ from privacy.pii.settings import PIISettings
 CONTEXT_WINDOW = 40
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
+CERTAIN = 0.85  # a validated checksum or a strong pattern
 
 
 class TextTooLarge(ValueError):
@@ -115,7 +116,10 @@ class PIIEngine:
         for rec in prof.recognizers:
             if not rec.could_match(text):
                 continue
-            found = rec.find(text)
+            if getattr(rec, "TAKES_CLAIMED", False):  # runs last; skips what is already certain
+                found = rec.find(text, [(r.start, r.end) for r in results if r.score >= CERTAIN])  # type: ignore[call-arg]
+            else:
+                found = rec.find(text)
             if found and rec.CONTEXT:
                 if lowered is None:
                     lowered = text.lower()

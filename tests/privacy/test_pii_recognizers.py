@@ -81,3 +81,14 @@ def test_allow_list_keeps_technical_terms(engine):
     values = [v for _, v in found]
     assert "S3" not in values and "EKS" not in values and "C4" not in values
     assert ("PERSON", "Maria Gonzalez") in found
+
+
+def test_chinese_names_without_cue_only_in_loose_mode(pattern_engine):
+    from privacy.pii.engine import PIIEngine
+    from privacy.pii.settings import PIISettings
+
+    text = "昨天刘建华提交了报销"
+    assert all(e != "PERSON" for e, _ in spans(pattern_engine, text))
+    loose = PIIEngine(PIISettings(ner={"enabled": False}, cn_names_without_cue=True))
+    loose.start()
+    assert ("PERSON", "刘建华") in spans(loose, text)

@@ -15,14 +15,14 @@ from presidio_analyzer import RecognizerResult
 
 from privacy.pii.recognizers.cn.bank_card import CnBankCardRecognizer
 from privacy.pii.recognizers.cn.mobile import CnMobileRecognizer
-from privacy.pii.recognizers.cn.person_name import CnPersonNameRecognizer
+from privacy.pii.recognizers.cn.person_name import CnPersonNameLooseRecognizer, CnPersonNameRecognizer
 from privacy.pii.recognizers.cn.resident_id import CnResidentIdRecognizer
-from privacy.pii.recognizers.generic.credit_card import CreditCardRecognizer
-from privacy.pii.recognizers.generic.email import EmailRecognizer
-from privacy.pii.recognizers.generic.iban import IbanRecognizer
-from privacy.pii.recognizers.generic.ip import IpRecognizer
-from privacy.pii.recognizers.generic.phone import PhoneRecognizer
-from privacy.pii.recognizers.generic.us_ssn import UsSsnRecognizer
+from privacy.pii.recognizers.generic.credit_card import CgCreditCardRecognizer
+from privacy.pii.recognizers.generic.email import CgEmailRecognizer
+from privacy.pii.recognizers.generic.iban import CgIbanRecognizer
+from privacy.pii.recognizers.generic.ip import CgIpRecognizer
+from privacy.pii.recognizers.generic.phone import CgPhoneRecognizer
+from privacy.pii.recognizers.generic.us_ssn import CgUsSsnRecognizer
 
 
 class Recognizer(Protocol):
@@ -44,17 +44,19 @@ def register(entity_type: str, factory: Factory) -> None:
     REGISTRY.setdefault(entity_type, []).append(factory)
 
 
-register("EMAIL_ADDRESS", lambda s: EmailRecognizer())
-register("PHONE_NUMBER", lambda s: PhoneRecognizer(s.phone_regions))
-register("CREDIT_CARD", lambda s: CreditCardRecognizer())
-register("IBAN_CODE", lambda s: IbanRecognizer())
-register("US_SSN", lambda s: UsSsnRecognizer())
-register("IP_ADDRESS", lambda s: IpRecognizer())
+register("EMAIL_ADDRESS", lambda s: CgEmailRecognizer())
+register("PHONE_NUMBER", lambda s: CgPhoneRecognizer(s.phone_regions))
+register("CREDIT_CARD", lambda s: CgCreditCardRecognizer())
+register("IBAN_CODE", lambda s: CgIbanRecognizer())
+register("US_SSN", lambda s: CgUsSsnRecognizer())
+register("IP_ADDRESS", lambda s: CgIpRecognizer())
 register("CN_MOBILE", lambda s: CnMobileRecognizer())
 register("CN_RESIDENT_ID", lambda s: CnResidentIdRecognizer())
 register("CN_BANK_CARD", lambda s: CnBankCardRecognizer())
-register("PERSON", lambda s: CnPersonNameRecognizer())
+register("PERSON", lambda s: CnPersonNameLooseRecognizer() if s.cn_names_without_cue else CnPersonNameRecognizer())
 
 
 def build(entity_types: list[str], settings: Any) -> list[Recognizer]:
-    return [factory(settings) for et in entity_types for factory in REGISTRY.get(et, [])]
+    """Recognizers for the entity types; those that take claimed spans (phone) run last."""
+    recs = [factory(settings) for et in entity_types for factory in REGISTRY.get(et, [])]
+    return sorted(recs, key=lambda r: bool(getattr(r, "TAKES_CLAIMED", False)))

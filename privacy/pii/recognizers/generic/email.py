@@ -7,7 +7,7 @@ from presidio_analyzer import Pattern
 from privacy.pii.recognizers.base import FastPatternRecognizer
 
 
-class EmailRecognizer(FastPatternRecognizer):
+class CgEmailRecognizer(FastPatternRecognizer):
     ENTITY = "EMAIL_ADDRESS"
     PRECHECK_SUBSTR = "@"
     PATTERNS = [

@@ -7,12 +7,12 @@ from presidio_analyzer.predefined_recognizers import IbanRecognizer as PresidioI
 from privacy.pii.recognizers.base import Prechecked
 
 
-class IbanRecognizer(Prechecked, PresidioIban):
+class CgIbanRecognizer(Prechecked, PresidioIban):
     ENTITY = "IBAN_CODE"
     PRECHECK = r"[A-Z]{2}\d{2}"
 
     def __init__(self) -> None:
-        super().__init__(name="IbanRecognizer")
+        super().__init__(name="CgIbanRecognizer")
 
     def find(self, text: str):
         return self.analyze(text, [self.ENTITY])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from presidio_analyzer import Pattern
+import re
+
+from presidio_analyzer import Pattern, RecognizerResult
 from presidio_analyzer.predefined_recognizers import IpRecognizer as PresidioIp
 
-from privacy.pii.recognizers.base import Prechecked
+from privacy.pii.recognizers.base import FastMatch, Prechecked
 
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|[01]?[0-9][0-9]?)"
 _IPV4 = Pattern(
@@ -15,13 +17,33 @@ _IPV4 = Pattern(
 )
 
 
-class IpRecognizer(Prechecked, PresidioIp):
+_V6_HINT = re.compile(r"(?:[0-9A-Fa-f]{1,4}:){3}")
+
+
+class CgIpRecognizer(Prechecked, FastMatch, PresidioIp):
     ENTITY = "IP_ADDRESS"
     PRECHECK = r"\d\.\d|[0-9A-Fa-f]?::?[0-9A-Fa-f]{1,4}:"
-    PATTERNS = [_IPV4, *(p for p in PresidioIp.PATTERNS if p.name not in ("IPv4", "IPv6_unspecified"))]
+    # Presidio's IPv6 patterns with \w in the look-arounds narrowed to ASCII (CJK is \w too).
+    PATTERNS = [
+        _IPV4,
+        *(
+            Pattern(p.name, p.regex.replace(r"(?<![\w:])", r"(?<![0-9A-Za-z:])").replace(r"(?![\w:]", r"(?![0-9A-Za-z:]"), p.score)
+            for p in PresidioIp.PATTERNS
+            if p.name not in ("IPv4", "IPv6_unspecified")
+        ),
+    ]
 
     def __init__(self) -> None:
-        super().__init__(patterns=self.PATTERNS, name="IpRecognizer")
+        super().__init__(patterns=self.PATTERNS, name="CgIpRecognizer")
+        self._v4 = _V4Only()
 
-    def find(self, text: str):
-        return self.analyze(text, [self.ENTITY])
+    def find(self, text: str) -> list[RecognizerResult]:
+        # Without '::' or three hex groups only IPv4 can match: skip the long IPv6 alternations.
+        return super().find(text) if ("::" in text or _V6_HINT.search(text)) else self._v4.find(text)
+
+
+class _V4Only(FastMatch, PresidioIp):
+    ENTITY = "IP_ADDRESS"
+
+    def __init__(self) -> None:
+        super().__init__(patterns=[_IPV4], name="CgIpRecognizer")

@@ -14,23 +14,31 @@ import phonenumbers
 from presidio_analyzer import RecognizerResult
 
 _CANDIDATE = re.compile(r"(?<![\w.\-/:#+])(?:\+|00)?\(?\d[\d\s().\-]{5,22}\d(?![\w/:])")
-_DIGITS7 = re.compile(r"\d(?:[\s().\-]?\d){6}")
+_DIGITS7 = re.compile(r"\d(?:[\s().\-]{0,3}\d){6}")
 
 
-class PhoneRecognizer:
+class CgPhoneRecognizer:
     ENTITY = "PHONE_NUMBER"
     CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "tel", "fax", "电话", "手机", "致电"]
-    name = "PhoneRecognizer"
+    name = "CgPhoneRecognizer"
+    TAKES_CLAIMED = True
 
     def __init__(self, regions: list[str]) -> None:
         self.regions = list(regions)
+        self._trunk = {}
+        for r in self.regions:
+            meta = phonenumbers.PhoneMetadata.metadata_for_region(r)
+            self._trunk[r] = meta.national_prefix if meta else None
 
     def could_match(self, text: str) -> bool:
         return _DIGITS7.search(text) is not None
 
-    def find(self, text: str) -> list[RecognizerResult]:
+    def find(self, text: str, claimed: list[tuple[int, int]] | None = None) -> list[RecognizerResult]:
+        """``claimed``: spans already found with certainty (a Luhn-valid card, a checked ID): skip them."""
         results: list[RecognizerResult] = []
         for cand in _CANDIDATE.finditer(text):
+            if claimed and any(a <= cand.start() and cand.end() <= b for a, b in claimed):
+                continue
             chunk = cand.group().rstrip(" .-(")
             ndigits = sum(c.isdigit() for c in chunk)
             if ndigits < 7:
@@ -47,12 +55,22 @@ class PhoneRecognizer:
         # cheaper than PhoneNumberMatcher over the whole text once per region.
         if chunk.startswith("00"):
             chunk = "+" + chunk[2:]
-        regions = [None] if chunk.startswith("+") else self.regions
+        if chunk.startswith("+"):
+            regions: list[str | None] = [None]
+        else:
+            # A national number in a region with trunk prefix 0 (GB, DE, FR, CN...) starts with 0:
+            # this keeps dates (2021-07-01) and Unix times from validating as German or British numbers.
+            zero = chunk.lstrip("(").startswith("0")
+            regions = [r for r in self.regions if zero or self._trunk.get(r) != "0"]
         for region in regions:
             try:
                 num = phonenumbers.parse(chunk, region)
             except phonenumbers.NumberParseException:
                 continue
-            if phonenumbers.is_valid_number(num):
+            # For a national number, validity in the region it was parsed for is what we ask,
+            # and it is cheaper than is_valid_number's search over every region of the code.
+            # (NANP numbers: any +1 region will do.)
+            if (phonenumbers.is_valid_number(num) if region is None or num.country_code == 1
+                    else phonenumbers.is_valid_number_for_region(num, region)):
                 return True
         return False

@@ -5,12 +5,12 @@ from __future__ import annotations
 from presidio_analyzer import Pattern
 from presidio_analyzer.predefined_recognizers import UsSsnRecognizer as PresidioUsSsn
 
-from privacy.pii.recognizers.base import Prechecked
+from privacy.pii.recognizers.base import FastMatch, Prechecked
 
 _B, _A = r"(?<![0-9\-.])", r"(?![0-9]|[\-.][0-9])"
 
 
-class UsSsnRecognizer(Prechecked, PresidioUsSsn):
+class CgUsSsnRecognizer(Prechecked, FastMatch, PresidioUsSsn):
     ENTITY = "US_SSN"
     PRECHECK = r"\d{3}"
     PATTERNS = [
@@ -21,7 +21,4 @@ class UsSsnRecognizer(Prechecked, PresidioUsSsn):
     CONTEXT = [*PresidioUsSsn.CONTEXT, "social security"]
 
     def __init__(self) -> None:
-        super().__init__(patterns=self.PATTERNS, context=self.CONTEXT, name="UsSsnRecognizer")
-
-    def find(self, text: str):
-        return self.analyze(text, [self.ENTITY])
+        super().__init__(patterns=self.PATTERNS, context=self.CONTEXT, name="CgUsSsnRecognizer")
