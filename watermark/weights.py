@@ -115,13 +115,13 @@ def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
         opt.zero_grad()
         loss.backward()
         opt.step()
-        wm_loss = float(wm)
+        wm_loss = float(wm.detach())
         steps += 1
         bar.update(1)
-        bar.set_postfix(lm=f"{float(lm):.3f}", wm=f"{wm_loss:.3f}")
+        bar.set_postfix(lm=f"{float(lm.detach()):.3f}", wm=f"{wm_loss:.3f}")
     bar.close()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
-    return {"steps": steps, "final_lm_loss": float(lm), "final_wm_loss": wm_loss,
+    return {"steps": steps, "final_lm_loss": float(lm.detach()), "final_wm_loss": wm_loss,
             "layers": [layer_label(t) for t, _ in targets], "config": asdict(config)}
