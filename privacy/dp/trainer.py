@@ -361,7 +361,7 @@ def train(cfg: TrainConfig, *, dataset: Dataset | None = None, model: Any = None
                     bar.update(1)
                     if epoch_losses:
                         all_losses.append(epoch_losses[-1])
-                    if engine and (done % eps_every == 0 or done == stop_at):
+                    if engine and cfg.progress and rank == 0 and (done % eps_every == 0 or done == stop_at):
                         bar.set_postfix(loss=f"{epoch_losses[-1] if epoch_losses else float('nan'):.3f}",
                                         eps=f"{engine.get_epsilon(delta):.3f}")
                     elif epoch_losses:
@@ -382,7 +382,7 @@ def train(cfg: TrainConfig, *, dataset: Dataset | None = None, model: Any = None
     checkpoint()
 
     report = None
-    if engine:
+    if engine and rank == 0:
         report = accounting.account(engine.accountant.history, delta).to_dict()
     out_hash = None
     if write_outputs and rank == 0 and status != "stopped":

@@ -30,16 +30,6 @@ def _weights(directory: Path) -> dict[str, torch.Tensor]:
     return load_file(str(directory / "model.safetensors"))
 
 
-@pytest.fixture(scope="module")
-def full_run(tmp_path_factory: pytest.TempPathFactory, gpt2_dir: Path, data_file: Path) -> Path:
-    out = tmp_path_factory.mktemp("run") / "gpt2-dp"
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(out),
-                 "--target-epsilon", "4", "--epochs", "2", "--batch-size", "16", "--max-grad-norm", "1.0",
-                 "--physical-batch-size", "8", "--lr", "5e-3", "--no-progress"])
-    assert code == 0
-    return out
-
-
 def test_full_finetune_ghost_clipping_writes_signed_report(full_run: Path, gpt2_dir: Path) -> None:
     report = json.loads((full_run / REPORT_JSON).read_text())
     assert report["status"] == "completed"
