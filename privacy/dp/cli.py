@@ -29,6 +29,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--redact-pii", action="store_true", help="redact the data with privacy.pii first")
     p.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     p.add_argument("--max-noise-multiplier", type=float, default=50.0)
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     p.add_argument("--stop-after-steps", type=int, default=None,
@@ -49,7 +50,7 @@ def _config(args: argparse.Namespace) -> object:
         epochs=args.epochs, batch_size=args.batch_size, max_grad_norm=args.max_grad_norm, lora_r=args.lora_r,
         lr=args.lr, physical_batch_size=args.physical_batch_size, grad_sample_mode=args.grad_sample_mode,
         gradient_checkpointing=args.gradient_checkpointing, max_length=args.max_length, truncate=args.truncate,
-        redact_pii=args.redact_pii, resume=args.resume, seed=args.seed,
+        redact_pii=args.redact_pii, resume=args.resume, seed=args.seed, device=args.device,
         max_noise_multiplier=args.max_noise_multiplier, checkpoint_every=args.checkpoint_every,
         stop_after_steps=args.stop_after_steps, progress=not args.no_progress, audit_store=args.audit_store,
         signing_key=args.signing_key)
@@ -57,6 +58,9 @@ def _config(args: argparse.Namespace) -> object:
 
 def train(argv: Sequence[str]) -> int:
     args = _train_parser().parse_args(list(argv))
+    import logging
+
+    logging.getLogger("opacus").setLevel(logging.ERROR)  # PRV's per-order convergence chatter
     cfg = _config(args)
     if args.nproc > 1:
         from privacy.dp.ddp import launch
