@@ -10,6 +10,9 @@ all texts of one request into one ``nlp.pipe`` call.
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +27,7 @@ from privacy.pii.settings import PIISettings
 CONTEXT_WINDOW = 40
 CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
+CACHE_MAX_TEXT = 65_536
 CERTAIN = 0.85  # a validated checksum or a strong pattern
 
 
@@ -46,6 +50,8 @@ class PIIEngine:
     ner: GatedNer | None = None
     _profiles: dict[str, _TenantProfile] = field(default_factory=dict)
     _started: bool = False
+    _cache: OrderedDict[bytes, tuple[Finding, ...]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def start(self, nlp: Any = None) -> None:
         """Load the NER model (unless pattern-only) and build recognizers for every tenant."""
@@ -53,6 +59,7 @@ class PIIEngine:
         if s.ner.enabled and "PERSON" in s.entities:
             self.ner = GatedNer(s.ner.model, s.ner.window_chars, s.ner.batch_size)
             self.ner.load(nlp)
+        self._cache = OrderedDict() if s.cache_entries > 0 else None
         self._profiles = {"*": self._profile(None)}
         for name in s.tenants:
             self._profiles[name] = self._profile(name)
@@ -88,11 +95,46 @@ class PIIEngine:
         return self.analyze_many([text], tenant)[0]
 
     def analyze_many(self, texts: Sequence[str], tenant: str | None = None) -> list[list[Finding]]:
-        """Findings per text, each list ordered by start and free of overlaps."""
+        """Findings per text, each list ordered by start and free of overlaps.
+
+        Chat clients resend the whole conversation on every turn, so results are cached
+        per (tenant, text digest): only new messages are analysed. The cache holds
+        BLAKE2 digests and offsets, never text.
+        """
         total = sum(len(t) for t in texts)
         if total > self.settings.max_chars:
             raise TextTooLarge(f"text of {total} characters is over the PII limit of {self.settings.max_chars}")
         prof = self.profile(tenant)
+        out: list[list[Finding] | None] = [None] * len(texts)
+        keys: list[bytes | None] = [None] * len(texts)
+        todo: list[int] = []
+        cache = self._cache
+        for i, t in enumerate(texts):
+            if cache is not None and len(t) <= CACHE_MAX_TEXT:
+                key = hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16,
+                                      person=b"cg-pii-cache").digest() + (tenant or "*").encode()
+                keys[i] = key
+                with self._lock:
+                    hit = cache.get(key)
+                    if hit is not None:
+                        cache.move_to_end(key)
+                if hit is not None:
+                    out[i] = list(hit)
+                    continue
+            todo.append(i)
+        if todo:
+            fresh = self._analyze_uncached([texts[i] for i in todo], prof)
+            for i, found in zip(todo, fresh, strict=True):
+                out[i] = found
+                key = keys[i]
+                if cache is not None and key is not None:
+                    with self._lock:  # the gateway may analyse big bodies on a worker thread
+                        cache[key] = tuple(found)
+                        if len(cache) > self.settings.cache_entries:
+                            cache.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _analyze_uncached(self, texts: Sequence[str], prof: _TenantProfile) -> list[list[Finding]]:
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
             for i, extra in enumerate(self.ner.analyze_many(texts)):

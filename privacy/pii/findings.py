@@ -17,12 +17,15 @@ class Finding:
         return self.start < other.end and other.start < self.end
 
 
-def _rank(f: Finding) -> tuple[float, int, int]:
-    return (-f.score, -(f.end - f.start), f.start)
+def _rank(f: Finding) -> tuple[int, float, int, int]:
+    # Structured identifiers (checked patterns) outrank names: a name model's guess that
+    # overlaps a phone number or an IP address must not leave part of the number in clear.
+    return (f.entity_type == "PERSON", -f.score, -(f.end - f.start), f.start)
 
 
 def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
-    """Keep the best of overlapping findings (higher score, then longer span), ordered by start.
+    """Keep the best of overlapping findings (identifiers before names, then higher score, then
+    longer span), ordered by start.
 
     Why greedy by score: a Luhn-validated card (score 1.0) must win over a phone
     number the phone library sees inside the same digits. Findings are split into

@@ -44,6 +44,8 @@ _COMMON = frozenset(
     python java javascript typescript rust go sql json yaml html css linux windows docker kubernetes
     step first second third next finally also however therefore example question answer summary context
     input output result results issue issues bug feature request response data file files table query
+    sure certainly absolutely great understood here here's below above based unfortunately apologies sorry
+    done good well yes no okay got let's that's it's there's what's i'll you're we're they're however overall
     """.split()
 )
 
@@ -108,9 +110,17 @@ _NOT_PERSON_WORDS = frozenset(
     monday tuesday wednesday thursday friday saturday sunday january february march july
     september october november december please thanks thank regards best kind dear meeting notes ticket invoice
     order version build release project program programme initiative operation product plan campaign
+    east west north south new old port fort mount lake saint san santa los las el upper lower great little
+    route village crescent club ranch shoals roads junction junctions walk bridge loop squares underpass court
+    hills hill circles circle cape coves cove mission wells ways burg view views heights gardens harbor harbour
+    valley springs falls ridge drive way place terrace parkway highway plaza mall
+    manager engineer officer worker scientist technologist librarian designer developer analyst consultant
+    director assistant specialist administrator teacher nurse architect accountant editor producer surveyor
+    technician therapist planner adviser advisor coordinator executive lead head chief
     """.split()
 )
-_RELABEL = frozenset({"ORG", "FAC", "PRODUCT", "WORK_OF_ART", "GPE", "NORP", "LOC"})
+# Labels the small model gives unfamiliar names; places (GPE, LOC) are not relabelled.
+_RELABEL = frozenset({"ORG", "FAC", "PRODUCT", "WORK_OF_ART", "NORP"})
 
 
 _WORD_BEFORE = re.compile(rf"(?:({_NAME_WORD})|{_PARTICLE}) $")
@@ -141,7 +151,7 @@ def person_shaped(span: str) -> bool:
     """Two or three capitalised words, none of them an organisation/place/product word."""
     if not _PERSON_SHAPE.fullmatch(span):
         return False
-    return not any(w.lower().strip("'’") in _NOT_PERSON_WORDS for w in span.split())
+    return not any(_blocked(w.strip("'’")) for w in span.split())
 
 
 class GatedNer:
@@ -225,6 +235,8 @@ class GatedNer:
                 if label not in _RELABEL or not person_shaped(span):
                     continue
                 score = self.RELABEL_SCORE
+            if any(c.isdigit() for c in span) or "@" in span:
+                continue  # digits or an address are never part of a name: the patterns own those
             k = bisect_right(seg_starts, start) - 1
             doc_off, text_off, length = segs[k]
             end = min(end, doc_off + length)

@@ -83,6 +83,8 @@ class PIISettings(_Strict):
     hash_key_env: str | None = "CG_PII_HASH_KEY"
     # Largest text (characters, all texts of one request together) the engine accepts.
     max_chars: int = Field(1_048_576, gt=0)
+    # Results cached per (tenant, text digest): chat clients resend the history every turn.
+    cache_entries: int = Field(4096, ge=0)
     # Texts longer than this are analysed off the event loop (gateway plugin).
     offload_chars: int = Field(8192, ge=0)
     # Response handling: restore pseudonyms, and/or redact PII the model produced.

@@ -98,3 +98,15 @@ def test_findings_never_overlap(engine):
     found = engine.analyze(text)
     for a, b in zip(found, found[1:], strict=False):
         assert a.end <= b.start
+
+
+def test_cache_returns_same_findings_and_is_per_tenant(ner_nlp):
+    e = PIIEngine(PIISettings(cache_entries=2, tenants={"strict": {"entities": ["EMAIL_ADDRESS"]}}))
+    e.start(ner_nlp)
+    text = "Maria Gonzalez: maria@example.com, 13812345678"
+    first = e.analyze(text)
+    assert e.analyze(text) == first and len(first) == 3
+    assert [f.entity_type for f in e.analyze(text, "strict")] == ["EMAIL_ADDRESS"]
+    e.analyze("a"), e.analyze("b")  # evicts: the cache stays bounded
+    assert len(e._cache) == 2 and e.analyze(text) == first
+    assert not any(text.encode() in k for k in e._cache)  # digests, not text

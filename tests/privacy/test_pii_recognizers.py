@@ -92,3 +92,15 @@ def test_chinese_names_without_cue_only_in_loose_mode(pattern_engine):
     loose = PIIEngine(PIISettings(ner={"enabled": False}, cn_names_without_cue=True))
     loose.start()
     assert ("PERSON", "刘建华") in spans(loose, text)
+
+
+def test_person_shape_rule_rejects_titles_places_and_phrases():
+    from privacy.pii.ner import extend_name, person_shaped
+
+    assert person_shaped("Maria Gonzalez") and person_shaped("Orfhlaith McElwaine") and person_shaped("Anne-Marie Roy")
+    for phrase in ("Facilities Manager", "East Linda", "Port Stevenmouth", "Histocompatibility And Immunogenetics",
+                   "Project Falcon", "Google Cloud", "Maria", "maria gonzalez", "Q3 Report"):
+        assert not person_shaped(phrase), phrase
+    text = "Meeting notes: Roselinde Holsten and Ann Lee"
+    i = text.index("Holsten")
+    assert text[slice(*extend_name(text, i, i + len("Holsten")))] == "Roselinde Holsten"
