@@ -66,14 +66,21 @@ class ExtractionResult:
 
 
 def extract(get_tensor: Callable[[str], torch.Tensor], names: list[str], key: WatermarkKey,
-            config: WeightWatermarkConfig = WeightWatermarkConfig()) -> ExtractionResult:
-    """Read the bits from a model's tensors (lazily, one matrix at a time) and test them."""
+            config: WeightWatermarkConfig = WeightWatermarkConfig(),
+            channel_perm: torch.Tensor | None = None) -> ExtractionResult:
+    """Read the bits from a model's tensors (lazily, one matrix at a time) and test them.
+
+    ``channel_perm`` (from align.residual_permutation) maps the suspect's residual channels
+    back to ours before projecting.
+    """
     targets = find_targets(names)
     if not targets:
         raise NotApplicableError("no MLP matrices of a known architecture family")
     n = m = 0
     for name, axis in targets:
         v = statistic(get_tensor(name), axis)
+        if channel_perm is not None and channel_perm.numel() == v.numel():
+            v = v[channel_perm]
         proj, bits = _bits_for(key, layer_label(name), v.numel(), config.bits_per_layer)
         got = (proj @ v > 0).float()
         n += bits.numel()

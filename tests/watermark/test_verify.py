@@ -1,3 +1,4 @@
+import copy
 import json
 import shutil
 
@@ -126,3 +127,30 @@ def test_another_tiny_architecture_is_verified(tokenizer, key, tmp_path):
     rep = run_verify(d, key)
     assert rep["verdict"]["evidence"] is False
     assert {t["name"] for t in rep["tests"] if t["applicable"]} >= {"weight_watermark", "trigger_fingerprint"}
+
+
+def _permute_residual(model, seed=6):
+    m = copy.deepcopy(model)
+    perm = torch.randperm(m.config.hidden_size, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        for name, p in m.named_parameters():
+            if name.endswith(("embed_tokens.weight", "q_proj.weight", "k_proj.weight", "v_proj.weight",
+                              "gate_proj.weight", "up_proj.weight", "lm_head.weight")):
+                p.copy_(p[:, perm])
+            elif name.endswith("norm.weight"):
+                p.copy_(p[perm])
+            elif name.endswith(("o_proj.weight", "down_proj.weight")):
+                p.copy_(p[perm, :])
+    return m
+
+
+def test_residual_permutation_is_undone_with_reference(marked_model, tokenizer, key, base_dir, tmp_path):
+    thief = _permute_residual(marked_model)
+    x = torch.randint(0, 500, (1, 10))
+    assert torch.allclose(thief(x).logits, marked_model(x).logits, atol=1e-4)  # same function
+    d = tinymodels.save(thief, tokenizer, tmp_path / "perm")
+    blind = run_verify(d, key, tests=["weight_watermark"])
+    aligned = run_verify(d, key, reference_dir=base_dir, tests=["weight_watermark"])
+    assert blind["tests"][0]["p_value"] > 1e-6
+    assert aligned["tests"][0]["details"]["channels_moved"] > 0
+    assert aligned["tests"][0]["p_value"] < 1e-12 and aligned["verdict"]["evidence"]
