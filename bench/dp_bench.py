@@ -160,7 +160,7 @@ def bench_accountants() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- 4. audit
-def bench_audit(work: Path, n: int, epochs: int, batch: int, canaries: int) -> dict[str, Any]:
+def bench_audit(work: Path, n: int, epochs: int, batch: int, canaries: int, lr: float) -> dict[str, Any]:
     from privacy.dp.audit_run import run_audit
     from privacy.dp.config import TrainConfig
     from privacy.dp.tiny import make_tiny_model, synthetic_records, write_jsonl
@@ -168,9 +168,10 @@ def bench_audit(work: Path, n: int, epochs: int, batch: int, canaries: int) -> d
     model_dir = make_tiny_model(work / "audit-model", arch="gpt2", context=64, width=32, layers=2)
     data = write_jsonl(work / "audit.jsonl", synthetic_records(n, seed=13))
     cfg = TrainConfig(model=str(model_dir), data=str(data), out=str(work / "audit-run"), target_epsilon=3.0,
-                      epochs=epochs, batch_size=batch, lr=3e-3, physical_batch_size=batch, progress=False)
+                      epochs=epochs, batch_size=batch, lr=lr, physical_batch_size=batch, progress=False)
     report = run_audit(cfg, canaries=canaries, alternatives=63)
-    return {k: report[k] for k in ("accounted_epsilon", "epsilon_lower_bound", "mia_auc", "bug", "runs")}
+    return {"n": n, "epochs": epochs, "batch": batch, "canaries": canaries, "lr": lr,
+            **{k: report[k] for k in ("accounted_epsilon", "epsilon_lower_bound", "mia_auc", "bug", "runs")}}
 
 
 # ---------------------------------------------------------------- text
@@ -200,10 +201,12 @@ def as_text(res: dict[str, Any]) -> str:
                          f"{r['opacus_rdp']:>7.3f} {r['dp_accounting_rdp']:>7.3f} {r['agree']!s:>6}")
     if "audit" in res:
         a = res["audit"]
-        lines += ["", "== empirical audit (canaries)", f"{'model':<12} {'eps acc.':>8} {'eps LB':>7} {'MIA AUC':>8}"]
+        lines += ["", f"== empirical audit: {a['canaries']} canaries, n={a['n']}, {a['epochs']} epochs, batch {a['batch']}",
+                  f"{'model':<12} {'eps acc.':>8} {'eps LB':>7} {'MIA AUC':>8} {'exposure':>9}"]
         for name, r in a["runs"].items():
             acc = "-" if r["accounted_epsilon"] is None else f"{r['accounted_epsilon']:.2f}"
-            lines.append(f"{name:<12} {acc:>8} {r['epsilon_lower_bound']:>7.3f} {r['mia_auc']:>8.3f}")
+            lines.append(f"{name:<12} {acc:>8} {r['epsilon_lower_bound']:>7.3f} {r['mia_auc']:>8.3f} "
+                         f"{r['mean_exposure']:>5.2f}/{r['exposure_cap_bits']:.0f}")
     return "\n".join(lines)
 
 
@@ -232,7 +235,7 @@ def main() -> int:
         if "accountants" in sections:
             res["accountants"] = bench_accountants()
         if "audit" in sections:
-            res["audit"] = bench_audit(work, n=200 if args.quick else 300, epochs=8, batch=32, canaries=64)
+            res["audit"] = bench_audit(work, n=100, epochs=10 if args.quick else 40, batch=32, canaries=64, lr=1e-2)
     print(as_text(res))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from audit.commands import FAILURE, OK
+from audit.commands import FAILURE, OK, UsageError
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -95,7 +95,8 @@ def _print_summary(s: dict) -> None:
 def audit(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="privacy audit",
                                 description="Empirical privacy audit: canaries, MIA AUC, one-run epsilon lower bound.")
-    p.add_argument("run_dir", help="a directory written by 'privacy train' (holds run.json)")
+    p.add_argument("run_dir", nargs="?", help="a directory written by 'privacy train' (holds run.json)")
+    p.add_argument("--config", help="instead of RUN_DIR: a JSON/YAML file of train options (model, data, out, ...)")
     p.add_argument("--canaries", type=int, default=64)
     p.add_argument("--alternatives", type=int, default=63, help="random secrets per canary for exposure")
     p.add_argument("--no-baseline", action="store_true", help="skip the non-private baseline")
@@ -103,9 +104,40 @@ def audit(argv: Sequence[str]) -> int:
     p.add_argument("--signing-key", default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(list(argv))
-    from privacy.dp.audit_run import audit_run_dir, audit_text
+    from privacy.dp.audit_run import audit_run_dir, audit_text, run_audit
 
-    report = audit_run_dir(args.run_dir, canaries=args.canaries, alternatives=args.alternatives,
-                           baseline=not args.no_baseline, seed=args.seed, signing_key=args.signing_key)
+    if (args.run_dir is None) == (args.config is None):
+        raise UsageError("give either RUN_DIR or --config FILE")
+    options = dict(canaries=args.canaries, alternatives=args.alternatives, baseline=not args.no_baseline,
+                   seed=args.seed)
+    if args.config:
+        report = run_audit(_load_config(args.config), **options)
+    else:
+        report = audit_run_dir(args.run_dir, signing_key=args.signing_key, **options)
     print(json.dumps(report, indent=2) if args.json else audit_text(report), end="" if not args.json else "\n")
     return FAILURE if report["bug"] else OK
+
+
+def _load_config(path: str) -> object:
+    """A train config file for ``privacy audit --config``; unknown keys are named."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from privacy.dp.config import TrainConfig
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: config must be a mapping of train options")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    missing = [k for k in ("model", "data", "out") if k not in data]
+    if missing:
+        raise UsageError(f"{path}: missing option(s) {', '.join(missing)}")
+    return TrainConfig(**{"progress": False, **data})

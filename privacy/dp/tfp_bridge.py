@@ -8,6 +8,7 @@ It reads one JSON request on stdin and writes one JSON answer on stdout:
   tensorflow-privacy's ``compute_dp_sgd_privacy_statement`` (Poisson sampling line).
 - ``{"op": "mia", "loss_train": [...], "loss_test": [...]}``: its membership-inference
   attack suite (threshold attack on losses), AUC and attacker advantage.
+- ``{"op": "batch", "requests": [...]}``: several of the above, one TensorFlow import.
 
 ``run_in_tfp_venv`` is the main-environment side: it finds the venv and runs the script.
 """
@@ -56,7 +57,12 @@ def _mia(req: dict[str, Any]) -> dict[str, Any]:
             "summary": results.summary(by_slices=False)}
 
 
-_OPS = {"statement": _statement, "mia": _mia}
+def _batch(req: dict[str, Any]) -> dict[str, Any]:
+    """Several requests in one process: TensorFlow is imported once (seconds each time)."""
+    return {"answers": [_OPS[r["op"]](r) for r in req["requests"]]}
+
+
+_OPS = {"statement": _statement, "mia": _mia, "batch": _batch}
 
 
 def _main() -> int:
