@@ -9,6 +9,7 @@ demo: setup
 
 # One command: the whole test suite (sets up first if needed).
 test: setup
+	./scripts/setup-tfp
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 

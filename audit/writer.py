@@ -30,9 +30,15 @@ _STOP = object()
 class AuditWriter:
     def __init__(self, url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
                  subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                 checkpoint_every: int = 1000, max_batch: int = 1000, checkpoint_seconds: float = 60.0) -> None:
+                 checkpoint_every: int = 1000, max_batch: int = 1000, checkpoint_seconds: float = 60.0,
+                 linger_seconds: float = 0.0) -> None:
         if queue_size <= 0 or max_batch <= 0:
             raise ValueError("queue_size and max_batch must be positive")
+        if linger_seconds < 0:
+            raise ValueError("linger_seconds must not be negative")
+        # After the first record of a batch arrives, wait this long for more: fewer, larger
+        # transactions (one fsync each) when callers do not wait on the acknowledgement.
+        self.linger_seconds = linger_seconds
         self.url = url
         self._opts = {"signing_key_file": signing_key_file, "subject_key_file": subject_key_file,
                       "checkpoint_every": checkpoint_every}
@@ -160,6 +166,8 @@ class AuditWriter:
         if first is _STOP:
             return [], True
         batch = [first]
+        if self.linger_seconds and q.qsize() < self.max_batch - 1:
+            await asyncio.sleep(self.linger_seconds)
         while len(batch) < self.max_batch and not q.empty():
             nxt = q.get_nowait()
             if nxt is _STOP:
@@ -246,8 +254,9 @@ class AuditWriter:
 
 def open_writer(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
                 subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                checkpoint_every: int = 1000, checkpoint_seconds: float = 60.0) -> AuditWriter:
+                checkpoint_every: int = 1000, checkpoint_seconds: float = 60.0,
+                linger_seconds: float = 0.0) -> AuditWriter:
     """A writer for ``url``; nothing is opened until ``await writer.start()``."""
     return AuditWriter(url, signing_key_file=signing_key_file, subject_key_file=subject_key_file,
                        queue_size=queue_size, checkpoint_every=checkpoint_every,
-                       checkpoint_seconds=checkpoint_seconds)
+                       checkpoint_seconds=checkpoint_seconds, linger_seconds=linger_seconds)

@@ -195,25 +195,31 @@ class GatewayApp:
     async def _forward_watching_disconnect(
         self, ctx: RequestContext, receive: Any, send: Any, state: dict[str, bool]
     ) -> None:
-        """Run the upstream exchange; cancel it (and so the upstream request) if the client leaves."""
-        work = asyncio.ensure_future(self._forward(ctx, send, state))
+        """Run the upstream exchange; cancel it (and so the upstream request) if the client leaves.
+
+        One watcher task per request; when it sees ``http.disconnect`` it cancels this task,
+        which closes the upstream connection (vLLM and TGI abort generation on that).
+        """
+        me = asyncio.current_task()
+        assert me is not None
         watch = asyncio.ensure_future(_wait_disconnect(receive))
+
+        def _client_left(t: asyncio.Future[None]) -> None:
+            if not t.cancelled() and not state.get("finished"):
+                state["client_gone"] = True
+                me.cancel()
+
+        watch.add_done_callback(_client_left)
         try:
-            done, _ = await asyncio.wait((work, watch), return_when=asyncio.FIRST_COMPLETED)
+            await self._forward(ctx, send, state)
         except asyncio.CancelledError:
-            work.cancel()
-            watch.cancel()
+            if state.get("client_gone"):
+                me.uncancel()
+                raise ClientGone() from None
             raise
-        if work in done:
+        finally:
+            watch.remove_done_callback(_client_left)
             watch.cancel()
-            work.result()
-            return
-        work.cancel()
-        try:
-            await work
-        except (asyncio.CancelledError, Exception):
-            pass
-        raise ClientGone()
 
     async def _forward(self, ctx: RequestContext, send: Any, state: dict[str, bool]) -> None:
         upstream: Upstream = ctx.upstream

@@ -101,4 +101,5 @@ def open_audit_writer(settings: AuditSettings) -> Any:
         queue_size=settings.queue_size,
         checkpoint_every=settings.checkpoint_every,
         checkpoint_seconds=settings.checkpoint_seconds,
+        linger_seconds=settings.linger_ms / 1000,
     )

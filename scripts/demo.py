@@ -35,19 +35,18 @@ def free_port() -> int:
 
 def wait_for(url: str, what: str, proc: subprocess.Popen, timeout: float) -> None:
     t0 = time.monotonic()
-    dots = 0
+    print(f"    waiting for {what} ", end="", flush=True)
     while time.monotonic() - t0 < timeout:
         if proc.poll() is not None:
             raise SystemExit(f"{what} exited early (code {proc.returncode}); see {OUT}/*.log")
         try:
             if httpx.get(url, timeout=1).status_code == 200:
-                print(f"\r    {what} is up ({time.monotonic() - t0:.0f} s)" + " " * 20)
+                print(f" up ({time.monotonic() - t0:.0f} s)")
                 return
         except httpx.HTTPError:
             pass
-        dots = (dots + 1) % 4
-        print(f"\r    waiting for {what}{'.' * dots}   ", end="", flush=True)
-        time.sleep(0.5)
+        print(".", end="", flush=True)
+        time.sleep(1)
     raise SystemExit(f"{what} did not come up in {timeout:.0f} s; see {OUT}/*.log")
 
 
@@ -65,6 +64,8 @@ def main() -> int:
         "upstreams": [{"name": "dev-smollm2", "url": f"http://127.0.0.1:{up_port}", "labels": {"region": "eu"}}],
         "plugins": ["auth", "ratelimit", "pii", "policy", "audit"],
         "audit": {"store": f"sqlite:///{audit_db}"},
+        # Reversible pseudonymization: the model sees stand-ins, the user gets the real values back.
+        "pii": {"default_operator": "pseudonymize"},
     }
     cfg_path = OUT / "gateway.yaml"
     cfg_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
@@ -101,15 +102,20 @@ def main() -> int:
 
         section("5. what the model server actually received")
         received = httpx.get(f"http://127.0.0.1:{up_port}/debug/requests", timeout=10).json()
-        last = received[-1] if isinstance(received, list) else received.get("requests", [])[-1]
-        print(json.dumps(last.get("messages", last), ensure_ascii=False, indent=2))
+        last = received[-1]
+        print(json.dumps(last["json"]["messages"] if last.get("json") else last["body"], ensure_ascii=False, indent=2))
 
         section("6. the audit record (tamper-evident log, verified)")
         time.sleep(0.5)
         exported = subprocess.run([PY, "-m", "audit", "export", "--store", f"sqlite:///{audit_db}", "--format", "jsonl"],
                                   env=env, capture_output=True, text=True)
         lines = [ln for ln in exported.stdout.splitlines() if '"gateway.request"' in ln]
-        print(json.dumps(json.loads(lines[-1]), indent=2, ensure_ascii=False) if lines else exported.stdout or exported.stderr)
+        if lines:
+            rec = json.loads(lines[-1])
+            print(f"    record #{rec['seq']} (its signed bytes and Merkle inclusion proof are in the export):")
+            print(json.dumps(rec.get("view", rec), indent=2, ensure_ascii=False))
+        else:
+            print(exported.stdout or exported.stderr)
         verify = subprocess.run([PY, "-m", "audit", "verify", "--store", f"sqlite:///{audit_db}"], env=env,
                                 capture_output=True, text=True)
         print(verify.stdout.strip() or verify.stderr.strip())

@@ -43,9 +43,10 @@ class FingerprintConfig:
     n_prompts: int = 16
     n_candidates: int = 64
     prompt_words: int = 6
-    lr: float = 2e-3
-    max_steps: int = 300
-    check_every: int = 20
+    lr: float = 1e-3
+    max_steps: int = 200
+    check_every: int = 10
+    keep_weight: float = 1.0  # weight of KL(original || fine-tuned) on calibration text
 
 
 @dataclass(frozen=True)
@@ -80,17 +81,14 @@ def _prompt_ids(tokenizer: Any, prompt: str) -> list[int]:
     return tokenizer.encode(prompt, add_special_tokens=False)
 
 
-@torch.no_grad()
-def responses(model: Any, tokenizer: Any, fp: Fingerprint, max_new_tokens: int = 8) -> list[str]:
-    """Greedy answers of a model to the keyed prompts (first word, lower case)."""
+def responses(model: Any, tokenizer: Any, fp: Fingerprint, max_new_tokens: int = 6) -> list[str]:
+    """Greedy answers of a model to the keyed prompts (first word, lower case), in one batch."""
+    from watermark.generation import generate_batch
+
+    gens = generate_batch(model, tokenizer, [_prompt_ids(tokenizer, p) for p in fp.prompts], max_new_tokens, sample=False)
     out = []
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    for prompt in fp.prompts:
-        ids = torch.tensor([_prompt_ids(tokenizer, prompt)])
-        gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False,
-                             max_new_tokens=max_new_tokens, pad_token_id=pad)
-        text = tokenizer.decode(gen[0, ids.shape[1]:], skip_special_tokens=True)
-        words = text.strip().split()
+    for g in gens:
+        words = tokenizer.decode(g, skip_special_tokens=True).strip().split()
         out.append(words[0].strip(".,;:!?\"'").lower() if words else "")
     return out
 
@@ -118,8 +116,8 @@ def embed(model: Any, tokenizer: Any, key: WatermarkKey, calibration: list[torch
           config: FingerprintConfig = FingerprintConfig(), progress: bool = False) -> dict[str, Any]:
     """Fine-tune until every keyed prompt yields its keyed answer, mixing in calibration text.
 
-    The loss on fingerprint pairs counts only the answer tokens; the calibration batches
-    (the model's own samples) keep the rest of its behaviour.
+    The loss on fingerprint pairs counts only the answer tokens; a KL term to the original
+    model's predictions on calibration text (its own samples) keeps the rest of its behaviour.
     """
     from tqdm import tqdm
 
@@ -133,14 +131,18 @@ def embed(model: Any, tokenizer: Any, key: WatermarkKey, calibration: list[torch
     x = torch.tensor([r[0] + [pad] * (width - len(r[0])) for r in rows])
     y = torch.tensor([r[1] + [-100] * (width - len(r[1])) for r in rows])
     mask = torch.tensor([[1] * len(r[0]) + [0] * (width - len(r[0])) for r in rows])
+    with torch.no_grad():  # the original model's predictions on calibration text: what to keep
+        teacher = [torch.log_softmax(model(input_ids=c).logits.float(), dim=-1) for c in calibration]
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=0.0)
     bar = tqdm(total=config.max_steps, desc="fingerprint", disable=not progress)
     steps, matched = 0, 0
     while steps < config.max_steps:
         model.train()
         loss = model(input_ids=x, attention_mask=mask, labels=y).loss
-        cal = calibration[steps % len(calibration)]
-        loss = loss + model(input_ids=cal, labels=cal).loss
+        i = steps % len(calibration)
+        student = torch.log_softmax(model(input_ids=calibration[i]).logits.float(), dim=-1)
+        kl = torch.nn.functional.kl_div(student, teacher[i], log_target=True, reduction="batchmean")
+        loss = loss + config.keep_weight * kl / calibration[i].shape[1]
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -18,19 +18,16 @@ from watermark.keys import WatermarkKey
 from watermark.text import DetectionResult, TextDetector, TextWatermarkConfig
 
 
-@torch.no_grad()
-def sample_suspect(model: Any, tokenizer: Any, key: WatermarkKey, n_prompts: int = 4, new_tokens: int = 96) -> list[list[int]]:
+def sample_suspect(model: Any, tokenizer: Any, key: WatermarkKey, n_prompts: int = 8, new_tokens: int = 64) -> list[list[int]]:
+    """Sampled continuations of keyed prompts (temperature 1, no truncation: the model's own distribution)."""
+    from watermark.generation import generate_batch
+
     g = torch.Generator().manual_seed(key.seed("radioactivity-prompts"))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    outs = []
-    torch.manual_seed(key.seed("radioactivity-sampling") % (2**31))
+    prompts = []
     for _ in range(n_prompts):
         words = [WORDS[i] for i in torch.randint(0, len(WORDS), (3,), generator=g).tolist()]
-        ids = torch.tensor([tokenizer.encode("The " + " ".join(words), add_special_tokens=False)])
-        gen = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0,
-                             max_new_tokens=new_tokens, pad_token_id=pad)
-        outs.append(gen[0, ids.shape[1]:].tolist())
-    return outs
+        prompts.append(tokenizer.encode("The " + " ".join(words), add_special_tokens=False))
+    return generate_batch(model, tokenizer, prompts, new_tokens, sample=True, seed=key.seed("radioactivity-sampling") % 2**31)
 
 
 def test(model: Any, tokenizer: Any, key: WatermarkKey, config: TextWatermarkConfig = TextWatermarkConfig()) -> DetectionResult:

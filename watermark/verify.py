@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from watermark.errors import NotApplicableError
 from watermark.keys import WatermarkKey
 from watermark.modeldir import ModelDir
@@ -62,8 +64,15 @@ def register(name: str, fn: TestFn) -> None:
 def _weight_test(ctx: VerifyContext) -> TestOutcome:
     from watermark.weights import extract
 
-    r = extract(ctx.suspect.tensor, ctx.suspect.names(), ctx.key)
-    return TestOutcome(f"{r.n_match}/{r.n_bits} bits match", r.p_value, r.to_dict())
+    perm = None
+    if ctx.reference is not None:  # decided before any p-value: align iff a reference is given
+        from watermark.align import residual_permutation
+
+        perm = residual_permutation(ctx.suspect, ctx.reference)
+    r = extract(ctx.suspect.tensor, ctx.suspect.names(), ctx.key, channel_perm=perm)
+    details = {**r.to_dict(), "aligned_to_reference": perm is not None,
+               "channels_moved": 0 if perm is None else int((perm != torch.arange(perm.numel())).sum())}
+    return TestOutcome(f"{r.n_match}/{r.n_bits} bits match", r.p_value, details)
 
 
 def _fingerprint_test(ctx: VerifyContext) -> TestOutcome:

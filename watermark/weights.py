@@ -66,14 +66,21 @@ class ExtractionResult:
 
 
 def extract(get_tensor: Callable[[str], torch.Tensor], names: list[str], key: WatermarkKey,
-            config: WeightWatermarkConfig = WeightWatermarkConfig()) -> ExtractionResult:
-    """Read the bits from a model's tensors (lazily, one matrix at a time) and test them."""
+            config: WeightWatermarkConfig = WeightWatermarkConfig(),
+            channel_perm: torch.Tensor | None = None) -> ExtractionResult:
+    """Read the bits from a model's tensors (lazily, one matrix at a time) and test them.
+
+    ``channel_perm`` (from align.residual_permutation) maps the suspect's residual channels
+    back to ours before projecting.
+    """
     targets = find_targets(names)
     if not targets:
         raise NotApplicableError("no MLP matrices of a known architecture family")
     n = m = 0
     for name, axis in targets:
         v = statistic(get_tensor(name), axis)
+        if channel_perm is not None and channel_perm.numel() == v.numel():
+            v = v[channel_perm]
         proj, bits = _bits_for(key, layer_label(name), v.numel(), config.bits_per_layer)
         got = (proj @ v > 0).float()
         n += bits.numel()
@@ -115,13 +122,13 @@ def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
         opt.zero_grad()
         loss.backward()
         opt.step()
-        wm_loss = float(wm)
+        wm_loss = float(wm.detach())
         steps += 1
         bar.update(1)
-        bar.set_postfix(lm=f"{float(lm):.3f}", wm=f"{wm_loss:.3f}")
+        bar.set_postfix(lm=f"{float(lm.detach()):.3f}", wm=f"{wm_loss:.3f}")
     bar.close()
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
-    return {"steps": steps, "final_lm_loss": float(lm), "final_wm_loss": wm_loss,
+    return {"steps": steps, "final_lm_loss": float(lm.detach()), "final_wm_loss": wm_loss,
             "layers": [layer_label(t) for t, _ in targets], "config": asdict(config)}

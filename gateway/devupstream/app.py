@@ -322,7 +322,7 @@ class DevUpstreamAPI:
     async def debug_requests(self, request: Request) -> Response:
         if request.method == "DELETE":
             self.debug.entries.clear()
-        return _json({"object": "list", "data": list(self.debug.entries)})
+        return _json(list(self.debug.entries))
 
 
 async def _gateway_error(request: Request, exc: Exception) -> Response:

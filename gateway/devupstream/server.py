@@ -17,7 +17,7 @@ import socket
 import sys
 import time
 
-DEFAULT_PORT = 8001
+DEFAULT_PORT = 8000  # the gateway's default upstream (gateway/config.py)
 
 
 def _parser() -> argparse.ArgumentParser:

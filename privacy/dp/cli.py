@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 
-from audit.commands import FAILURE, OK
+from audit.commands import FAILURE, OK, UsageError
 
 
 def _train_parser() -> argparse.ArgumentParser:
@@ -29,6 +29,7 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--redact-pii", action="store_true", help="redact the data with privacy.pii first")
     p.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
     p.add_argument("--max-noise-multiplier", type=float, default=50.0)
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     p.add_argument("--stop-after-steps", type=int, default=None,
@@ -49,7 +50,7 @@ def _config(args: argparse.Namespace) -> object:
         epochs=args.epochs, batch_size=args.batch_size, max_grad_norm=args.max_grad_norm, lora_r=args.lora_r,
         lr=args.lr, physical_batch_size=args.physical_batch_size, grad_sample_mode=args.grad_sample_mode,
         gradient_checkpointing=args.gradient_checkpointing, max_length=args.max_length, truncate=args.truncate,
-        redact_pii=args.redact_pii, resume=args.resume, seed=args.seed,
+        redact_pii=args.redact_pii, resume=args.resume, seed=args.seed, device=args.device,
         max_noise_multiplier=args.max_noise_multiplier, checkpoint_every=args.checkpoint_every,
         stop_after_steps=args.stop_after_steps, progress=not args.no_progress, audit_store=args.audit_store,
         signing_key=args.signing_key)
@@ -57,6 +58,9 @@ def _config(args: argparse.Namespace) -> object:
 
 def train(argv: Sequence[str]) -> int:
     args = _train_parser().parse_args(list(argv))
+    import logging
+
+    logging.getLogger("opacus").setLevel(logging.ERROR)  # PRV's per-order convergence chatter
     cfg = _config(args)
     if args.nproc > 1:
         from privacy.dp.ddp import launch
@@ -91,7 +95,8 @@ def _print_summary(s: dict) -> None:
 def audit(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="privacy audit",
                                 description="Empirical privacy audit: canaries, MIA AUC, one-run epsilon lower bound.")
-    p.add_argument("run_dir", help="a directory written by 'privacy train' (holds run.json)")
+    p.add_argument("run_dir", nargs="?", help="a directory written by 'privacy train' (holds run.json)")
+    p.add_argument("--config", help="instead of RUN_DIR: a JSON/YAML file of train options (model, data, out, ...)")
     p.add_argument("--canaries", type=int, default=64)
     p.add_argument("--alternatives", type=int, default=63, help="random secrets per canary for exposure")
     p.add_argument("--no-baseline", action="store_true", help="skip the non-private baseline")
@@ -99,9 +104,40 @@ def audit(argv: Sequence[str]) -> int:
     p.add_argument("--signing-key", default=None)
     p.add_argument("--json", action="store_true")
     args = p.parse_args(list(argv))
-    from privacy.dp.audit_run import audit_run_dir, audit_text
+    from privacy.dp.audit_run import audit_run_dir, audit_text, run_audit
 
-    report = audit_run_dir(args.run_dir, canaries=args.canaries, alternatives=args.alternatives,
-                           baseline=not args.no_baseline, seed=args.seed, signing_key=args.signing_key)
+    if (args.run_dir is None) == (args.config is None):
+        raise UsageError("give either RUN_DIR or --config FILE")
+    options = dict(canaries=args.canaries, alternatives=args.alternatives, baseline=not args.no_baseline,
+                   seed=args.seed)
+    if args.config:
+        report = run_audit(_load_config(args.config), **options)
+    else:
+        report = audit_run_dir(args.run_dir, signing_key=args.signing_key, **options)
     print(json.dumps(report, indent=2) if args.json else audit_text(report), end="" if not args.json else "\n")
     return FAILURE if report["bug"] else OK
+
+
+def _load_config(path: str) -> object:
+    """A train config file for ``privacy audit --config``; unknown keys are named."""
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from privacy.dp.config import TrainConfig
+
+    try:
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read config: {exc}") from exc
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: config must be a mapping of train options")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"{path}: unknown option(s) {', '.join(unknown)}")
+    missing = [k for k in ("model", "data", "out") if k not in data]
+    if missing:
+        raise UsageError(f"{path}: missing option(s) {', '.join(missing)}")
+    return TrainConfig(**{"progress": False, **data})

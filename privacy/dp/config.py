@@ -33,6 +33,7 @@ class TrainConfig:
     resume: bool = False
     private: bool = True
     seed: int = 0
+    device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
     max_noise_multiplier: float = 50.0
     checkpoint_every: int = 50
     stop_after_steps: int | None = None

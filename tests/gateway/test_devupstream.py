@@ -216,11 +216,12 @@ def test_debug_requests_returns_bodies_exactly_as_received(client):
     raw = '{ "model":"tiny",\n  "prompt" : "Grüße an 李雷, call +86 138 0013 8000", "max_tokens": 1 }'
     assert client.post("/v1/completions", content=raw.encode()).status_code == 200
     client.post("/v1/chat/completions", content=b"{not json")
-    entries = client.get("/debug/requests").json()["data"]
+    entries = client.get("/debug/requests").json()
     assert len(entries) <= 50
     assert entries[-2]["body"] == raw and entries[-2]["path"] == "/v1/completions"
     assert entries[-2]["json"]["prompt"].startswith("Grüße")
     assert entries[-1]["body"] == "{not json" and entries[-1]["json"] is None
+    assert client.delete("/debug/requests").json() == [] and client.get("/debug/requests").json() == []
 
 
 @pytest.mark.parametrize(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from privacy.cli import main
 from privacy.dp.tiny import make_tiny_model, synthetic_records, write_jsonl
 
 logging.getLogger("opacus").setLevel(logging.ERROR)
@@ -30,3 +31,13 @@ def llama_dir(tiny_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def data_file(tiny_dir: Path) -> Path:
     return write_jsonl(tiny_dir / "train.jsonl", synthetic_records(48, seed=1))
+
+
+@pytest.fixture(scope="session")
+def full_run(tmp_path_factory: pytest.TempPathFactory, gpt2_dir: Path, data_file: Path) -> Path:
+    out = tmp_path_factory.mktemp("run") / "gpt2-dp"
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(out),
+                 "--target-epsilon", "4", "--epochs", "2", "--batch-size", "16", "--max-grad-norm", "1.0",
+                 "--physical-batch-size", "8", "--lr", "5e-3", "--no-progress"])
+    assert code == 0
+    return out

@@ -1,0 +1,84 @@
+"""Shared fixtures: one tiny tokenizer, one key, and tiny models built and marked once per session."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+
+from watermark import calibration, tinymodels
+from watermark.fingerprint import FingerprintConfig
+from watermark.keys import WatermarkKey, save_key
+
+# A quicker fingerprint fine-tune for the tiny test model; the prompts and answers are the
+# defaults' (they depend on n_prompts and n_candidates only), so verify with defaults works.
+FP_CONFIG = FingerprintConfig(lr=3e-3, keep_weight=0.5, max_steps=120)
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[str]:
+    return tinymodels.corpus()
+
+
+@pytest.fixture(scope="session")
+def tokenizer(corpus):
+    return tinymodels.train_tokenizer(corpus, vocab_size=512)
+
+
+@pytest.fixture(scope="session")
+def key() -> WatermarkKey:
+    return WatermarkKey.generate()
+
+
+@pytest.fixture(scope="session")
+def other_key() -> WatermarkKey:
+    return WatermarkKey.generate()
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("wm")
+
+
+@pytest.fixture(scope="session")
+def key_file(key, workdir) -> Path:
+    path = workdir / "key.json"
+    save_key(key, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def base_model(tokenizer, corpus):
+    """A tiny Llama trained briefly on English, so greedy decoding is not degenerate."""
+    torch.set_num_threads(2)
+    model = tinymodels.tiny_llama(len(tokenizer), seed=0)
+    return tinymodels.train_lm(model, tokenizer, corpus, steps=40, seed=1)
+
+
+@pytest.fixture(scope="session")
+def base_dir(base_model, tokenizer, workdir) -> Path:
+    return tinymodels.save(base_model, tokenizer, workdir / "base")
+
+
+@pytest.fixture(scope="session")
+def calib(base_model, tokenizer):
+    return calibration.self_samples(base_model, tokenizer, n=8, length=32, seed=3)
+
+
+@pytest.fixture(scope="session")
+def marked_model(base_model, tokenizer, key, calib):
+    """Weight watermark, then trigger fingerprint: the model an owner would ship."""
+    from watermark import fingerprint, weights
+
+    model = copy.deepcopy(base_model)
+    weights.embed(model, key, calib)
+    info = fingerprint.embed(model, tokenizer, key, calib, FP_CONFIG)
+    assert info["matched"] >= FP_CONFIG.n_prompts - 1, info
+    return model
+
+
+@pytest.fixture(scope="session")
+def marked_dir(marked_model, tokenizer, workdir) -> Path:
+    return tinymodels.save(marked_model, tokenizer, workdir / "marked")
