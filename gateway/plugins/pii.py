@@ -35,7 +35,8 @@ from privacy.pii.body import Texts, Unscreenable, request_texts, response_texts
 from privacy.pii.engine import PIIEngine, TextTooLarge
 from privacy.pii.findings import Finding
 from privacy.pii.keys import TenantKeys, load_master_secret
-from privacy.pii.operators import OPERATORS, RedactionSession
+from privacy.pii.operators import OPERATORS, TOKEN_RE, RedactionSession
+from privacy.pii.pseudonym_store import PseudonymStore
 from privacy.pii.settings import PIISettings
 from privacy.pii.streaming import StreamRewriter
 
@@ -57,7 +58,8 @@ class PIIRequestState:
         self.plugin = plugin
         self.ctx = ctx
         self.tenant = tenant
-        self.session = RedactionSession(plugin.settings, tenant, plugin.keys)
+        self.session = RedactionSession(plugin.settings, tenant, plugin.keys,
+                                        durable=plugin.settings.tenant(tenant).durable_pseudonyms)
         self.original = original
         self.findings = findings
         self.streams: dict[tuple[int, str, int], StreamRewriter] = {}
@@ -70,8 +72,11 @@ class PIIRequestState:
         texts.write([self.session.apply(t, f, overrides) for t, f in zip(values, self.findings, strict=True)])
         return body
 
-    def enforce(self, operators: dict[str, str]) -> None:
-        """Re-redact the original request with ``operators`` overriding the configured ones."""
+    def enforce(self, operators: dict[str, str]) -> Any:
+        """Re-redact the original request with ``operators`` overriding the configured ones.
+
+        Returns None, or an awaitable when new durable pseudonyms must be stored first.
+        """
         unknown = sorted(set(operators.values()) - set(OPERATORS))
         if unknown:
             raise ValueError(f"unknown PII operators {unknown}")
@@ -80,6 +85,34 @@ class PIIRequestState:
         except Exception as exc:
             log.error("PII enforce failed: %s", type(exc).__name__)
             raise ServiceUnavailable("PII engine unavailable") from None
+        return self.store_new() if self.session.new_durable else None
+
+    async def store_new(self) -> None:
+        """Seal and store pseudonyms issued by this request (durable tenants); fail closed."""
+        items, self.session.new_durable = self.session.new_durable, {}
+        store = self.plugin.store
+        if not items:
+            return
+        if store is None:
+            raise ServiceUnavailable("PII pseudonym store unavailable")
+        try:
+            await store.put_many(self.tenant, items)
+        except Exception as exc:
+            log.error("PII pseudonym store failed: %s", type(exc).__name__)
+            raise ServiceUnavailable("PII pseudonym store unavailable") from None
+
+    async def load_known(self, texts: list[str]) -> None:
+        """Durable tenants: fetch values of tokens from earlier requests quoted in ``texts``."""
+        store = self.plugin.store
+        if store is None or not self.session.durable:
+            return
+        wanted = sorted({m.group(0) for t in texts for m in TOKEN_RE.finditer(t)} - set(self.session.pseudonyms))
+        if not wanted:
+            return
+        try:
+            self.session.pseudonyms.update(await store.get_many(self.tenant, wanted))
+        except Exception as exc:  # the tokens stay as they are: nothing is revealed
+            log.error("PII pseudonym lookup failed: %s", type(exc).__name__)
 
     def rewriter(self, key: tuple[int, str, int]) -> StreamRewriter:
         rw = self.streams.get(key)
@@ -101,6 +134,7 @@ class PIIPlugin(Plugin):
         self.settings: PIISettings = settings
         self.engine: PIIEngine | None = None
         self.keys: TenantKeys | None = None
+        self.store: PseudonymStore | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
     async def startup(self) -> None:
@@ -109,9 +143,21 @@ class PIIPlugin(Plugin):
         if master is None and _uses_hash(s):
             raise ValueError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
         self.keys = TenantKeys(master) if master is not None else None
+        if any(t.durable_pseudonyms for t in s.tenants.values()):
+            if s.pseudonym_store is None:
+                raise ValueError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
+            if master is None:
+                raise ValueError("pii.hash_key_file: durable pseudonyms need the PII master key")
+            ps = s.pseudonym_store
+            self.store = PseudonymStore(ps.url, ps.key_prefix, ps.ttl_seconds, master)
+            await self.store.start()
         engine = PIIEngine(s)
         await asyncio.to_thread(engine.start)
         self.engine = engine
+
+    async def shutdown(self) -> None:
+        if self.store is not None:
+            await self.store.close()
 
     async def ready(self) -> tuple[bool, str]:
         if self.engine is None or not self.engine.started:
@@ -162,6 +208,8 @@ class PIIPlugin(Plugin):
         except Exception as exc:
             log.error("PII redaction failed: %s", type(exc).__name__)
             raise ServiceUnavailable("PII engine unavailable") from None
+        if state.session.new_durable:
+            await state.store_new()
         counts: Counter[str] = Counter()
         top: dict[str, float] = {}
         for per_text in findings:
@@ -183,6 +231,8 @@ class PIIPlugin(Plugin):
         values = texts.texts()
         if not values:
             return
+        if s.restore_responses:
+            await state.load_known(values)
         findings = await self._analyze_off_loop(values, state.tenant) if s.redact_responses else [[] for _ in values]
         out = []
         for text, found in zip(values, findings, strict=True):
@@ -267,6 +317,8 @@ class PIIPlugin(Plugin):
 
 
 def _uses_hash(s: PIISettings) -> bool:
+    if any(t.durable_pseudonyms for t in s.tenants.values()):
+        return True
     ops = [s.default_operator, *s.operators.values()]
     for t in s.tenants.values():
         ops.extend(t.operators.values())

@@ -86,7 +86,12 @@ def _placeholder(session: RedactionSession, entity_type: str, value: str) -> str
 
 
 def _pseudonymize(session: RedactionSession, entity_type: str, value: str) -> str:
-    token = session.number(entity_type, value)
+    if session.durable:  # stable across requests: a keyed-hash token, kept in the pseudonym store
+        token = _hash(session, entity_type, value)
+        if token not in session.pseudonyms:
+            session.new_durable[token] = value
+    else:
+        token = session.number(entity_type, value)
     session.pseudonyms.setdefault(token, value)
     return token
 
@@ -115,6 +120,8 @@ class RedactionSession:
     numbers: dict[tuple[str, str], str] = field(default_factory=dict)
     counters: dict[str, int] = field(default_factory=dict)
     pseudonyms: dict[str, str] = field(default_factory=dict)
+    durable: bool = False
+    new_durable: dict[str, str] = field(default_factory=dict)
 
     def number(self, entity_type: str, value: str) -> str:
         key = (entity_type, normalize(entity_type, value))

@@ -51,9 +51,19 @@ class MaskSettings(_Strict):
     char: str = Field("*", min_length=1, max_length=1)
 
 
+class PseudonymStoreSettings(_Strict):
+    """Redis holding sealed pseudonym values for tenants with durable pseudonyms."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+    key_prefix: str = "cg:pii:ps:"
+    ttl_seconds: int = Field(86_400, gt=0)
+
+
 class TenantSettings(_Strict):
     """Per-tenant overrides: operators, allow/deny lists, pattern-only mode."""
 
+    # Stable pseudonyms kept (encrypted, expiring) in pii.pseudonym_store.
+    durable_pseudonyms: bool = False
     operators: dict[str, OperatorName] = Field(default_factory=dict)
     allow: list[str] = Field(default_factory=list)
     deny: dict[str, list[str]] = Field(default_factory=dict)
@@ -87,6 +97,7 @@ class PIISettings(_Strict):
     cache_entries: int = Field(4096, ge=0)
     # Texts longer than this are analysed off the event loop (gateway plugin).
     offload_chars: int = Field(8192, ge=0)
+    pseudonym_store: PseudonymStoreSettings | None = None
     # Response handling: restore pseudonyms, and/or redact PII the model produced.
     restore_responses: bool = True
     redact_responses: bool = True

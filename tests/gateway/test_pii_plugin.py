@@ -213,3 +213,46 @@ def test_gateway_pseudonymizes_upstream_and_restores_for_client(upstream, gatewa
         events = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: {")]
     text = "".join(c["delta"].get("content") or "" for e in events for c in e.get("choices", []))
     assert text == f"echo says: mail {EMAIL} or {PHONE}"
+
+
+async def test_durable_pseudonyms_in_redis_are_sealed_and_expire(tmp_path, monkeypatch):
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    monkeypatch.delenv("CG_PII_HASH_KEY", raising=False)
+    prefix = f"cg:test:pii:{uuid.uuid4().hex}:"
+    key = tmp_path / "pii.key"
+    key.write_bytes(b"m" * 32)
+    settings = {"ner": {"enabled": False}, "default_operator": "pseudonymize", "hash_key_file": str(key),
+                "pseudonym_store": {"key_prefix": prefix, "ttl_seconds": 60},
+                "tenants": {"acme": {"durable_pseudonyms": True}, "globex": {"durable_pseudonyms": True}}}
+    with pytest.raises(ValueError, match="pii.pseudonym_store"):
+        await started(**{k: v for k, v in settings.items() if k != "pseudonym_store"})
+    p = await started(**settings)
+    r = aioredis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        first = make_ctx({"model": "m", "input": f"mail {EMAIL}"}, route="embeddings")
+        await p.on_request(first)
+        token = first.body["input"].split()[1]
+        assert token.startswith("<EMAIL_ADDRESS_") and EMAIL not in token
+        keys = [k async for k in r.scan_iter(match=prefix + "*")]
+        assert len(keys) == 1 and 0 < await r.ttl(keys[0]) <= 60
+        assert EMAIL.encode() not in await r.get(keys[0]) and token.encode() not in keys[0]
+        # A later request of the same tenant gets the same token and can restore it from the store.
+        later = make_ctx({"model": "m", "messages": [{"role": "user", "content": "what did I send?"}]})
+        await p.on_request(later)
+        later.response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]}
+        await p.on_response(later)
+        assert later.response["choices"][0]["message"]["content"] == f"You sent {EMAIL}."
+        # Another tenant cannot open it.
+        other = make_ctx({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, tenant="globex")
+        await p.on_request(other)
+        other.response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]}
+        await p.on_response(other)
+        assert other.response["choices"][0]["message"]["content"] == f"You sent {token}."
+    finally:
+        async for k in r.scan_iter(match=prefix + "*"):
+            await r.delete(k)
+        await r.aclose()
+        await p.shutdown()
