@@ -56,8 +56,13 @@ def kb_texts(n: int, seed: int, english_only: bool = False, templates: str = "de
 
 
 def stock_analyzer():
+    import tldextract
     from presidio_analyzer import AnalyzerEngine
     from presidio_analyzer.nlp_engine import SpacyNlpEngine
+
+    # Presidio's e-mail validation calls tldextract, which fetches the public suffix list on
+    # first use: use the snapshot bundled with tldextract instead (nothing leaves the machine).
+    tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())
 
     nlp_engine = SpacyNlpEngine(models=[{"lang_code": "en", "model_name": MODEL}])
     nlp_engine.load()
