@@ -256,3 +256,23 @@ async def test_durable_pseudonyms_in_redis_are_sealed_and_expire(tmp_path, monke
             await r.delete(k)
         await r.aclose()
         await p.shutdown()
+
+
+async def test_stream_keeps_choices_apart(pseudo):
+    ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"write to {EMAIL}"}]})
+    await pseudo.on_request(ctx)
+
+    def ev(i, text, finish=None):
+        return {"id": "x", "object": "chat.completion.chunk",
+                "choices": [{"index": i, "delta": {"content": text}, "finish_reason": finish}]}
+
+    out = []
+    for e in (ev(0, "A: <EMAIL_"), ev(1, "B: call 138"), ev(0, "ADDRESS_1>"), ev(1, "12345678", "stop"),
+              ev(0, " ok", "stop")):
+        out.extend(pseudo.on_chunk(ctx, e))
+    out.extend(pseudo.on_stream_end(ctx))
+    by_index: dict[int, str] = {}
+    for e in out:
+        for c in e["choices"]:
+            by_index[c["index"]] = by_index.get(c["index"], "") + (c["delta"].get("content") or "")
+    assert by_index == {0: f"A: {EMAIL} ok", 1: "B: call <CN_MOBILE_1>"}
