@@ -68,6 +68,7 @@ def candidate_spans(text: str) -> list[tuple[int, int]]:
 
 MAX_WINDOW = 2000
 _SEP = "\n\n"
+DOC_CHARS = 20_000
 _POSSESSIVE = ("'s", "’s")
 
 
@@ -102,8 +103,8 @@ _PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD})
 # A cue that introduces a person, then two or three capitalised words: a name even when the
 # small NER model misses it or calls it an ORG. Written from general English usage.
 _CUED_NAME = re.compile(
-    r"(?:\b(?:Dear|Hi|Hello|Mr\.?|Mrs\.?|Ms\.?|Dr\.?|Prof\.?|I'm|I am|name is|customer|client|patient|colleague|"
-    r"contact|Contact|call|ask|for|to|with|from|by|and|cc|attn:?|CC)\s+)"
+    r"(?:\b(?i:dear|hi|hello|mr\.?|mrs\.?|ms\.?|dr\.?|prof\.?|i'm|i am|name is|customer|client|patient|"
+    r"colleague|contact|call|ask|for|to|with|from|by|and|cc|attn:?)\s+)"
     rf"({_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{1,2}})"
 )
 # Words that make a capitalised phrase an organisation, product or place rather than a person.
@@ -154,6 +155,11 @@ def _blocked(word: str) -> bool:
     return w in _COMMON or w in _NOT_PERSON_WORDS
 
 
+def _inside(sp: tuple[int, int], spans: list[tuple[int, int]], starts: list[int]) -> bool:
+    k = bisect_right(starts, sp[0]) - 1
+    return k >= 0 and sp[1] <= spans[k][1]
+
+
 def person_shaped(span: str) -> bool:
     """Two or three capitalised words, none of them an organisation/place/product word."""
     if not _PERSON_SHAPE.fullmatch(span):
@@ -198,13 +204,19 @@ class GatedNer:
                     cued.append(m.span(1))
                     results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))
             spans = candidate_spans(text)
-            if cued:
-                spans = [sp for sp in spans if not any(a <= sp[0] and sp[1] <= b for a, b in cued)]
+            if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
+                cued_starts = [a for a, _ in cued]
+                spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]
             if spans:
                 # One doc per text: its windows joined by a blank line (per-doc overhead dominates
                 # for many small windows). segs: (offset in doc, offset in text, length).
+                # Docs are capped at DOC_CHARS (spaCy's memory grows with doc length, and it
+                # refuses docs over nlp.max_length).
                 pieces, segs, pos = [], [], 0
                 for a, b in windows(text, spans, self.window_chars):
+                    if pos and pos + (b - a) > DOC_CHARS:
+                        jobs.append((i, _SEP.join(pieces), segs))
+                        pieces, segs, pos = [], [], 0
                     pieces.append(text[a:b])
                     segs.append((pos, a, b - a))
                     pos += b - a + len(_SEP)

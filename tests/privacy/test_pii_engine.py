@@ -110,3 +110,28 @@ def test_cache_returns_same_findings_and_is_per_tenant(ner_nlp):
     e.analyze("a"), e.analyze("b")  # evicts: the cache stays bounded
     assert len(e._cache) == 2 and e.analyze(text) == first
     assert not any(text.encode() in k for k in e._cache)  # digests, not text
+
+
+def test_long_text_with_ner_is_split_into_bounded_docs(ner_nlp):
+    from privacy.pii import ner
+
+    e = PIIEngine(PIISettings(max_chars=2_000_000, cache_entries=0))
+    e.start(ner_nlp)
+    seen = []
+    real_pipe = ner_nlp.pipe
+
+    class Spy:
+        def __getattr__(self, name):
+            return getattr(ner_nlp, name)
+
+        def pipe(self, texts, **kw):
+            texts = list(texts)
+            seen.extend(len(t) for t in texts)
+            return real_pipe(texts, **kw)
+
+    e.ner.nlp = Spy()
+    block = "Ask Maria Gonzalez about Ticket 4411. "
+    text = block * (120_000 // len(block))
+    found = e.analyze(text)
+    assert len(seen) >= 5 and max(seen) <= ner.DOC_CHARS + 200 and sum(seen) > 60_000
+    assert sum(f.entity_type == "PERSON" for f in found) >= text.count("Maria Gonzalez") * 0.99
