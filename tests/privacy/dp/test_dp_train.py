@@ -146,8 +146,13 @@ def test_redact_pii_fails_closed_without_the_engine(tmp_path: Path, gpt2_dir: Pa
                      "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
                      "--redact-pii", "--no-progress"])
         assert code == 2 and "PII engine" in capsys.readouterr().err
-    else:
-        pytest.fail("privacy.pii.redact_texts exists now: replace this test with a redaction round trip")
+    else:  # after the PII engine is merged: the run trains on the redacted records
+        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "z"),
+                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                     "--redact-pii", "--no-progress"])
+        assert code == 0
+        report = json.loads((tmp_path / "z" / REPORT_JSON).read_text())
+        assert report["dataset"]["path"].endswith("#redacted")
 
 
 @pytest.mark.parametrize("mode", ["hooks", "ghost"])
@@ -171,3 +176,20 @@ def test_empty_poisson_batch_takes_a_counted_noise_only_step(gpt2_dir: Path, mod
     assert accounting.total_steps(engine.accountant.history) == 1
     changed = [n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())]
     assert changed  # noise was added even though no record was sampled
+
+
+def test_audit_store_without_the_audit_log_api_fails_before_training(
+        tmp_path: Path, gpt2_dir: Path, data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        from audit.log import open_log  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError:
+        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
+                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                     "--audit-store", f"sqlite:///{tmp_path / 'audit.db'}", "--no-progress"])
+        assert code == 2 and "audit.log.open_log" in capsys.readouterr().err
+        assert not (tmp_path / "a").exists()
+    else:  # after the audit log is merged: a real record is written, and training succeeds
+        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
+                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                     "--audit-store", f"sqlite:///{tmp_path / 'audit.db'}", "--no-progress"])
+        assert code == 0 and (tmp_path / "a" / REPORT_JSON).exists()
