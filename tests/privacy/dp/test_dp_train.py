@@ -178,18 +178,24 @@ def test_empty_poisson_batch_takes_a_counted_noise_only_step(gpt2_dir: Path, mod
     assert changed  # noise was added even though no record was sampled
 
 
-def test_audit_store_without_the_audit_log_api_fails_before_training(
-        tmp_path: Path, gpt2_dir: Path, data_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        from audit.log import open_log  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError:
-        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
-                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
-                     "--audit-store", f"sqlite:///{tmp_path / 'audit.db'}", "--no-progress"])
-        assert code == 2 and "audit.log.open_log" in capsys.readouterr().err
-        assert not (tmp_path / "a").exists()
-    else:  # after the audit log is merged: a real record is written, and training succeeds
-        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
-                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
-                     "--audit-store", f"sqlite:///{tmp_path / 'audit.db'}", "--no-progress"])
-        assert code == 0 and (tmp_path / "a" / REPORT_JSON).exists()
+def test_training_run_is_recorded_in_the_audit_log(
+        tmp_path: Path, gpt2_dir: Path, data_file: Path) -> None:
+    import subprocess
+    import sys
+
+    import orjson
+
+    store = f"sqlite:///{tmp_path / 'audit.db'}"
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
+                 "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                 "--audit-store", store, "--no-progress"])
+    assert code == 0 and (tmp_path / "a" / REPORT_JSON).exists()
+    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+                         capture_output=True, text=True, check=True).stdout
+    records = [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
+    train = [r for r in records if r["type"] == "privacy.train"]
+    assert len(train) == 1
+    payload = orjson.dumps(train[0]["payload"]).decode()
+    assert "epsilon" in payload and "noise" in payload  # the DP parameters and the spent budget
+    v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
