@@ -17,7 +17,7 @@ from typing import Any
 from privacy.dp import empirical
 from privacy.dp.config import TrainConfig
 from privacy.dp.data import load_dataset, with_records
-from privacy.dp.report import build_report, write_audit_record, write_report
+from privacy.dp.report import build_report, check_audit_store, write_audit_record, write_report
 from privacy.dp.runner import load_run
 from privacy.dp.trainer import evaluate_losses, seed_everything, train
 
@@ -100,6 +100,7 @@ def audit_run_dir(run_dir: str | Path, *, signing_key: str | None = None, **kwar
     """Audit a finished ``privacy train`` run and attach the result to its signed report."""
     run = load_run(run_dir)
     cfg = TrainConfig(**run["config"])
+    check_audit_store(cfg.audit_store)
     report = run_audit(cfg, out_dir=Path(run_dir) / "audit", **kwargs)
     summary = {k: report[k] for k in ("accounted_epsilon", "epsilon_lower_bound", "mia_auc", "mean_exposure", "bug")}
     privacy_report = build_report(run["result"], run["config"], summary)

@@ -191,6 +191,17 @@ def audit_payload(report: dict[str, Any], signature: dict[str, Any]) -> dict[str
     }
 
 
+def check_audit_store(url: str | None) -> None:
+    """Fail before training, not after, when a store is asked for and the API is missing."""
+    if not url:
+        return
+    try:
+        from audit.log import open_log  # type: ignore[import-not-found]  # noqa: F401
+    except ImportError as exc:
+        raise DPError(f"--audit-store given but the audit log API (audit.log.open_log) is not available: {exc}; "
+                      "nothing was trained") from exc
+
+
 def write_audit_record(url: str | None, payload: dict[str, Any], event: str = AUDIT_EVENT) -> bool:
     """Append the record to the audit log at ``url``; False when no store was asked for.
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from privacy.dp.config import TrainConfig
 from privacy.dp.data import Dataset
-from privacy.dp.report import audit_payload, build_report, write_audit_record, write_report
+from privacy.dp.report import audit_payload, build_report, check_audit_store, write_audit_record, write_report
 from privacy.dp.trainer import TrainResult, train
 
 RUN_JSON = "run.json"
@@ -17,6 +17,7 @@ RUN_JSON = "run.json"
 def run_training(cfg: TrainConfig, *, dataset: Dataset | None = None,
                  audit: dict[str, Any] | None = None) -> tuple[TrainResult, dict[str, Any] | None]:
     """Train; when the run is finished, write the report and the audit record next to the model."""
+    check_audit_store(cfg.audit_store)
     result = train(cfg, dataset=dataset)
     if result.status == "stopped":
         return result, None

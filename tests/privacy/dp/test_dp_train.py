@@ -146,8 +146,13 @@ def test_redact_pii_fails_closed_without_the_engine(tmp_path: Path, gpt2_dir: Pa
                      "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
                      "--redact-pii", "--no-progress"])
         assert code == 2 and "PII engine" in capsys.readouterr().err
-    else:
-        pytest.fail("privacy.pii.redact_texts exists now: replace this test with a redaction round trip")
+    else:  # after the PII engine is merged: the run trains on the redacted records
+        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "z"),
+                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                     "--redact-pii", "--no-progress"])
+        assert code == 0
+        report = json.loads((tmp_path / "z" / REPORT_JSON).read_text())
+        assert report["dataset"]["path"].endswith("#redacted")
 
 
 @pytest.mark.parametrize("mode", ["hooks", "ghost"])
@@ -171,3 +176,26 @@ def test_empty_poisson_batch_takes_a_counted_noise_only_step(gpt2_dir: Path, mod
     assert accounting.total_steps(engine.accountant.history) == 1
     changed = [n for n, p in model.named_parameters() if not torch.equal(before[n], p.detach())]
     assert changed  # noise was added even though no record was sampled
+
+
+def test_training_run_is_recorded_in_the_audit_log(
+        tmp_path: Path, gpt2_dir: Path, data_file: Path) -> None:
+    import subprocess
+    import sys
+
+    import orjson
+
+    store = f"sqlite:///{tmp_path / 'audit.db'}"
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
+                 "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                 "--audit-store", store, "--no-progress"])
+    assert code == 0 and (tmp_path / "a" / REPORT_JSON).exists()
+    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+                         capture_output=True, text=True, check=True).stdout
+    records = [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
+    train = [r for r in records if r["type"] == "privacy.train"]
+    assert len(train) == 1
+    payload = orjson.dumps(train[0]["payload"]).decode()
+    assert "epsilon" in payload and "noise" in payload  # the DP parameters and the spent budget
+    v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True)
+    assert v.returncode == 0, v.stdout + v.stderr
