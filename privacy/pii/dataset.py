@@ -124,6 +124,10 @@ class BatchRedactor:
         master = load_master_secret(settings.hash_key_file, settings.hash_key_env)
         self.keys = TenantKeys(master) if master is not None else None
 
+    def redact_texts(self, texts: list[str]) -> list[str]:
+        """The texts with their personal data replaced by the configured operators."""
+        return self._redact_texts(texts)[0]
+
     def _redact_texts(self, texts: list[str]) -> tuple[list[str], list[Counter[str]]]:
         findings = self.engine.analyze_many(texts, self.tenant) if texts else []
         out, counts = [], []

@@ -137,22 +137,31 @@ def test_bad_dataset_through_the_cli(tmp_path: Path, gpt2_dir: Path, capsys: pyt
     assert code == 2 and "line(s) 2" in capsys.readouterr().err
 
 
-def test_redact_pii_fails_closed_without_the_engine(tmp_path: Path, gpt2_dir: Path, data_file: Path,
-                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    try:
-        from privacy.pii import redact_texts  # type: ignore[attr-defined]  # noqa: F401
-    except ImportError:
-        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "z"),
-                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
-                     "--redact-pii", "--no-progress"])
-        assert code == 2 and "PII engine" in capsys.readouterr().err
-    else:  # after the PII engine is merged: the run trains on the redacted records
-        code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "z"),
-                     "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
-                     "--redact-pii", "--no-progress"])
-        assert code == 0
-        report = json.loads((tmp_path / "z" / REPORT_JSON).read_text())
-        assert report["dataset"]["path"].endswith("#redacted")
+def test_redact_pii_trains_on_redacted_records(tmp_path: Path, gpt2_dir: Path, data_file: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    import privacy.dp.redaction as redaction
+    from privacy.pii import redact_texts
+
+    assert redact_texts(["write to jane.roe@example.com"]) == ["write to <EMAIL_ADDRESS_1>"]
+    seen: list[list[str]] = []
+
+    def spy(texts: list[str]) -> list[str]:
+        out = redact_texts(texts)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(redaction, "_engine", lambda: spy)
+    leaky = tmp_path / "leaky.jsonl"
+    lines = data_file.read_text().splitlines()
+    lines[:20] = [json.dumps({"text": f"customer {i} mail: user{i}@example.com"}) for i in range(20)]
+    leaky.write_text("\n".join(lines) + "\n")
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(leaky), "--out", str(tmp_path / "z"),
+                 "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
+                 "--redact-pii", "--no-progress"])
+    assert code == 0
+    report = json.loads((tmp_path / "z" / REPORT_JSON).read_text())
+    assert report["dataset"]["path"].endswith("#redacted")
+    assert seen and not any("@example.com" in t for t in seen[0])
 
 
 @pytest.mark.parametrize("mode", ["hooks", "ghost"])
