@@ -407,12 +407,36 @@ def cpu_seconds(proc: subprocess.Popen | None) -> float | None:
         return None
 
 
+# --prompt-bytes: a realistic support prompt with personal data (the PII stage's workload).
+PROMPT_BODY: str | None = None
+_PROMPT_SENTENCES = [
+    "Hello, my name is Laura Chen and I am writing about order 4471-{n} from last week.",
+    "You can reach me at laura.chen@example.org or on +1 415 555 0199 in the afternoons.",
+    "The invoice INV-2024-0033 shows version 2.3.1 of the EKS add-on and an S3 bucket in eu-west-1.",
+    "My colleague Daniel Fischer (daniel.fischer@example.de) says error 502 appears after port 8443 restarts.",
+    "我的手机号是13812345678，身份证号码是11010519491231002X，请尽快联系我。",
+    "Please summarise the problem and suggest next steps for our platform team in two sentences.",
+]
+
+
+def _prompt_body(n_bytes: int) -> str:
+    text, i = "", 0
+    while len(text.encode()) < n_bytes:
+        text += _PROMPT_SENTENCES[i % len(_PROMPT_SENTENCES)] + " "
+        i += 1
+    return json.dumps({"model": "bench", "max_tokens": 16, "messages": [{"role": "user", "content": text.strip()}]},
+                      ensure_ascii=False, separators=(",", ":"))
+
+
 def run_wrk(target: Target, concurrency: int, seconds: float, timeout_s: float = 10) -> Run:
     threads = 1 if concurrency == 1 else min(2, concurrency)
     cmd = [_need("wrk"), f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", f"--timeout={round(timeout_s)}s",
            "--latency", "-s", str(HERE / "post.lua"), target.url]
     cpu_before = cpu_seconds(target.proc)
-    out = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "BENCH_TOKEN": target.token},
+    env = {**os.environ, "BENCH_TOKEN": target.token}
+    if PROMPT_BODY:
+        env["BENCH_BODY"] = PROMPT_BODY
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env,
                          timeout=seconds + 60)
     cpu_after = cpu_seconds(target.proc)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
@@ -510,6 +534,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--client-concurrency", type=int, default=64)
     ap.add_argument("--profile", action="store_true",
                     help="run the gateway under cProfile and print where its time goes (tottime)")
+    ap.add_argument("--prompt-bytes", type=int, default=0,
+                    help="send a realistic prompt of about N bytes with personal data (e.g. 1024 with pii on)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (configs, logs)")
     ap.add_argument("--out", type=Path, default=None, help="JSON result path (default bench/results/...)")
     return ap.parse_args(argv)
@@ -526,6 +552,9 @@ def _stack(keep: bool) -> Iterator[Stack]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    global PROMPT_BODY
+    if args.prompt_bytes:
+        PROMPT_BODY = _prompt_body(args.prompt_bytes)
     names = [n.strip() for n in args.targets.split(",") if n.strip()]
     for chain in filter(None, (c.strip() for c in (args.chain_sweep or "").split(";"))):
         # one more gateway per chain: what each plugin costs, measured side by side

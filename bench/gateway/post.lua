@@ -3,9 +3,21 @@
 -- BENCH_TOKEN: the bearer token (a JWT for the gateway, the master key for LiteLLM).
 local token = os.getenv("BENCH_TOKEN") or "none"
 wrk.method = "POST"
-wrk.body = '{"model":"bench","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
+wrk.body = os.getenv("BENCH_BODY") or
+  '{"model":"bench","messages":[{"role":"user","content":"Say hello in one short sentence."}],"max_tokens":16}'
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Bearer " .. token
+
+-- A body containing "{n}" gets a fresh number per request, so no cache can answer for it.
+local template = wrk.body
+if string.find(template, "{n}", 1, true) then
+  local counter = 0
+  request = function()
+    counter = counter + 1
+    local body = string.gsub(template, "{n}", tostring(counter))
+    return wrk.format(nil, nil, nil, body)
+  end
+end
 
 done = function(summary, latency, requests)
   local e = summary.errors
