@@ -41,6 +41,20 @@ class GatewayMetrics:
         self.in_flight = Gauge("gateway_requests_in_flight", "Requests being served", registry=r)
         self._req_children: dict[tuple[str, int], object] = {}
         self._stage_children: dict[str, object] = {}
+        self._route_children: dict[str, object] = {}
+        self._ttfb_children: dict[str, object] = {}
+
+    def observe_request(self, route: str, seconds: float) -> None:
+        child = self._route_children.get(route)
+        if child is None:
+            child = self._route_children[route] = self.request_seconds.labels(route)
+        child.observe(seconds)  # type: ignore[attr-defined]
+
+    def observe_ttfb(self, upstream: str, seconds: float) -> None:
+        child = self._ttfb_children.get(upstream)
+        if child is None:
+            child = self._ttfb_children[upstream] = self.upstream_ttfb.labels(upstream)
+        child.observe(seconds)  # type: ignore[attr-defined]
 
     def count_request(self, route: str, status: int) -> None:
         child = self._req_children.get((route, status))

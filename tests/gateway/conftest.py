@@ -53,3 +53,17 @@ def token() -> str:
 
 def auth(tok: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {tok}"}
+
+
+def audit_events(path: Path, at_least: int, timeout: float = 10.0) -> list[dict[str, Any]]:
+    """The JSON-lines audit events once at least ``at_least`` are written (they land after the answer)."""
+    import time
+
+    import orjson
+
+    deadline = time.monotonic() + timeout
+    while True:
+        events = [orjson.loads(x) for x in path.read_bytes().splitlines()] if path.exists() else []
+        if len(events) >= at_least or time.monotonic() > deadline:
+            return events
+        time.sleep(0.05)

@@ -8,7 +8,7 @@ import time
 import httpx
 import orjson
 
-from tests.gateway.conftest import auth
+from tests.gateway.conftest import audit_events, auth
 from tests.gateway.upstream_app import EchoUpstream
 from tests.servers import ServerThread, closed_port
 
@@ -118,8 +118,7 @@ def test_stream_usage_counts_completion_tokens(upstream, gateway_factory, token,
         lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
     assert not any("usage" in ln for ln in lines)
     assert up.received[-1]["stream_options"] == {"include_usage": True}
-    time.sleep(0.3)
-    events = [orjson.loads(x) for x in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
+    events = audit_events(tmp_path / "audit.jsonl", 2)
     assert [e["payload"]["completion_tokens"] for e in events[-2:]] == [4, 4]  # "echo says: hello there"
 
 

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
-import orjson
 import torch
 
 from gateway.auth.devkey import mint
+from tests.gateway.conftest import audit_events
 from watermark import tinymodels
 from watermark.keys import WatermarkKey, save_key
 from watermark.text import TextWatermarkConfig, VLLMWatermark
@@ -46,8 +44,7 @@ def test_watermark_scores_reach_the_audit_event(upstream, gateway_factory, tmp_p
     with httpx.stream("POST", f"{url}/v1/chat/completions", headers=h, timeout=30,
                       json={"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": marked}]}) as r:
         assert [ln for ln in r.iter_lines() if ln.startswith("data: ")][-1] == "data: [DONE]"
-    time.sleep(0.3)
-    events = [orjson.loads(x) for x in (tmp_path / "audit.jsonl").read_bytes().splitlines()]
+    events = audit_events(tmp_path / "audit.jsonl", 3)
     wm = [e["payload"]["watermark"] for e in events]
     assert wm[0]["verdict"] is True and wm[0]["p_value"] < 1e-6
     assert wm[1]["verdict"] is False
