@@ -54,7 +54,7 @@ def base_model(tokenizer, corpus):
     """A tiny Llama trained briefly on English, so greedy decoding is not degenerate."""
     torch.set_num_threads(2)
     model = tinymodels.tiny_llama(len(tokenizer), seed=0)
-    return tinymodels.train_lm(model, tokenizer, corpus, steps=40, seed=1)
+    return tinymodels.train_lm(model, tokenizer, corpus, steps=25, seed=1)
 
 
 @pytest.fixture(scope="session")
