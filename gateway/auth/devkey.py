@@ -18,13 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from audit.commands import UsageError
+from audit.keys import cg_home
 
 DEV_ISSUER = "compliance-gateway-dev"
 DEV_KID = "dev-ed25519"
-
-
-def cg_home() -> Path:
-    return Path(os.environ.get("CG_HOME") or Path.home() / ".cache" / "compliance-gateway")
 
 
 def dev_key_path() -> Path:
@@ -32,22 +29,33 @@ def dev_key_path() -> Path:
 
 
 def load_or_create_dev_key() -> Ed25519PrivateKey:
+    """The dev key, created on first use. Creation is exclusive (O_EXCL): two processes starting
+    at once (``gateway serve`` and ``gateway token``) end up with the same key, never two."""
     path = dev_key_path()
-    if path.exists():
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise UsageError(f"{path} does not hold an Ed25519 private key")
-        return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem)
-    os.replace(tmp, path)
-    return key
+    if not path.exists():
+        key = Ed25519PrivateKey.generate()
+        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process won the race: use its key
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(pem)
+                f.flush()
+                os.fsync(f.fileno())
+            return key
+    for _ in range(50):  # the winner may still be writing
+        data = path.read_bytes()
+        if data.strip().endswith(b"-----END PRIVATE KEY-----"):
+            break
+        time.sleep(0.01)
+    loaded = serialization.load_pem_private_key(data, password=None)
+    if not isinstance(loaded, Ed25519PrivateKey):
+        raise UsageError(f"{path} does not hold an Ed25519 private key")
+    return loaded
 
 
 def mint(

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from audit.commands import UsageError
+from audit.keys import cg_home
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_CACHE_NAME = "smollm2-135m-instruct"
@@ -51,11 +52,6 @@ LOADERS: dict[str, Loader] = {}
 
 def register(name: str, loader: Loader) -> None:
     LOADERS[name] = loader
-
-
-def cg_home() -> Path:
-    """The cache root: ``$CG_HOME`` or ``~/.cache/compliance-gateway``."""
-    return Path(os.environ.get("CG_HOME") or Path.home() / ".cache" / "compliance-gateway")
 
 
 def find_smollm2_gguf() -> Path:
