@@ -265,12 +265,14 @@ def _gateway_setup(
 def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = None, name: str = "gateway") -> Target:
     cfg, env, token, port, store = _gateway_setup(stack, args, chain)
     profile = ["-m", "cProfile", "-o", str(stack.dir / f"{name}.prof")] if args.profile else []
-    cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning"]
+    cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning",
+           "--workers", str(args.gateway_workers)]
     proc, log = stack.spawn(name, cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     plugins = args.gateway_plugins if chain is None else chain
     return Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}"
+                  f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}, "
+                  f"{args.gateway_workers} worker(s)"
                   + (" (under cProfile: slower)" if args.profile else ""), proc)
 
 
@@ -534,6 +536,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--client-concurrency", type=int, default=64)
     ap.add_argument("--profile", action="store_true",
                     help="run the gateway under cProfile and print where its time goes (tottime)")
+    ap.add_argument("--gateway-workers", type=int, default=1, help="gateway worker processes (default 1)")
     ap.add_argument("--prompt-bytes", type=int, default=0,
                     help="send a realistic prompt of about N bytes with personal data (e.g. 1024 with pii on)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (configs, logs)")
