@@ -14,7 +14,6 @@ import itertools
 import logging
 import os
 import time
-import traceback
 from typing import Any
 
 import orjson
@@ -28,6 +27,7 @@ from gateway.errors import (
     NotFound,
     PayloadTooLarge,
     UpstreamError,
+    log_internal_error,
 )
 from gateway.metrics import GatewayMetrics
 from gateway.pipeline import Pipeline, build_plugins
@@ -47,12 +47,6 @@ WATCH_AFTER = 0.05  # seconds before a request starts watching for the client go
 
 class ClientGone(Exception):
     """The client disconnected before we answered."""
-
-
-def _internal_error(where: str, exc: BaseException) -> None:
-    # Frames only: a library's exception message could quote request content.
-    frames = "".join(traceback.format_tb(exc.__traceback__))
-    log.error("internal error (%s) in %s\n%s", type(exc).__name__, where, frames)
 
 
 class GatewayApp:
@@ -161,7 +155,7 @@ class GatewayApp:
         except ClientGone:
             ctx.status, ctx.error_code = 499, "client_closed_request"
         except Exception as exc:
-            _internal_error(route, exc)
+            log_internal_error(log, route, exc)
             ctx.status, ctx.error_code = 500, "internal_error"
             if not state["started"]:
                 await self._send_error(send, GatewayError("internal error"), ctx)

@@ -19,7 +19,17 @@ content or personal data.
 
 from __future__ import annotations
 
+import logging
+import traceback
+
 import orjson
+
+
+def log_internal_error(log: logging.Logger, where: str, exc: BaseException) -> None:
+    """Log an unexpected exception by type and stack frames only: its message could quote
+    request content (personal data), so it never reaches the log."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("internal error (%s) in %s\n%s", type(exc).__name__, where, frames)
 
 
 class GatewayError(Exception):

@@ -22,7 +22,7 @@ from pydantic import ValidationError
 
 from gateway.config import ConfigError, GatewayConfig, format_validation_error
 from gateway.context import RequestContext
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, log_internal_error
 from gateway.plugins import Plugin, resolve
 from gateway.upstream import Router
 
@@ -104,8 +104,8 @@ class Pipeline:
         for p in reversed(self.plugins):
             try:
                 await p.shutdown()
-            except Exception:
-                log.exception("plugin %s failed to shut down", p.name)
+            except Exception as exc:
+                log_internal_error(log, f"plugin {p.name} shutdown", exc)
         await self.router.aclose()
 
     async def authenticate(self, ctx: RequestContext) -> None:
@@ -157,5 +157,5 @@ class Pipeline:
                 await p.on_complete(ctx)
             except GatewayError as exc:
                 log.warning("plugin %s on_complete refused: %s", p.name, exc.code)
-            except Exception:
-                log.exception("plugin %s failed in on_complete", p.name)
+            except Exception as exc:
+                log_internal_error(log, f"plugin {p.name} on_complete", exc)

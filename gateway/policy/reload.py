@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from gateway.errors import log_internal_error
 from gateway.policy.bundle import signature
 from gateway.policy.embedded import BundleRejected, EmbeddedDecider, validate
 from gateway.policy.errors import PolicyError
@@ -66,8 +67,8 @@ class BundleWatcher:
             await asyncio.sleep(self.interval_s)
             try:
                 await self.poll()
-            except Exception:  # never let the watcher die: the old bundle keeps serving
-                log.exception("policy bundle watcher failed; retrying on the next poll")
+            except Exception as exc:  # never let the watcher die: the old bundle keeps serving
+                log_internal_error(log, "policy bundle watcher (retrying on the next poll)", exc)
 
     async def poll(self) -> dict[str, Any] | None:
         """One watcher step: returns the reload event when a stable change was acted on."""
@@ -120,8 +121,8 @@ class BundleWatcher:
         if self.on_event is not None:
             try:
                 self.on_event(event)
-            except Exception:
-                log.exception("policy on_reload_event hook failed")
+            except Exception as exc:
+                log_internal_error(log, "policy on_reload_event hook", exc)
         return event
 
 

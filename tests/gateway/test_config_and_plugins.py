@@ -135,3 +135,26 @@ def test_audit_unwritable_fails_closed(upstream, gateway_factory, token, tmp_pat
     r = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=auth(token))
     assert r.status_code == 503 and r.json()["error"]["code"] == "audit_unavailable"
     assert httpx.get(f"{url}/readyz").status_code == 503
+
+
+def test_internal_error_is_500_and_logs_no_message(upstream, gateway_factory, token, caplog):
+    """A plugin bug whose exception quotes the request: the client gets a generic 500, the log
+    gets the exception type and frames, and neither gets the quoted personal data."""
+    from gateway.plugins import Plugin, register
+
+    class Leaky(Plugin):
+        name = "leaky"
+
+        async def on_request(self, ctx):
+            raise RuntimeError("cannot handle " + ctx.body["messages"][0]["content"])
+
+    register("leaky", Leaky)
+    _, up_url = upstream
+    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}], plugins=["auth", "leaky"])
+    with caplog.at_level("ERROR"):
+        r = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=auth(token))
+    assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+    assert "jane.doe" not in r.text
+    logged = "\n".join(rec.getMessage() for rec in caplog.records)
+    assert "RuntimeError" in logged and "on_request" in logged
+    assert "jane.doe" not in logged
