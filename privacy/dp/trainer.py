@@ -389,6 +389,11 @@ def train(cfg: TrainConfig, *, dataset: Dataset | None = None, model: Any = None
         if session_cap is not None and done >= session_cap and done < stop_at:
             status = "stopped"
     except KeyboardInterrupt:
+        # The interrupt may land between the accountant recording a step (inside optimizer.step)
+        # and our counter catching up: the accountant is the truth, so a resumed run never
+        # charges the budget less than what was spent (at worst one step more).
+        if engine is not None:
+            done = accounting.total_steps(engine.accountant.history)
         checkpoint()
         bar.close()
         raise
