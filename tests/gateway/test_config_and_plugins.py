@@ -158,3 +158,14 @@ def test_internal_error_is_500_and_logs_no_message(upstream, gateway_factory, to
     logged = "\n".join(rec.getMessage() for rec in caplog.records)
     assert "RuntimeError" in logged and "on_request" in logged
     assert "jane.doe" not in logged
+
+
+def test_example_config_is_valid_for_every_plugin():
+    """examples/gateway.yaml documents every section: it must stay loadable, plugin sections included."""
+    from pathlib import Path
+
+    from gateway.pipeline import build_plugins
+
+    path = Path(__file__).resolve().parents[2] / "examples" / "gateway.yaml"
+    plugins = build_plugins(load_config(path, environ={}))
+    assert [p.name for p in plugins] == ["auth", "ratelimit", "pii", "policy", "audit"]
