@@ -166,6 +166,10 @@ class GatewayApp:
             self.metrics.count_request(route, ctx.status)
             self.metrics.observe_stages(ctx.timings)
             self.metrics.observe_request(route, time.perf_counter() - ctx.started)
+            if ctx.status == 200 or ctx.pii:
+                ok = ctx.status == 200
+                self.metrics.count_usage(ctx.identity.tenant if ctx.identity else None,
+                                         ctx.prompt_tokens if ok else 0, ctx.completion_tokens if ok else 0, ctx.pii)
             await self.pipeline.on_complete(ctx)
 
     async def _read_body(self, receive: Any, content_length: str | None) -> bytes:

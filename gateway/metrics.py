@@ -43,6 +43,21 @@ class GatewayMetrics:
         self._stage_children: dict[str, object] = {}
         self._route_children: dict[str, object] = {}
         self._ttfb_children: dict[str, object] = {}
+        self._token_children: dict[str, tuple[object, object]] = {}
+
+    def count_usage(self, tenant: str | None, prompt_tokens: int, completion_tokens: int,
+                    pii: list | None) -> None:
+        """Tokens by tenant and PII entities by type, once per completed request."""
+        t = tenant or "anonymous"
+        if prompt_tokens or completion_tokens:
+            children = self._token_children.get(t)
+            if children is None:
+                children = self._token_children[t] = (self.tokens.labels(t, "prompt"),
+                                                       self.tokens.labels(t, "completion"))
+            children[0].inc(prompt_tokens)  # type: ignore[attr-defined]
+            children[1].inc(completion_tokens)  # type: ignore[attr-defined]
+        for finding in pii or ():
+            self.pii_entities.labels(finding.entity_type).inc(finding.count)
 
     def observe_request(self, route: str, seconds: float) -> None:
         child = self._route_children.get(route)

@@ -194,6 +194,7 @@ def test_health_ready_metrics(gateway_factory, token, upstream):
     m = httpx.get(f"{url}/metrics").text
     assert 'gateway_stage_seconds_count{stage="auth"}' in m
     assert 'gateway_requests_total{route="chat",status="200"} 1.0' in m
+    assert 'gateway_tokens_total{kind="completion",tenant="acme"} 4.0' in m
     down, _ = gateway_factory(upstreams=[{"name": "gone", "url": f"http://127.0.0.1:{closed_port()}"}])
     r = httpx.get(f"{down}/readyz")
     assert r.status_code == 503 and r.json()["checks"]["upstream:gone"]["ok"] is False
