@@ -21,7 +21,6 @@ import orjson
 from gateway.config import GatewayConfig
 from gateway.context import RequestContext
 from gateway.errors import (
-    BadRequest,
     GatewayError,
     MethodNotAllowed,
     NotFound,
@@ -251,7 +250,10 @@ class GatewayApp:
             else:
                 await self._relay_json(ctx, resp, send, state)
         finally:
-            resp.close() if not state.get("done") else resp.release()
+            if state.get("done"):
+                resp.release()  # the connection goes back to the pool
+            else:
+                resp.close()  # cancelled or failed mid-answer: drop the connection
 
     async def _relay_upstream_error(
         self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]
@@ -269,7 +271,7 @@ class GatewayApp:
                 ctx.status = resp.status
                 ctx.error_code = "upstream_rejected"
                 state["started"] = True
-                await self._send(send, resp.status, raw, JSON, self._headers(ctx))
+                await self._send(send, resp.status, raw, JSON, self._header_list(ctx))
                 state["finished"] = True
                 return
         raise UpstreamError(f"the model server answered with status {resp.status}", code="upstream_error")
@@ -297,7 +299,7 @@ class GatewayApp:
             raw = orjson.dumps(ctx.response)
         ctx.status = 200
         state["started"] = True
-        await self._send(send, 200, raw, JSON, self._headers(ctx))
+        await self._send(send, 200, raw, JSON, self._header_list(ctx))
         state["finished"] = True
 
     async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]) -> None:
@@ -321,7 +323,7 @@ class GatewayApp:
             data = line[5:].strip()
             if data == b"[DONE]":
                 tail = pipeline.on_stream_end(ctx) if rewrite else []
-                out = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in tail) + b"data: [DONE]\n\n"
+                out = _sse(tail) + b"data: [DONE]\n\n"
                 await send({"type": "http.response.body", "body": out, "more_body": True})
                 finished = True
                 break
@@ -347,7 +349,7 @@ class GatewayApp:
                     outs = pipeline.on_chunk(ctx, chunk)
                     if not outs:
                         continue
-                    body = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in outs)
+                    body = _sse(outs)
                 else:
                     body = b"data: " + data + b"\n\n"
             else:
@@ -363,7 +365,7 @@ class GatewayApp:
             tail = pipeline.on_stream_end(ctx) if rewrite else []
             err = UpstreamError("the model server ended the stream early", code="upstream_incomplete")
             ctx.status, ctx.error_code = 502, err.code
-            out = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in tail) + b"data: " + err.body() + b"\n\n"
+            out = _sse(tail) + b"data: " + err.body() + b"\n\n"
             await send({"type": "http.response.body", "body": out, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         state["finished"] = True
@@ -396,7 +398,7 @@ class GatewayApp:
             now = int(time.time())
             data = [{"id": n, "object": "model", "created": now, "owned_by": "compliance-gateway"} for n in names]
             ctx.status = 200
-            await self._send(send, 200, orjson.dumps({"object": "list", "data": data}), JSON, self._headers(ctx))
+            await self._send(send, 200, orjson.dumps({"object": "list", "data": data}), JSON, self._header_list(ctx))
         except GatewayError as exc:
             ctx.status = exc.status
             await self._send_error(send, exc, ctx)
@@ -428,9 +430,6 @@ class GatewayApp:
         out.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in ctx.response_headers)
         return out
 
-    def _headers(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-        return self._header_list(ctx)
-
     @staticmethod
     async def _send(send: Any, status: int, body: bytes, content_type: bytes,
                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -448,6 +447,10 @@ class GatewayApp:
         await self._send(send, exc.status, exc.body(), JSON, headers)
 
 
+def _sse(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+
+
 async def _wait_disconnect(receive: Any) -> None:
     while True:
         msg = await receive()
@@ -458,5 +461,3 @@ async def _wait_disconnect(receive: Any) -> None:
 def create_app(config: GatewayConfig | None = None) -> GatewayApp:
     return GatewayApp(config or GatewayConfig())
 
-
-__all__ = ["GatewayApp", "create_app", "BadRequest"]

@@ -112,7 +112,3 @@ def check_embeddings(body: dict[str, Any]) -> tuple[str, int]:
 
 CHECKS = {"chat": check_chat, "completions": check_completions, "embeddings": check_embeddings}
 
-
-def requested_completion_tokens(body: dict[str, Any]) -> int | None:
-    v = body.get("max_completion_tokens") or body.get("max_tokens")
-    return v if isinstance(v, int) else None

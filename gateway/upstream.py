@@ -8,7 +8,6 @@ exceptions are translated here, at the border, to the gateway's own errors.
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ class UpstreamResponse:
     status: int
     content_type: str
     _resp: aiohttp.ClientResponse
-    _first_byte: float
 
     async def read(self) -> bytes:
         try:
@@ -90,7 +88,6 @@ class Upstream:
 
     async def send(self, path: str, body: bytes, request_id: str) -> UpstreamResponse:
         assert self._session is not None, "upstream not started"
-        loop = asyncio.get_running_loop()
         try:
             resp = await self._session.post(self.url + path, data=body, headers={"x-request-id": request_id})
         except (TimeoutError, aiohttp.ServerTimeoutError):
@@ -99,7 +96,7 @@ class Upstream:
             raise UpstreamError(f"model server {self.name!r} is unreachable") from None
         except aiohttp.ClientError:
             raise UpstreamError(f"model server {self.name!r} failed to answer") from None
-        return UpstreamResponse(resp.status, resp.headers.get("content-type", ""), resp, loop.time())
+        return UpstreamResponse(resp.status, resp.headers.get("content-type", ""), resp)
 
     async def get_json(self, path: str, timeout: float = 2.0) -> object:
         assert self._session is not None, "upstream not started"

@@ -53,8 +53,8 @@ def _import_logits_processor() -> type:
     return LogitsProcessor
 
 
-class KGWLogitsProcessor(_import_logits_processor()):  # type: ignore[misc]
-    """transformers ``LogitsProcessor``: pass it in ``logits_processor=LogitsProcessorList([...])``."""
+class _GreenBias:
+    """What both generation-side shapes share: a keyed green list and the bias added to it."""
 
     def __init__(self, greenlist: GreenList, delta: float) -> None:
         self.greenlist = greenlist
@@ -64,6 +64,10 @@ class KGWLogitsProcessor(_import_logits_processor()):  # type: ignore[misc]
     def from_key(cls, key: WatermarkKey, vocab_size: int, config: TextWatermarkConfig = TextWatermarkConfig()):
         gl = GreenList.build(key, vocab_size, config.gamma, config.context_width, config.self_hash)
         return cls(gl, config.delta)
+
+
+class KGWLogitsProcessor(_GreenBias, _import_logits_processor()):  # type: ignore[misc]
+    """transformers ``LogitsProcessor``: pass it in ``logits_processor=LogitsProcessorList([...])``."""
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         h = self.greenlist.context_width
@@ -80,22 +84,13 @@ class KGWLogitsProcessor(_import_logits_processor()):  # type: ignore[misc]
         return scores + self.delta * green.to(scores.dtype)
 
 
-class VLLMWatermark:
+class VLLMWatermark(_GreenBias):
     """The vLLM logits-processor shape: ``(output_token_ids: list[int], logits: Tensor[V]) -> Tensor[V]``.
 
     vLLM passes only the tokens generated so far; until there are ``context_width`` of
     them the logits pass unchanged, which matches the detector (it scores only tokens
     with a full context inside the response text).
     """
-
-    def __init__(self, greenlist: GreenList, delta: float) -> None:
-        self.greenlist = greenlist
-        self.delta = float(delta)
-
-    @classmethod
-    def from_key(cls, key: WatermarkKey, vocab_size: int, config: TextWatermarkConfig = TextWatermarkConfig()):
-        gl = GreenList.build(key, vocab_size, config.gamma, config.context_width, config.self_hash)
-        return cls(gl, config.delta)
 
     def __call__(self, token_ids: list[int], logits: torch.Tensor) -> torch.Tensor:
         h = self.greenlist.context_width

@@ -181,7 +181,7 @@ def test_bad_input(upstream, gateway_factory, token):
     assert r.status_code == 405
     r = httpx.get(f"{url}/nope")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    assert up_url and len(upstream[0].received) == 0  # nothing invalid was forwarded
+    assert len(upstream[0].received) == 0  # nothing invalid was forwarded
 
 
 def test_health_ready_metrics(gateway_factory, token, upstream):
