@@ -98,8 +98,8 @@ def plugin_latency(texts: list[str], pattern_only: bool, nlp=None) -> dict:
     """Added latency of the gateway's PII stage for a 1 KB chat request (on_request + on_response)."""
     import asyncio
 
-    from gateway.context import Identity, RequestContext
-    from gateway.plugins.pii import PIIPlugin
+    from gateway.chain.context import Identity, RequestContext
+    from gateway.chain.plugins.pii import PIIPlugin
 
     settings = PIIPlugin.Settings.model_validate({"ner": {"enabled": not pattern_only}, "cache_entries": 0})
     plugin = PIIPlugin(settings, None)
@@ -128,8 +128,8 @@ def conversation(texts: list[str], stock, turns: int = 6) -> dict:
     """A chat whose client resends the history every turn: per-request time of the PII stage."""
     import asyncio
 
-    from gateway.context import Identity, RequestContext
-    from gateway.plugins.pii import PIIPlugin
+    from gateway.chain.context import Identity, RequestContext
+    from gateway.chain.plugins.pii import PIIPlugin
 
     plugin = PIIPlugin(PIIPlugin.Settings(), None)
     asyncio.run(plugin.startup())

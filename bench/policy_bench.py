@@ -119,9 +119,9 @@ def floor_bundle(tmp: Path):
 
 
 async def time_plugin(n: int, bundle_dir: Path, label: str) -> dict[str, float]:
-    from gateway.context import Identity, RequestContext
-    from gateway.errors import Forbidden
-    from gateway.plugins.policy import PolicyPlugin, PolicySettings
+    from gateway.chain.context import Identity, RequestContext
+    from gateway.chain.errors import Forbidden
+    from gateway.chain.plugins.policy import PolicyPlugin, PolicySettings
 
     plugin = PolicyPlugin(PolicySettings(bundle_dir=bundle_dir, reload_interval_s=0, test_on_load=False), None)
     await plugin.startup()

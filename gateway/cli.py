@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from audit.commands import CommandTable, run
 
 COMMANDS: CommandTable = {
-    "serve": ("gateway.serve:main", "run the OpenAI-compatible compliance proxy"),
+    "serve": ("gateway.hosts.proxy.serve:main", "run the OpenAI-compatible compliance proxy"),
     "token": ("gateway.auth.devkey:token_main", "mint a JWT with the local development key"),
     "dev-upstream": ("gateway.devupstream.server:main", "serve a small real model on CPU (OpenAI API)"),
     "policy": ("gateway.policy.cli:main", "test and evaluate the Rego policy bundle"),

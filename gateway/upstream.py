@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from gateway.config import UpstreamSettings
-from gateway.errors import UnknownModel, UpstreamError, UpstreamTimeout
+from gateway.chain.errors import UnknownModel, UpstreamError, UpstreamTimeout
 
 
 @dataclass(slots=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from gateway.app import GatewayApp
+from gateway.hosts.proxy.app import GatewayApp
 from gateway.config import load_config
 
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gateway.errors import BadRequest
+from gateway.chain.errors import BadRequest
 
 
 class _Body(BaseModel):

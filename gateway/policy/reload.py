@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gateway.errors import log_internal_error
+from gateway.chain.errors import log_internal_error
 from gateway.policy.bundle import signature
 from gateway.policy.embedded import BundleRejected, EmbeddedDecider, validate
 from gateway.policy.errors import PolicyError

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
-from gateway.metrics import GatewayMetrics
+from gateway.chain.metrics import GatewayMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"

@@ -24,8 +24,8 @@ import pytest
 
 from gateway.cli import COMMANDS
 from gateway.config import load_config
-from gateway.plugins.policy import PolicySettings
-from gateway.serve import FLAGS
+from gateway.chain.plugins.policy import PolicySettings
+from gateway.hosts.proxy.serve import FLAGS
 from tests.deploy.helpers import DOCKERFILE, ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

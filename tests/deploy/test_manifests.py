@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from gateway.config import GatewayConfig, load_config
-from gateway.plugins import resolve
+from gateway.chain.plugins import resolve
 from tests.deploy.helpers import (
     DEPLOY,
     GATEWAY_YAML,

@@ -111,8 +111,8 @@ def test_alerts_cover_the_fail_closed_codes_and_every_stage_budget() -> None:
 
 def test_stage_label_values_in_alerts_are_real_stage_names() -> None:
     """The stage label is a plugin's name (plus route and upstream_ttfb); a renamed plugin must fail here."""
-    from gateway.pipeline import RouteStage
-    from gateway.plugins import resolve
+    from gateway.chain.pipeline import RouteStage
+    from gateway.chain.plugins import resolve
 
     stages: set[str] = set()
     for r in _rules():

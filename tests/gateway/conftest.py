@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from gateway.app import GatewayApp
+from gateway.hosts.proxy.app import GatewayApp
 from gateway.auth.devkey import mint
 from gateway.config import load_config
 from tests.gateway.upstream_app import EchoUpstream

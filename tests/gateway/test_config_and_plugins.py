@@ -54,14 +54,14 @@ def test_env_and_flags_override_file(tmp_path):
 
 def test_unknown_plugin_fails_at_start():
     with pytest.raises(ConfigError, match=r"plugins\.1\.name: unknown plugin 'nope'"):
-        from gateway.app import GatewayApp
+        from gateway.hosts.proxy.app import GatewayApp
 
         GatewayApp(load_config(None, overrides={"plugins": ["auth", "nope"]}, environ={}))
 
 
 PLUGIN_SRC = textwrap.dedent('''
     from pydantic import BaseModel
-    from gateway.plugins import Plugin
+    from gateway.chain.plugins import Plugin
 
     class Tagger(Plugin):
         name = "tagger"
@@ -100,7 +100,7 @@ def test_third_party_plugin_via_entry_point(upstream, gateway_factory, token, tm
     assert len(events) == 2 * len("echo says: my email is jane.doe@example.com".split(" "))
     # Bad settings for a third-party plugin are named too.
     with pytest.raises(ConfigError, match=r"plugins\.0\.settings\.tag"):
-        from gateway.app import GatewayApp
+        from gateway.hosts.proxy.app import GatewayApp
 
         GatewayApp(load_config(None, overrides={"plugins": [{"name": "tagger", "settings": {}}]}, environ={}))
 
@@ -140,7 +140,7 @@ def test_audit_unwritable_fails_closed(upstream, gateway_factory, token, tmp_pat
 def test_internal_error_is_500_and_logs_no_message(upstream, gateway_factory, token, caplog):
     """A plugin bug whose exception quotes the request: the client gets a generic 500, the log
     gets the exception type and frames, and neither gets the quoted personal data."""
-    from gateway.plugins import Plugin, register
+    from gateway.chain.plugins import Plugin, register
 
     class Leaky(Plugin):
         name = "leaky"
@@ -164,7 +164,7 @@ def test_example_config_is_valid_for_every_plugin():
     """examples/gateway.yaml documents every section: it must stay loadable, plugin sections included."""
     from pathlib import Path
 
-    from gateway.pipeline import build_plugins
+    from gateway.chain.pipeline import build_plugins
 
     path = Path(__file__).resolve().parents[2] / "examples" / "gateway.yaml"
     plugins = build_plugins(load_config(path, environ={}))

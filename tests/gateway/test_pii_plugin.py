@@ -9,9 +9,9 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from gateway.context import Identity, RequestContext
-from gateway.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
-from gateway.plugins.pii import PIIPlugin
+from gateway.chain.context import Identity, RequestContext
+from gateway.chain.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
+from gateway.chain.plugins.pii import PIIPlugin
 
 EMAIL, PHONE, CARD = "maria.gonzalez@example.com", "13812345678", "4111 1111 1111 1111"
 

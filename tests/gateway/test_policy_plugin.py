@@ -11,10 +11,10 @@ from types import SimpleNamespace
 import pytest
 from pydantic import ValidationError
 
-from gateway.context import Identity, PIIFinding, RequestContext
-from gateway.errors import Forbidden, ServiceUnavailable
-from gateway.plugins import resolve
-from gateway.plugins.policy import PolicyPlugin, PolicySettings
+from gateway.chain.context import Identity, PIIFinding, RequestContext
+from gateway.chain.errors import Forbidden, ServiceUnavailable
+from gateway.chain.plugins import resolve
+from gateway.chain.plugins.policy import PolicyPlugin, PolicySettings
 from gateway.policy.bundle import default_bundle_dir, load_bundle
 from gateway.policy.engines import get_engine
 from gateway.policy.errors import PolicyError

@@ -26,9 +26,9 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.context import PolicyDecision, RequestContext
-from gateway.errors import Forbidden, GatewayError, ServiceUnavailable
-from gateway.plugins import Plugin
+from gateway.chain.context import PolicyDecision, RequestContext
+from gateway.chain.errors import Forbidden, GatewayError, ServiceUnavailable
+from gateway.chain.plugins import Plugin
 from gateway.policy.bundle import default_bundle_dir
 from gateway.policy.decision import CheckedDecision, build_input, check_decision
 from gateway.policy.embedded import EmbeddedDecider, validate

@@ -15,11 +15,11 @@ import asyncio
 import logging
 from typing import Any
 
-from gateway.audit_sink import open_audit_writer
+from gateway.chain.audit_sink import open_audit_writer
 from gateway.config import AuditSettings
-from gateway.context import RequestContext
-from gateway.errors import ServiceUnavailable
-from gateway.plugins import Plugin
+from gateway.chain.context import RequestContext
+from gateway.chain.errors import ServiceUnavailable
+from gateway.chain.plugins import Plugin
 
 log = logging.getLogger("gateway.audit")
 

@@ -18,9 +18,9 @@ import jwt
 
 from gateway.auth.keys import KeySet
 from gateway.config import AuthSettings
-from gateway.context import Identity, RequestContext
-from gateway.errors import Unauthorized
-from gateway.plugins import Plugin
+from gateway.chain.context import Identity, RequestContext
+from gateway.chain.errors import Unauthorized
+from gateway.chain.plugins import Plugin
 
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 

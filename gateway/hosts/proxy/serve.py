@@ -67,7 +67,7 @@ _SNAPSHOT_ENV = "COMPLIANCE_GATEWAY_CONFIG_SNAPSHOT"
 
 
 def _worker_app() -> Any:
-    from gateway.app import GatewayApp
+    from gateway.hosts.proxy.app import GatewayApp
 
     return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
 
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import uvicorn
 
-    from gateway.app import GatewayApp
+    from gateway.hosts.proxy.app import GatewayApp
 
     try:
         app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
@@ -95,7 +95,7 @@ def main(argv: list[str]) -> int:
     if args.workers > 1:
         # Each worker rebuilds the same, already validated config from this snapshot.
         os.environ[_SNAPSHOT_ENV] = config.model_dump_json()
-        target = "gateway.serve:_worker_app"
+        target = "gateway.hosts.proxy.serve:_worker_app"
     uvicorn.run(
         target,
         factory=args.workers > 1,

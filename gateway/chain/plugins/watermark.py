@@ -15,8 +15,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.context import RequestContext
-from gateway.plugins import Plugin
+from gateway.chain.context import RequestContext
+from gateway.chain.plugins import Plugin
 
 log = logging.getLogger("gateway.watermark")
 

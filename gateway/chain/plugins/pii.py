@@ -28,9 +28,9 @@ import logging
 from collections import Counter
 from typing import Any
 
-from gateway.context import PIIFinding, RequestContext
-from gateway.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
-from gateway.plugins import Plugin
+from gateway.chain.context import PIIFinding, RequestContext
+from gateway.chain.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
+from gateway.chain.plugins import Plugin
 from privacy.pii.body import Texts, Unscreenable, request_texts, response_texts
 from privacy.pii.engine import PIIEngine, TextTooLarge
 from privacy.pii.findings import Finding

@@ -14,9 +14,9 @@ import math
 from typing import Any
 
 from gateway.config import Limits, RateLimitSettings
-from gateway.context import RequestContext
-from gateway.errors import RateLimited, ServiceUnavailable
-from gateway.plugins import Plugin
+from gateway.chain.context import RequestContext
+from gateway.chain.errors import RateLimited, ServiceUnavailable
+from gateway.chain.plugins import Plugin
 from gateway.ratelimit.buckets import Bucket, Limiter, MemoryLimiter, RedisLimiter, format_reset
 
 log = logging.getLogger("gateway.ratelimit")

@@ -4,7 +4,7 @@ One dict maps paths to handlers; the body is read once (with a size limit),
 parsed once, checked once and handed to the plugin chain on the request
 context. Streaming answers are relayed event by event through the chain's
 chunk hooks; if the client goes away, the upstream request is cancelled.
-Every error a client sees is rendered from gateway.errors in the OpenAI shape.
+Every error a client sees is rendered from gateway.chain.errors in the OpenAI shape.
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from typing import Any
 import orjson
 
 from gateway.config import GatewayConfig
-from gateway.context import RequestContext
-from gateway.errors import (
+from gateway.chain.context import RequestContext
+from gateway.chain.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
@@ -28,9 +28,9 @@ from gateway.errors import (
     UpstreamError,
     log_internal_error,
 )
-from gateway.metrics import GatewayMetrics
-from gateway.pipeline import Pipeline, build_plugins
-from gateway.requests import CHECKS, parse_json_object
+from gateway.chain.metrics import GatewayMetrics
+from gateway.chain.pipeline import Pipeline, build_plugins
+from gateway.chain.requests import CHECKS, parse_json_object
 from gateway.upstream import Router, Upstream, UpstreamResponse
 
 log = logging.getLogger("gateway")

@@ -8,7 +8,7 @@ Hooks (all optional except ``name``):
 
 - ``startup()``/``shutdown()``: load models, compile policies, open pools once.
 - ``ready() -> (ok, detail)``: for ``/readyz``.
-- ``on_request(ctx)``: in chain order; raise a ``gateway.errors.GatewayError`` to refuse.
+- ``on_request(ctx)``: in chain order; raise a ``gateway.chain.errors.GatewayError`` to refuse.
 - ``on_response(ctx)``: non-streaming, in reverse chain order; may rewrite ``ctx.response``.
 - ``on_chunk(ctx, chunk) -> list[dict]``: streaming, in reverse chain order; gets one
   parsed SSE event (the JSON of a ``data:`` line) and returns the events to pass on
@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from gateway.context import RequestContext
+from gateway.chain.context import RequestContext
 
 ENTRY_POINT_GROUP = "compliance_gateway.plugins"
 
@@ -73,12 +73,12 @@ class Plugin:
 
 # name -> "module:Class", imported lazily so an unused plugin costs nothing.
 _BUILTINS: dict[str, str] = {
-    "auth": "gateway.plugins.auth:JWTAuthPlugin",
-    "ratelimit": "gateway.plugins.ratelimit:RateLimitPlugin",
-    "pii": "gateway.plugins.pii:PIIPlugin",
-    "policy": "gateway.plugins.policy:PolicyPlugin",
-    "audit": "gateway.plugins.audit:AuditPlugin",
-    "watermark": "gateway.plugins.watermark:WatermarkDetectPlugin",
+    "auth": "gateway.chain.plugins.auth:JWTAuthPlugin",
+    "ratelimit": "gateway.chain.plugins.ratelimit:RateLimitPlugin",
+    "pii": "gateway.chain.plugins.pii:PIIPlugin",
+    "policy": "gateway.chain.plugins.policy:PolicyPlugin",
+    "audit": "gateway.chain.plugins.audit:AuditPlugin",
+    "watermark": "gateway.chain.plugins.watermark:WatermarkDetectPlugin",
 }
 _REGISTRY: dict[str, type[Plugin]] = {}
 

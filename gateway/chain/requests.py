@@ -11,7 +11,7 @@ from typing import Any
 
 import orjson
 
-from gateway.errors import BadRequest
+from gateway.chain.errors import BadRequest
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Hosts: adapters that drive the chain from a gateway's native events."""

@@ -1,0 +1,1 @@
+"""Our own OpenAI-compatible proxy (``gateway serve``): the embedded default host."""
