@@ -30,7 +30,10 @@ def _train_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
-    p.add_argument("--max-noise-multiplier", type=float, default=50.0)
+    p.add_argument("--max-noise-multiplier", type=float, default=50.0,
+                   help="refuse a target that needs more noise than this")
+    p.add_argument("--accountant", choices=["prv", "rdp"], default="prv",
+                   help="the accountant the run is charged with (prv: near-tight; rdp: a looser upper bound)")
     p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
     p.add_argument("--stop-after-steps", type=int, default=None,
                    help="stop cleanly after this many steps in this session (time-boxed jobs); resume later")
@@ -53,7 +56,7 @@ def _config(args: argparse.Namespace) -> object:
         redact_pii=args.redact_pii, resume=args.resume, seed=args.seed, device=args.device,
         max_noise_multiplier=args.max_noise_multiplier, checkpoint_every=args.checkpoint_every,
         stop_after_steps=args.stop_after_steps, progress=not args.no_progress, audit_store=args.audit_store,
-        signing_key=args.signing_key)
+        signing_key=args.signing_key, accountant=args.accountant)
 
 
 def train(argv: Sequence[str]) -> int:
