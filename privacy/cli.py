@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit.commands import CommandTable, run
+from commandline import run, tool
 
-COMMANDS: CommandTable = {
+COMMANDS: dict[str, tuple[str, str]] = {
     # PII engine (issue 3)
     "scan": ("privacy.pii.cli:scan", "print PII findings in a file or stdin"),
     "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
@@ -17,5 +17,8 @@ COMMANDS: CommandTable = {
 }
 
 
+CLI = tool("privacy", "PII scanning and redaction, DP fine-tuning and privacy audits.", COMMANDS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run("privacy", "PII scanning and redaction, DP fine-tuning and privacy audits.", COMMANDS, argv)
+    return run(CLI, argv)

@@ -8,7 +8,7 @@ import os
 import sys
 from typing import Any
 
-from audit.commands import UsageError
+from commandline import UsageError
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 # flag -> (environment variable, config path)
