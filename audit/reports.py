@@ -560,8 +560,8 @@ def access(inp: ReportInput) -> dict[str, Any]:
             + (" (that key has been destroyed: it can no longer be read)" if erased else "")]
     b_par = ["We hold these kinds of personal data about you: " + "; ".join(held) + "."]
     if pii:
-        b_par.append("Your messages contained " + join_words([entity_words(k) for k, _ in pii.most_common()])
-                     + ". These were detected and replaced before your request went to the model; the text of "
+        b_par.append("Your messages contained these kinds of personal data: "
+                     + join_words([entity_words(k) for k, _ in pii.most_common()]) + ". These were detected and replaced before your request went to the model; the text of "
                      "your messages and the answers are not stored.")
     else:
         b_par.append("The text of your messages and the answers are not stored.")
@@ -598,9 +598,12 @@ def access(inp: ReportInput) -> dict[str, Any]:
              "decisions only decide whether a single request is served; they have no legal or similarly "
              "significant effect on you (Art. 22), and you may ask us to review any of them."]
     if reqs:
+        other = len(reqs) - outcomes["answered"] - outcomes["policy"] - outcomes["ratelimit"]
         h_par.append(f"In the period: {plural(outcomes['answered'], 'request')} served, "
                      f"{plural(outcomes['policy'], 'request')} refused by the policy, "
-                     f"{plural(outcomes['ratelimit'], 'request')} refused by the usage limits.")
+                     f"{plural(outcomes['ratelimit'], 'request')} refused by the usage limits"
+                     + (f", {plural(other, 'request')} not served for other reasons (see the table below)."
+                        if other else "."))
     h = _section("h", "Automated decisions", ref="Art. 15(1)(h)", paragraphs=h_par,
                  columns=["Reason the policy gave", "Requests"] if denied else None,
                  rows=[[r, n] for r, n in denied.most_common()])
