@@ -24,6 +24,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -226,6 +227,30 @@ def _split(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], str | None, lis
     return header, note, records
 
 
+def _squash(text: str) -> str:
+    """Text compared without white space and with ligatures (PDF text extraction's "ﬃ") spelled out."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _same_document(lines: list[dict[str, Any]], shown: str, path: Path) -> None:
+    """The pages of a PDF must show the report and the checkpoint its attachment carries.
+
+    This binds the attachment to the pages (a valid export from another document, or another checkpoint,
+    attached to these pages is refused); it does not re-render the pages, so an edit of the page text
+    alone is not caught here.
+    """
+    page = _squash(shown)
+    for line in lines:
+        if line.get("kind") == "report" and isinstance(line.get("report"), dict):
+            title = str(line["report"].get("title") or "")
+            if title and _squash(title) not in page:
+                raise StoreError(f"{path}: the pages do not show the report attached to them ({title!r})")
+        if line.get("kind") == "checkpoint" and isinstance(line.get("note"), str):
+            parts = line["note"].split("\n")
+            if len(parts) > 2 and _squash(parts[2]) not in page:
+                raise StoreError(f"{path}: the pages show another checkpoint than the one attached")
+
+
 def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, Any]]]:
     """(header, checkpoint note, records) from a jsonl, csv or html export."""
     try:
@@ -233,7 +258,10 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
         if raw.startswith(b"%PDF-"):
             from audit.pdf import attachment
 
-            return _split(json.loads(attachment(raw, ATTACHMENT))["lines"])
+            blob, shown = attachment(raw, ATTACHMENT)
+            lines = json.loads(blob)["lines"]
+            _same_document(lines, shown, path)
+            return _split(lines)
         text = raw.decode("utf-8")
     except OSError as exc:
         raise StoreError(f"cannot read export {path}: {exc.strerror}") from None

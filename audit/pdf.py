@@ -77,14 +77,17 @@ def attach(pdf: bytes, files: dict[str, bytes], *, title: str, subject: str) -> 
     return buf.getvalue()
 
 
-def attachment(pdf: bytes, name: str) -> bytes:
+def attachment(pdf: bytes, name: str) -> tuple[bytes, str]:
+    """(the attached file ``name``, the text the pages show)."""
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
     try:
-        got = PdfReader(io.BytesIO(pdf)).attachments.get(name)
+        reader = PdfReader(io.BytesIO(pdf))
+        got = reader.attachments.get(name)
+        if not got:
+            raise StoreError(f"the PDF holds no {name} attachment: it is not an audit export")
+        text = "\n".join(page.extract_text() or "" for page in reader.pages)
     except (PdfReadError, ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"the PDF cannot be read: {type(exc).__name__}") from None
-    if not got:
-        raise StoreError(f"the PDF holds no {name} attachment: it is not an audit export")
-    return got[0]
+    return got[0], text

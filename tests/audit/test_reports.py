@@ -20,6 +20,7 @@ from PIL import Image, ImageChops
 
 from audit.cli import main as cli
 from audit.compliance import ComplianceConfigError, load_compliance, location_of, parse_compliance
+from audit.errors import StoreError
 from audit.export import read_export
 from audit.keys import load_public_key
 from audit.reports import ACCESS_ITEMS, OUTCOMES, ReportInput, access, activity, art30
@@ -215,6 +216,16 @@ def test_pdf_carries_the_verification_data(rendered, report: str, tmp_path: Path
     w.write(forged)
     rep = verify_export(forged, load_public_key(pub))
     assert not rep.ok and "checkpoint" in rep.problems[0]
+    # A valid export attached to another report's pages is refused: the pages must show what is attached.
+    other = "art30" if report != "art30" else "access"
+    w = PdfWriter()
+    for page in PdfReader(rendered[1][(other, "pdf")]).pages:
+        w.add_page(page)
+    w.add_attachment("audit-export.json", reader.attachments["audit-export.json"][0])
+    swapped = tmp_path / "swapped.pdf"
+    w.write(swapped)
+    with pytest.raises(StoreError, match="do not show the report"):
+        read_export(swapped)
     plain = tmp_path / "plain.pdf"  # a PDF with no export attached: a clear error, exit 2
     w = PdfWriter()
     w.add_blank_page(200, 200)
