@@ -110,6 +110,8 @@ class Recipient(_Strict):
     # The Art. 46 safeguard when the data leave the EEA, e.g. "Standard contractual clauses
     # (Commission Implementing Decision (EU) 2021/914), module 2".
     safeguard: str | None = None
+    # Where the Art. 28 contract (data processing agreement) is kept: a reference or URL (ICO template column).
+    contract: str | None = None
     purpose: str | None = None
 
     @field_validator("country")

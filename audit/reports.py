@@ -474,16 +474,20 @@ def art30(inp: ReportInput) -> dict[str, Any]:
                      f"detected {plural(n, 'time')}, replaced before forwarding, never stored", "not stored"])
     categories = _section("data", "Categories of personal data and retention periods", ref="Art. 30(1)(c), (f)",
                           columns=["Category", "How it is held", "Retention period"], rows=cats,
-                          paragraphs=[f"Why these periods: {why}."] if why else [])
+                          paragraphs=[*([f"Why these periods: {why}."] if why else []),
+                                      "Special categories of data (Art. 9) and data on criminal convictions "
+                                      "(Art. 10) are not processed on purpose; prompts that contain them are not "
+                                      "stored."])
     rec_rows = [[_recipient_name(d), _recipient_country(d), d.recipient.role if d.recipient else "processor",
-                 d.where(), d.forwarded] for d in dests]
+                 (d.recipient.contract if d.recipient else None) or "-", d.where(), d.forwarded] for d in dests]
     warn = [f"Model server '{d.upstream}' received requests but is not in the configuration."
             for d in dests if not d.configured]
     warn += [f"Model server '{d.upstream}' has no named recipient (compliance.recipients)." for d in dests
              if d.recipient is None and c is not None]
     recipients = _section("recipients", "Recipients", ref="Art. 30(1)(d)",
-                          columns=["Recipient", "Established in", "Role", "Where the model server runs",
-                                   "Requests forwarded"], rows=rec_rows or [["(none configured)", "-", "-", "-", 0]],
+                          columns=["Recipient", "Established in", "Role", "Contract (Art. 28)",
+                                   "Where the model server runs", "Requests forwarded"],
+                          rows=rec_rows or [["(none configured)", "-", "-", "-", "-", 0]],
                           warn=warn)
     t_rows = []
     t_warn = []

@@ -54,6 +54,7 @@ compliance:
     - upstream: gpu-eu
       name: Example GPU Cloud B.V.
       country: NL
+      contract: DPA-2025-014 (legal drive)
     - upstream: gpu-us
       name: Example Inference Inc.
       country: US

@@ -161,14 +161,14 @@ def test_art30_record_in_the_authorities_layout(rendered) -> None:
                      ("recipients", "30(1)(d)"), ("transfers", "30(1)(e)"), ("retention", "30(1)(f)"),
                      ("security", "30(1)(g)")]:
         assert ref in sec[sid], sid
-    assert "Dr. Jana Weber" in sec["controller"]
+    assert "Dr. Jana Weber" in sec["controller"] and "DPA-2025-014" in sec["recipients"]
     assert "6 years" in sec["retention"] and "90 days" in sec["retention"] and "90 days" in sec["data"]
     # Transfers from region labels and the controller's country; the unlabelled upstream is flagged.
     tr = sec["transfers"]
     assert "the United States yes, third country Standard contractual clauses" in tr
     assert "the EEA no not needed" in tr
     assert "location unknown" in tr and "'default'" in tr
-    assert "Example Inference Inc. the United States processor the United States 2" in sec["recipients"]
+    assert "Example Inference Inc. the United States processor - the United States 2" in sec["recipients"]
 
 
 def test_activity_separates_auth_failures_from_policy_denials(rendered) -> None:
