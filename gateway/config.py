@@ -144,25 +144,25 @@ class GatewayConfig(_Strict):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
-    # Sections owned by their plugins, validated by each plugin's own Settings model at build time.
-    pii: dict[str, Any] = Field(default_factory=dict)
-    policy: dict[str, Any] = Field(default_factory=dict)
     # Controller, DPO, retention periods, recipients and transfer safeguards for the GDPR reports
     # (audit/compliance.py; `audit export --config FILE` reads the same section).
     compliance: ComplianceSettings | None = None
-
-    @field_validator("compliance")
-    @classmethod
-    def _recipients_name_real_upstreams(cls, v: ComplianceSettings | None, info: ValidationInfo) -> Any:
-        if v is not None and info.data.get("upstreams"):
-            v.check_upstreams([u.name for u in info.data["upstreams"]])
-        return v
+    # Sections owned by their plugins, validated by each plugin's own Settings model at build time.
+    pii: dict[str, Any] = Field(default_factory=dict)
+    policy: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("plugins", mode="before")
     @classmethod
     def _names_as_specs(cls, v: Any) -> Any:
         if isinstance(v, list):
             return [{"name": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    @field_validator("compliance")
+    @classmethod
+    def _recipients_name_real_upstreams(cls, v: ComplianceSettings | None, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("upstreams"):
+            v.check_upstreams([u.name for u in info.data["upstreams"]])
         return v
 
     @field_validator("upstreams")
