@@ -253,8 +253,13 @@ def test_reports_look_like_their_golden_screenshots(rendered) -> None:
         share = _diff_share(shot, Image.open(golden))
         assert share <= TOLERANCE, (f"{report}: {share:.1%} of pixels differ from {golden.name}; if the change is "
                                     "meant, regenerate with .venv/bin/python -m tests.audit.reports_sample")
-    # The tolerance is tight enough to tell the reports apart.
-    assert _diff_share(shots["access"], Image.open(sample.DOCS / "art30.png")) > 5 * TOLERANCE
+    # The tolerance is tight enough to tell the reports apart, and to catch a layout change.
+    assert _diff_share(shots["access"], Image.open(sample.DOCS / "art30.png")) > 3 * TOLERANCE
+    narrower = rendered[1][("access", "html")].read_text(encoding="utf-8").replace("max-width: 1100px",
+                                                                                   "max-width: 900px")
+    assert "max-width: 900px" in narrower
+    shot = Image.open(io.BytesIO(screenshot(narrower)))
+    assert _diff_share(shot, Image.open(sample.DOCS / "access.png")) > 3 * TOLERANCE
 
 
 def test_compliance_section_is_validated_with_the_key_named(tmp_path: Path) -> None:
