@@ -5,6 +5,7 @@ setup:
 
 # One command: set up, start a dev model server and the gateway on loopback, send a request with PII.
 demo: setup
+	./scripts/setup-chromium
 	.venv/bin/python scripts/demo.py
 
 # One command: the whole test suite (sets up first if needed).
