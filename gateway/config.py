@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from audit.compliance import ComplianceSettings
 
 ENV_PREFIX = "CG_"
 
@@ -142,6 +144,9 @@ class GatewayConfig(_Strict):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    # Controller, DPO, retention periods, recipients and transfer safeguards for the GDPR reports
+    # (audit/compliance.py; `audit export --config FILE` reads the same section).
+    compliance: ComplianceSettings | None = None
     # Sections owned by their plugins, validated by each plugin's own Settings model at build time.
     pii: dict[str, Any] = Field(default_factory=dict)
     policy: dict[str, Any] = Field(default_factory=dict)
@@ -151,6 +156,13 @@ class GatewayConfig(_Strict):
     def _names_as_specs(cls, v: Any) -> Any:
         if isinstance(v, list):
             return [{"name": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    @field_validator("compliance")
+    @classmethod
+    def _recipients_name_real_upstreams(cls, v: ComplianceSettings | None, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("upstreams"):
+            v.check_upstreams([u.name for u in info.data["upstreams"]])
         return v
 
     @field_validator("upstreams")
