@@ -11,14 +11,14 @@ import yaml
 
 from gateway.auth.devkey import mint
 from tests.extproc.harness import EnvoyProcess, ExtProcProcess, envoy_config
-from tests.gateway.upstream_app import EchoUpstream
+from tests.extproc.split_upstream import SplitEcho
 from tests.servers import ServerThread
 
 
 @dataclass
 class Stack:
     url: str  # Envoy's listener
-    upstream: EchoUpstream
+    upstream: SplitEcho
     envoy: EnvoyProcess
     extproc: ExtProcProcess
     store: str  # the audit store
@@ -32,6 +32,7 @@ def chain_config(upstream_url: str, store: str, **sections: Any) -> dict[str, An
         "policy": {"reload_interval_s": 0, "test_on_load": False},
         "rate_limit": {"tenants": {"initech": {"requests_per_minute": 2}}},
         "audit": {"store": store, "linger_ms": 1},
+        "server": {"max_body_bytes": 65536},
     }
     cfg.update(sections)
     return cfg
@@ -40,7 +41,7 @@ def chain_config(upstream_url: str, store: str, **sections: Any) -> dict[str, An
 @contextlib.contextmanager
 def envoy_stack(tmp: Path, **sections: Any) -> Iterator[Stack]:
     store = f"sqlite:///{tmp / 'audit.db'}"
-    up = EchoUpstream()
+    up = SplitEcho()
     with ServerThread(up) as srv:
         cfg_file = tmp / "gateway.yaml"
         cfg_file.write_text(yaml.safe_dump(chain_config(srv.url, store, **sections)))
