@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import grpc
@@ -343,9 +344,11 @@ class ExtProcHost(pb_grpc.ExternalProcessorServicer):
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-async def serve(chain: Chain, host: str, port: int, *, ready: asyncio.Event | None = None,
-                bound: list[int] | None = None, stop: asyncio.Event | None = None) -> None:
-    """Run until ``stop`` is set (or forever); the chain is started and shut down here."""
+async def serve(chain: Chain, host: str, port: int, *, stop: asyncio.Event | None = None,
+                on_start: Callable[[int, ExtProcHost], None] | None = None) -> None:
+    """Run until ``stop`` is set (or forever); the chain is started and shut down here.
+
+    ``on_start(port, servicer)`` is called once the port is bound (port 0 picks a free one)."""
     import os
 
     await chain.startup()
@@ -364,10 +367,8 @@ async def serve(chain: Chain, host: str, port: int, *, ready: asyncio.Event | No
         await chain.shutdown()
         raise OSError(f"cannot listen on {host}:{port}")
     await server.start()
-    if bound is not None:
-        bound.append(actual)
-    if ready is not None:
-        ready.set()
+    if on_start is not None:
+        on_start(actual, servicer)
     log.info("ext_proc server listening on %s:%d", host, actual)
     try:
         if stop is None:
