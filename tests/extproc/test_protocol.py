@@ -17,8 +17,9 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
 from gateway.auth.devkey import mint
+from gateway.chain.core import Chain
 from gateway.config import load_config
-from gateway.hosts.extproc.server import Chain, ExtProcHost, serve
+from gateway.hosts.extproc.server import ExtProcHost, serve
 
 
 def headers(pairs: dict[str, str], eos: bool = False) -> pb.HttpHeaders:
@@ -48,7 +49,7 @@ async def processor(tmp_path: Path) -> AsyncIterator[tuple[pb_grpc.ExternalProce
         "plugins": ["auth", "audit"], "audit": {"store": f"jsonl://{audit}"}})
     stop = asyncio.Event()
     started: asyncio.Future[tuple[int, ExtProcHost]] = asyncio.get_running_loop().create_future()
-    task = asyncio.ensure_future(serve(Chain.from_config(config), "127.0.0.1", 0, stop=stop,
+    task = asyncio.ensure_future(serve(Chain.from_config(config, host="extproc"), "127.0.0.1", 0, stop=stop,
                                        on_start=lambda p, s: started.set_result((p, s))))
     port, servicer = await asyncio.wait_for(started, 30)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:

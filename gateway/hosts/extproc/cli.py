@@ -35,11 +35,12 @@ def _worker(args: argparse.Namespace, config_json: str) -> None:
 def _run(args: argparse.Namespace, config: object) -> None:
     import uvloop
 
-    from gateway.hosts.extproc.server import Chain, serve
+    from gateway.chain.core import Chain
+    from gateway.hosts.extproc.server import serve
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    chain = Chain.from_config(config)  # type: ignore[arg-type]
+    chain = Chain.from_config(config, host="extproc")  # type: ignore[arg-type]
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -62,7 +63,7 @@ def main(argv: list[str]) -> int:
     if args.check:
         print(config.model_dump_json(indent=2))
         return 0
-    from gateway.hosts.extproc.server import Chain
+    from gateway.chain.core import Chain
 
     try:
         Chain.from_config(config)  # validates the whole chain once before serving (or forking)

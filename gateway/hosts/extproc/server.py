@@ -29,6 +29,7 @@ import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 
 from gateway.chain.context import RequestContext
+from gateway.chain.core import Chain
 from gateway.chain.errors import (
     GatewayError,
     MethodNotAllowed,
@@ -38,11 +39,6 @@ from gateway.chain.errors import (
     log_internal_error,
 )
 from gateway.hosts.extproc import protocol as P
-
-try:  # the core's host-facing API; until it lands, the stand-in with the same shape
-    from gateway.chain.core import Chain
-except ImportError:  # pragma: no cover - removed once the core is merged
-    from gateway.hosts.extproc._interim import Chain
 
 log = logging.getLogger("gateway.extproc")
 
@@ -112,22 +108,24 @@ class Exchange:
         client = headers.get("x-forwarded-for", "").partition(",")[0].strip() or None
         route = API_ROUTES.get(path)
         if route is None:
+            # GET /v1/models is authenticated and passed on; any other path is refused, never
+            # forwarded unscreened (Envoy routes only /v1/ here; this is the second lock).
             ctx = self.chain.new_context(route="models", method=method, path=path, headers=headers, client=client)
-            ctx.audit["host"] = "extproc"
             self.ctx = ctx
             if path != "/v1/models":
-                return await self._deny(NotFound(f"no route for {method} {path}"), audit=False)
+                return await self._deny(NotFound(f"no route for {method} {path}"))
             if method != "GET":
-                return await self._deny(MethodNotAllowed("use GET"), audit=False)
+                return await self._deny(MethodNotAllowed("use GET"))
             try:
                 await self.chain.authenticate(ctx)
             except GatewayError as exc:
-                return await self._deny(exc, audit=False)
+                return await self._deny(exc)
+            ctx.status = 200
+            await self.chain.commit(ctx)
             self.phase = "passthrough"
             self.finished = True
             return P.headers_response(P.REQUEST_HEADERS, P.mutation(remove=self.strip), MODELS_MODE)
         ctx = self.chain.new_context(route=route, method=method, path=path, headers=headers, client=client)
-        ctx.audit["host"] = "extproc"
         self.ctx = ctx
         if method != "POST":
             return await self._deny(MethodNotAllowed("use POST"))
@@ -152,8 +150,7 @@ class Exchange:
         except GatewayError as exc:
             return await self._deny(exc)
         except Exception as exc:
-            log_internal_error(log, "request", exc)
-            return await self._deny(GatewayError("internal error"))
+            return await self._deny(self.chain.internal_error(ctx, exc, "extproc request"))
         self.phase = "forwarded"
         self.t_forwarded = time.perf_counter()
         headers = [("content-length", str(len(body))), ("x-request-id", ctx.request_id)]
@@ -174,7 +171,7 @@ class Exchange:
         ctx = self.ctx
         assert ctx is not None
         self.phase = "response_headers"
-        ctx.timings["upstream"] = time.perf_counter() - self.t_forwarded
+        self.chain.upstream_answered(ctx, time.perf_counter() - self.t_forwarded)
         headers = P.headers_map(msg)
         status = int(headers.get(":status", "0") or 0)
         self.upstream_status = status
@@ -189,12 +186,14 @@ class Exchange:
         return P.headers_response(P.RESPONSE_HEADERS, None, JSON_MODE)
 
     async def _finish_without_body(self, status: int) -> P.pb.ProcessingResponse:
+        """Headers with end_of_stream: no OpenAI answer is empty, so the chain refuses it (502)."""
         ctx = self.ctx
         assert ctx is not None
-        if status == 200:
+        try:
+            await self.chain.response_json(ctx, b"", status)
             exc: GatewayError = UpstreamError("the model server sent an empty answer", code="upstream_invalid")
-        else:
-            exc = UpstreamError(f"the model server answered with status {status}", code="upstream_error")
+        except GatewayError as refused:
+            exc = refused
         return await self._deny(exc)
 
     async def _response_body(self, msg: P.pb.HttpBody) -> P.pb.ProcessingResponse:
@@ -209,22 +208,13 @@ class Exchange:
         self.raw = []
         ctx = self.ctx
         assert ctx is not None
-        status = self.upstream_status
         try:
-            if status == 200:
-                out = await self.chain.response_json(ctx, raw, 200)
-            elif 400 <= status < 500 and status not in (401, 403) and raw.lstrip().startswith(b"{"):
-                # The model server's own complaint about the request: the client can act on it.
-                ctx.status, ctx.error_code = status, "upstream_rejected"
-                out = raw
-            else:
-                raise UpstreamError(f"the model server answered with status {status}", code="upstream_error")
+            out = await self.chain.response_json(ctx, raw, self.upstream_status)
             await self.chain.commit(ctx)
         except GatewayError as exc:
             return await self._deny(exc)
         except Exception as exc:
-            log_internal_error(log, "response", exc)
-            return await self._deny(GatewayError("internal error"))
+            return await self._deny(self.chain.internal_error(ctx, exc, "extproc response"))
         self.finished = True
         self.phase = "done"
         headers = [("content-length", str(len(out))), *self.chain.response_headers(ctx)]
@@ -242,31 +232,31 @@ class Exchange:
                 return P.body_response(P.RESPONSE_BODY, out)
             out += relay.end()
         except GatewayError as exc:
-            ctx.status, ctx.error_code = exc.status, exc.code
-            out = b"data: " + exc.body() + b"\n\n"
+            self.chain.fail(ctx, exc)
+            out = Chain.error_event(exc)
         except Exception as exc:
-            log_internal_error(log, "stream", exc)
-            err = GatewayError("internal error")
-            ctx.status, ctx.error_code = err.status, err.code
-            out = b"data: " + err.body() + b"\n\n"
+            out = Chain.error_event(self.chain.internal_error(ctx, exc, "extproc stream"))
         try:
             await self.chain.commit(ctx)
         except GatewayError as exc:  # no record, no [DONE]: say so in-band instead
-            ctx.status, ctx.error_code = exc.status, exc.code
-            out = _without_done(out) + b"data: " + exc.body() + b"\n\n"
+            self.chain.fail(ctx, exc)
+            out = _without_done(out) + Chain.error_event(exc)
         self.finished = True
         self.phase = "done"
         return P.body_response(P.RESPONSE_BODY, out)
 
     # -- verdicts ------------------------------------------------------------------------
-    async def _deny(self, exc: GatewayError, *, audit: bool = True) -> P.pb.ProcessingResponse:
+    async def _deny(self, exc: GatewayError) -> P.pb.ProcessingResponse:
+        """Envoy answers the client with the OpenAI error; the record is durable first."""
         ctx = self.ctx
+        assert ctx is not None
+        self.chain.fail(ctx, exc)
+        try:
+            await self.chain.commit(ctx)
+        except GatewayError as audit_exc:
+            self.chain.fail(ctx, audit_exc)
+            exc = audit_exc
         status, headers, body = self.chain.error_response(exc, ctx)
-        if ctx is not None and audit:
-            try:
-                await self.chain.commit(ctx)
-            except GatewayError as audit_exc:
-                status, headers, body = self.chain.error_response(audit_exc, ctx)
         self.finished = True
         self.phase = "done"
         return P.immediate(status, headers, body, f"compliance_gateway_{exc.code}")
@@ -277,10 +267,10 @@ class Exchange:
         if ctx is None or self.finished or self.phase == "start":
             return
         self.finished = True
-        ctx.status = ctx.status if ctx.status >= 400 else 499
-        ctx.error_code = ctx.error_code or "client_closed_request"
-        ctx.audit["outcome"] = outcome
-        if hasattr(ctx, "outcome"):
+        if outcome == "cancelled":
+            self.chain.cancelled(ctx)
+        else:
+            self.chain.fail(ctx, GatewayError("ext_proc protocol violation", code="extproc_protocol_error"))
             ctx.outcome = outcome
         await self.chain.commit(ctx)
 
@@ -316,8 +306,6 @@ class ExtProcHost(pb_grpc.ExternalProcessorServicer):
                     resp = await ex.handle(req)
                 except ProtocolViolation as exc:
                     outcome = "protocol_error"
-                    if ex.ctx is not None:
-                        ex.ctx.status, ex.ctx.error_code = 500, "extproc_protocol_error"
                     log.warning("ext_proc protocol violation: %s", exc)
                     await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"ext_proc protocol violation: {exc}")
                     return
