@@ -71,7 +71,7 @@ async def exchange(stub: pb_grpc.ExternalProcessorStub, msgs: list[pb.Processing
 @pytest.mark.parametrize("sequence, at", [
     ([REQ_BODY], "request_body after start"),
     ([REQ_HEADERS, REQ_HEADERS], "request_headers after request_headers"),
-    ([RESP_HEADERS], "response_headers after start"),
+    ([RESP_HEADERS, REQ_HEADERS], "request_headers after passthrough"),
     ([REQ_HEADERS, RESP_BODY], "response_body after request_headers"),
     ([REQ_HEADERS, REQ_BODY, REQ_BODY], "request_body after forwarded"),
     ([REQ_HEADERS, REQ_BODY, RESP_BODY], "response_body after forwarded"),
@@ -90,6 +90,16 @@ async def test_events_out_of_order_abort_the_stream(tmp_path: Path, sequence: li
     if sequence[0] is REQ_HEADERS:  # a request had begun: it is on record, as a protocol error
         recs = audit_lines(audit)
         assert len(recs) == 1 and recs[0]["payload"]["outcome"] == "protocol_error", recs
+
+
+async def test_local_reply_of_an_earlier_filter_passes_unchanged(tmp_path: Path) -> None:
+    """jwt_authn's 401 reaches us as response events with no request events before them."""
+    async with processor(tmp_path) as (stub, _, audit):
+        got = await exchange(stub, [RESP_HEADERS, RESP_BODY])
+        assert got[0].WhichOneof("response") == "response_headers" and not got[0].HasField("mode_override")
+        assert not got[0].response_headers.response.HasField("header_mutation")
+        assert not got[1].response_body.response.HasField("body_mutation")
+    assert audit_lines(audit) == []
 
 
 async def test_cancelled_stream_leaks_no_task_and_is_audited(tmp_path: Path) -> None:

@@ -89,7 +89,12 @@ class Exchange:
                 raise ProtocolViolation(f"request_body after {self.phase}")
             return await self._request_body(req.request_body)
         if kind == P.RESPONSE_HEADERS:
-            if self.phase not in ("forwarded", "passthrough"):
+            if self.phase == "start":
+                # A local reply from a filter before us (jwt_authn's 401, Envoy's own 413): the
+                # request never passed here, so it never reached the model server. Pass it on.
+                self.phase = "passthrough"
+                self.finished = True
+            elif self.phase not in ("forwarded", "passthrough"):
                 raise ProtocolViolation(f"response_headers after {self.phase}")
             return await self._response_headers(req.response_headers)
         if kind == P.RESPONSE_BODY:
