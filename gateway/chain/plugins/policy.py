@@ -351,7 +351,9 @@ class PolicyPlugin(Plugin):
         DECISIONS.labels(outcome="fail_open" if fail_open else "allow").inc()
 
     async def _apply_obligations(self, ctx: RequestContext, obligations: dict[str, Any]) -> None:
-        for name, value in obligations.items():
+        # pii_operators re-redacts the original body into a new one: it runs first, so that the
+        # other obligations (max_tokens) apply to the body that is sent.
+        for name, value in sorted(obligations.items(), key=lambda kv: kv[0] != "pii_operators"):
             handler = OBLIGATIONS.get(name)
             try:
                 if handler is None:
