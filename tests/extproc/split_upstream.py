@@ -16,6 +16,7 @@ class SplitEcho(EchoUpstream):
         super().__init__(*args, **kw)
         self.chars_per_event = chars_per_event
         self.pause = pause
+        self.stall_after_events: int | None = None  # then go quiet (the client gives up)
 
     async def _stream(self, send: Any, req: dict[str, Any], words: list[str], path: str) -> None:
         await send({"type": "http.response.start", "status": 200,
@@ -30,6 +31,9 @@ class SplitEcho(EchoUpstream):
             for part in (raw[:cut], raw[cut:]):
                 await send({"type": "http.response.body", "body": part, "more_body": True})
                 await asyncio.sleep(self.pause)
+            if self.stall_after_events is not None and i // n + 1 >= self.stall_after_events:
+                await asyncio.sleep(5)
+                return
         if (req.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 7, "completion_tokens": len(text) // n + 1, "total_tokens": 7}
             ev = {"id": "c1", "object": "chat.completion.chunk", "choices": [], "usage": usage}

@@ -169,6 +169,20 @@ def test_one_audit_record_per_request_and_verify(stack: Stack, token: str) -> No
     assert v.returncode == 0, v.stdout + v.stderr
 
 
+def test_client_gone_mid_stream_is_audited_as_cancelled(stack: Stack, token: str) -> None:
+    stack.upstream.stall_after_events = 2
+    try:
+        with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(f"hi {EMAIL}", stream=True),
+                          headers=bearer(token), timeout=30) as s:
+            rid = s.headers["x-request-id"]
+            next(s.iter_raw())  # the first bytes arrive, then the client hangs up
+    finally:
+        stack.upstream.stall_after_events = None
+    got = request_records(stack.store, {rid})
+    assert len(got) == 1, got
+    assert got[0]["payload"]["outcome"] == "cancelled" and got[0]["payload"]["status"] == 499
+
+
 def test_zz_processor_killed_envoy_fails_closed(stack: Stack, token: str) -> None:
     before = len(stack.upstream.received)
     stack.extproc.kill()
