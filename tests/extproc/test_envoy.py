@@ -138,6 +138,21 @@ def test_bad_bodies_are_refused_and_never_forwarded(stack: Stack, token: str) ->
     assert len(stack.upstream.received) == before
 
 
+def test_upstream_errors_become_openai_errors(stack: Stack, token: str) -> None:
+    url = f"{stack.url}/v1/chat/completions"
+    try:
+        stack.upstream.fail_status = 500  # the model server failing: 502, its body not passed on
+        r = httpx.post(url, json=chat(EMAIL), headers=bearer(token), timeout=30)
+        assert r.status_code == 502 and r.json()["error"]["type"] == "upstream_error", r.text
+        stack.upstream.fail_status = 400  # its own complaint about the request: passed on as is
+        r = httpx.post(url, json=chat(EMAIL), headers=bearer(token), timeout=30)
+        assert r.status_code == 400 and r.json()["error"]["message"] == "upstream failure", r.text
+    finally:
+        stack.upstream.fail_status = None
+    recs = request_records(stack.store, {r.headers["x-request-id"]})
+    assert recs and recs[0]["payload"]["status"] == 400
+
+
 def test_openai_sdk_through_envoy(stack: Stack, token: str) -> None:
     client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key=token, max_retries=0)
     out = client.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": f"hi {EMAIL}"}])
