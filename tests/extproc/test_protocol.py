@@ -42,11 +42,11 @@ def audit_lines(path: Path) -> list[dict[str, Any]]:
 
 
 @contextlib.asynccontextmanager
-async def processor(tmp_path: Path) -> AsyncIterator[tuple[pb_grpc.ExternalProcessorStub, ExtProcHost, Path]]:
+async def processor(tmp_path: Path, store: str | None = None) -> AsyncIterator[tuple[pb_grpc.ExternalProcessorStub, ExtProcHost, Path]]:
     audit = tmp_path / "audit.jsonl"
     config = load_config(None, environ={}, overrides={
         "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
-        "plugins": ["auth", "audit"], "audit": {"store": f"jsonl://{audit}"}})
+        "plugins": ["auth", "audit"], "audit": {"store": store or f"jsonl://{audit}"}})
     stop = asyncio.Event()
     started: asyncio.Future[tuple[int, ExtProcHost]] = asyncio.get_running_loop().create_future()
     task = asyncio.ensure_future(serve(Chain.from_config(config, host="extproc"), "127.0.0.1", 0, stop=stop,
@@ -129,3 +129,40 @@ async def test_request_body_must_be_buffered_whole(tmp_path: Path) -> None:
         got = await exchange(stub, [REQ_HEADERS, partial])
         assert got[1].immediate_response.status.code == 503
         assert b"BUFFERED" in got[1].immediate_response.body
+
+
+async def test_no_record_no_done_the_stream_ends_with_an_error(tmp_path: Path) -> None:
+    """The audit store stops accepting records mid-stream: the last chunk carries an error, not [DONE]."""
+    async with processor(tmp_path, store=f"sqlite:///{tmp_path / 'audit.db'}") as (stub, servicer, _):
+        call = stub.Process()
+        stream_body = orjson.dumps({"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+        for msg in (REQ_HEADERS, pb.ProcessingRequest(request_body=pb.HttpBody(body=stream_body, end_of_stream=True)),
+                    pb.ProcessingRequest(response_headers=headers({":status": "200",
+                                                                  "content-type": "text/event-stream"}))):
+            await call.write(msg)
+            await call.read()
+        ev = b'data: {"choices":[{"index":0,"delta":{"content":"hello"}}]}\n\n'
+        await call.write(pb.ProcessingRequest(response_body=pb.HttpBody(body=ev)))
+        first = (await call.read()).response_body.response.body_mutation.body
+        assert b"hello" in first
+        await servicer.chain.pipeline.plugin("audit").writer.aclose()  # the store goes away
+        await call.write(pb.ProcessingRequest(response_body=pb.HttpBody(body=b"data: [DONE]\n\n", end_of_stream=True)))
+        last = (await call.read()).response_body.response.body_mutation.body
+        await call.done_writing()
+        assert b"[DONE]" not in last and b"audit_unavailable" in last, last
+
+
+async def test_no_record_no_json_answer(tmp_path: Path) -> None:
+    async with processor(tmp_path, store=f"sqlite:///{tmp_path / 'audit.db'}") as (stub, servicer, _):
+        call = stub.Process()
+        for msg in (REQ_HEADERS, REQ_BODY, RESP_HEADERS):
+            await call.write(msg)
+            await call.read()
+        await servicer.chain.pipeline.plugin("audit").writer.aclose()
+        answer = orjson.dumps({"id": "x", "object": "chat.completion", "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]})
+        await call.write(pb.ProcessingRequest(response_body=pb.HttpBody(body=answer, end_of_stream=True)))
+        resp = await call.read()
+        await call.done_writing()
+        assert resp.immediate_response.status.code == 503
+        assert b"audit_unavailable" in resp.immediate_response.body and b"hello" not in resp.immediate_response.body
