@@ -58,6 +58,21 @@ def test_pii_redacted_in_and_restored_out(stack: Stack, token: str) -> None:
     assert stack.upstream.headers[-1]["x-request-id"] == r.headers["x-request-id"]
 
 
+def test_chunked_request_body_is_screened_whole(stack: Stack, token: str) -> None:
+    raw = orjson.dumps(chat(f"mail {EMAIL} now"))
+
+    def pieces():  # no content-length: HTTP/1.1 chunked, cut inside the e-mail address
+        cut = raw.index(b"@")
+        yield raw[:cut]
+        yield raw[cut:]
+
+    r = httpx.post(f"{stack.url}/v1/chat/completions", content=pieces(),
+                   headers={**bearer(token), "content-type": "application/json"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert EMAIL not in json.dumps(stack.upstream.received[-1])
+    assert r.json()["choices"][0]["message"]["content"] == f"echo says: mail {EMAIL} now"
+
+
 def test_stream_restores_placeholders_split_across_chunks(stack: Stack, token: str) -> None:
     text = f"write to {EMAIL}, {PHONE} or {EMAIL}"
     chunks: list[bytes] = []
