@@ -166,3 +166,19 @@ async def test_no_record_no_json_answer(tmp_path: Path) -> None:
         await call.done_writing()
         assert resp.immediate_response.status.code == 503
         assert b"audit_unavailable" in resp.immediate_response.body and b"hello" not in resp.immediate_response.body
+
+
+async def test_client_address_is_the_one_envoy_saw(tmp_path: Path) -> None:
+    """x-forwarded-for is 'what the client said, ..., what Envoy saw': only the last entry is trusted."""
+    from gateway.hosts.extproc.server import Exchange
+
+    async with processor(tmp_path) as (_, servicer, _audit):
+        for extra, want in (({"x-forwarded-for": "6.6.6.6, 10.0.0.7"}, "10.0.0.7"),
+                            ({"x-forwarded-for": "6.6.6.6", "x-envoy-external-address": "10.0.0.8"}, "10.0.0.8"),
+                            ({}, None)):
+            ex = Exchange(servicer)
+            msg = pb.ProcessingRequest(request_headers=headers({
+                ":method": "POST", ":path": "/v1/chat/completions", "authorization": f"Bearer {TOKEN}", **extra}))
+            await ex.handle(msg)
+            assert ex.ctx is not None and ex.ctx.client == want
+            await ex.close("cancelled")

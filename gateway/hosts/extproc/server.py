@@ -110,7 +110,10 @@ class Exchange:
         headers = P.headers_map(msg)
         method = headers.get(":method", "")
         path = headers.get(":path", "").partition("?")[0]
-        client = headers.get("x-forwarded-for", "").partition(",")[0].strip() or None
+        # The caller's address as Envoy saw it (use_remote_address: true appends it last to
+        # x-forwarded-for and sets x-envoy-external-address); earlier entries are the client's word.
+        client = (headers.get("x-envoy-external-address")
+                  or headers.get("x-forwarded-for", "").rpartition(",")[2].strip() or None)
         route = API_ROUTES.get(path)
         if route is None:
             # GET /v1/models is authenticated and passed on; any other path is refused, never
