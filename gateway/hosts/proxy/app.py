@@ -18,6 +18,7 @@ from gateway.chain.context import RequestContext
 from gateway.chain.core import Chain, StreamRelay
 from gateway.chain.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
 from gateway.config import GatewayConfig
+from gateway.hosts.proxy.openapi import openapi_document
 from gateway.upstream import UpstreamResponse
 
 log = logging.getLogger("gateway")
@@ -69,6 +70,8 @@ class GatewayApp:
                 await self._send(send, 200, b'{"status":"ok"}', JSON)
             elif path == "/readyz":
                 await self._handle_ready(send)
+            elif path == "/openapi.json":
+                await self._send(send, 200, openapi_document(), JSON)
             elif path == "/metrics":
                 await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
             else:
@@ -117,6 +120,9 @@ class GatewayApp:
             await self._refuse(ctx, exc, send, state)
         except ClientGone:
             chain.cancelled(ctx)
+        except asyncio.CancelledError:  # the server cancelled us (shutdown grace over): say so in the record
+            chain.cancelled(ctx)
+            raise
         except Exception as exc:
             await self._refuse(ctx, chain.internal_error(ctx, exc, route), send, state)
         finally:
@@ -267,6 +273,10 @@ class GatewayApp:
             chain.fail(ctx, exc)
             await chain.commit(ctx)
             await self._send_error(send, exc, ctx)
+        except Exception as exc:  # never a traceback of unbounded length in the log
+            err = chain.internal_error(ctx, exc, "models")
+            await chain.commit(ctx)
+            await self._send_error(send, err, ctx)
 
     async def _handle_ready(self, send: Any) -> None:
         import orjson
