@@ -300,3 +300,100 @@ def test_no_planted_value_reaches_the_upstream_or_the_audit_log(stack: dict[str,
     raw_files = b"".join(p.read_bytes() for p in stack["tmp"].glob("audit.db*"))
     for v in sent:
         assert v.encode() not in raw_files, f"{v!r} is in the audit database file"
+
+
+# --- streamed == non-streamed, in process, for many more chunkings -------------------------------
+
+@st.composite
+def answers(draw: Any) -> dict[str, Any]:
+    """A request with planted values, and a model answer that quotes them (as pseudonyms) and
+    adds personal values of its own, cut into events and the SSE bytes cut anywhere."""
+    r = random.Random(draw(st.integers(0, 2**32)))
+    asked = [r.choice(MAKERS)(r) for _ in range(draw(st.integers(1, 3)))]
+    invented = [v for v in (r.choice(MAKERS)(r) for _ in range(draw(st.integers(0, 2)))) if v not in asked]
+    return {"asked": asked, "invented": invented, "words": draw(st.lists(st.sampled_from(WORDS), max_size=6)),
+            "cuts": draw(st.lists(st.integers(1, 10_000), max_size=24)),
+            "byte_cuts": draw(st.lists(st.integers(1, 10_000), max_size=24))}
+
+
+def _sse_body(pieces: list[str]) -> bytes:
+    out = b""
+    for p in pieces:
+        ev = {"id": "c1", "object": "chat.completion.chunk", "model": "echo-1",
+              "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+        out += b"data: " + orjson.dumps(ev) + b"\n\n"
+    out += b'data: {"id":"c1","object":"chat.completion.chunk","model":"echo-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
+    return out + b"data: [DONE]\n\n"
+
+
+def _sse_content(sse: bytes) -> str:
+    out = []
+    for line in sse.split(b"\n"):
+        if line.startswith(b"data: {"):
+            for c in orjson.loads(line[6:]).get("choices") or []:
+                out.append((c.get("delta") or {}).get("content") or "")
+    return "".join(out)
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
+    import asyncio
+
+    from gateway.chain.core import Chain
+    from gateway.config import load_config
+
+    tmp = tmp_path_factory.mktemp("screening-chain")
+    cfg = load_config(None, environ={}, overrides={
+        "plugins": ["pii", "audit"],
+        "upstreams": [{"name": "u", "url": "http://127.0.0.1:9", "models": ["echo-1"]}],
+        "pii": {"default_operator": "pseudonymize"},
+        "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
+    })
+    c = Chain(cfg, host="test")
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(c.startup())
+    yield c, loop
+    loop.run_until_complete(c.shutdown())
+    loop.close()
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                  HealthCheck.too_slow])
+@given(case=answers())
+def test_streamed_answer_equals_the_non_streamed_one_for_every_chunking(chain: tuple[Any, Any],
+                                                                         case: dict[str, Any]) -> None:
+    """Restoring pseudonyms and redacting what the model invents give the same text, however cut."""
+    c, loop = chain
+    words = case["words"]
+    prompt = " ".join([*words[:3], *(f"{v}," for v in case["asked"]), *words[3:]])
+    results = []
+    for stream in (False, True):
+        ctx = c.new_context(route="chat", method="POST", path="/v1/chat/completions",
+                            headers={"content-type": "application/json"}, client=None)
+        body = {"model": "echo-1", "stream": stream, "messages": [{"role": "user", "content": prompt}]}
+        sent = orjson.loads(loop.run_until_complete(c.request(ctx, orjson.dumps(body))))
+        quoted = sent["messages"][0]["content"]
+        for v in case["asked"]:
+            assert v not in quoted
+        answer = f"You wrote: {quoted} Also reach me at " + " and ".join(case["invented"] or ["nobody"]) + "."
+        if not stream:
+            raw = orjson.dumps({"id": "c1", "object": "chat.completion", "model": "echo-1", "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+            out = orjson.loads(loop.run_until_complete(c.response_json(ctx, raw)))
+            results.append(out["choices"][0]["message"]["content"])
+        else:
+            bounds = sorted({x % len(answer) for x in case["cuts"]} - {0})
+            pieces = [answer[a:b] for a, b in zip([0, *bounds], [*bounds, len(answer)], strict=True)]
+            data = _sse_body(pieces)
+            relay = c.stream(ctx)
+            cuts = sorted({x % len(data) for x in case["byte_cuts"]} - {0})
+            got = b"".join(relay.feed(data[a:b]) for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True))
+            got += relay.end()
+            results.append(_sse_content(got))
+        loop.run_until_complete(c.commit(ctx))
+    plain, streamed = results
+    assert streamed == plain
+    for v in case["asked"]:
+        assert v in plain  # restored
+    for v in case["invented"]:
+        assert v not in plain  # the model's own personal values are redacted, streamed or not
