@@ -44,6 +44,7 @@ MAX_DEPTH = 128  # nesting the walk follows (bodies are depth-limited before; to
 SHORT_BLOB = 256  # base64 shorter than this is screened as text as well: no real image or audio is that small
 _SAFE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]{0,63}")
 _PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_SEGMENT_SAFE = ":@!$&'()*+,;=-._~"
 
 
 class Unscreenable(ValueError):
@@ -300,10 +301,13 @@ def _url(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
         w.text(c, k)  # not a URL we can take apart: screen it whole
         return
     netloc = parts.netloc
-    # [netloc or user info, path, fragment, query key, query value, ...]: decoded, screened, re-encoded
+    # [netloc or user info, fragment, path segment..., query key, query value, ...]: decoded, screened
+    # (each segment on its own: a value touching "/" is one the recognizers may not see), re-encoded
     # only when something changed, so a clean URL goes out byte for byte.
     has_user = "@" in netloc
-    texts = [_unquote_all(netloc) if has_user else "", _unquote_all(parts.path), _unquote_all(parts.fragment)]
+    segments = parts.path.split("/")
+    texts = [_unquote_all(netloc) if has_user else "", _unquote_all(parts.fragment)]
+    texts += [_unquote_all(seg) for seg in segments]
     for qk, qv in query:
         texts += [_unquote_all(qk), _unquote_all(qv)]
     original = list(texts)
@@ -314,12 +318,14 @@ def _url(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
     def rebuild() -> None:
         if texts == original:
             return
+        n = 2 + len(segments)
         new_netloc = quote(texts[0], safe="@:[]") if has_user else netloc
-        new_path = quote(texts[1], safe=_PATH_SAFE) if texts[1] != original[1] else parts.path
-        frag = quote(texts[2], safe=_PATH_SAFE) if texts[2] != original[2] else parts.fragment
+        frag = quote(texts[1], safe=_PATH_SAFE) if texts[1] != original[1] else parts.fragment
+        new_path = "/".join(quote(t, safe=_SEGMENT_SAFE) if t != o else seg
+                            for t, o, seg in zip(texts[2:n], original[2:n], segments, strict=True))
         q = parts.query
-        if texts[3:] != original[3:]:
-            pairs = list(zip(texts[3::2], texts[4::2], strict=True))
+        if texts[n:] != original[n:]:
+            pairs = list(zip(texts[n::2], texts[n + 1::2], strict=True))
             q = urlencode(pairs, quote_via=quote, safe="")
         c[k] = urlunsplit((parts.scheme, new_netloc, new_path, q, frag))
 

@@ -31,6 +31,7 @@ from typing import Any, Literal
 from gateway.chain.context import PIIFinding, RequestContext
 from gateway.chain.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 from gateway.chain.plugins import Plugin
+from gateway.config import ConfigError
 from privacy.pii.body import Texts, UnknownField, Unscreenable, request_texts, response_texts
 from privacy.pii.engine import PIIEngine, TextTooLarge
 from privacy.pii.findings import Finding
@@ -42,6 +43,13 @@ from privacy.pii.streaming import StreamRewriter
 
 log = logging.getLogger("gateway.pii")
 DEFAULT_TENANT = "default"
+
+
+class PIIConfigError(ConfigError, ValueError):
+    """A ``pii:`` setting the engine cannot start with; the message names the key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"invalid configuration: {message}")
 
 
 class GatewayPIISettings(PIISettings):
@@ -146,27 +154,45 @@ class PIIPlugin(Plugin):
         ups = getattr(config, "upstreams", None)
         self._models = frozenset() if ups is None else frozenset(m for u in ups for m in u.models if m != "*")
         self.engine: PIIEngine | None = None
+        self._master: bytes | None = None
         self.keys: TenantKeys | None = None
         self.store: PseudonymStore | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    async def startup(self) -> None:
+    def check(self) -> None:
+        """Start-up validation that needs no network (``gateway serve`` and ``--check`` both run it):
+        the key the operators need, settings that need each other, the engine and its model loaded."""
         s = self.settings
-        master = load_master_secret(s.hash_key_file, s.hash_key_env)
+        try:
+            master = load_master_secret(s.hash_key_file, s.hash_key_env)
+        except OSError as exc:
+            raise PIIConfigError(f"pii.hash_key_file: cannot read {s.hash_key_file} ({exc.strerror})") from None
+        except ValueError as exc:
+            raise PIIConfigError(f"pii.hash_key_file: {exc}") from None
         if master is None and _uses_hash(s):
-            raise ValueError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
-        self.keys = TenantKeys(master) if master is not None else None
+            raise PIIConfigError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
         if any(t.durable_pseudonyms for t in s.tenants.values()):
             if s.pseudonym_store is None:
-                raise ValueError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
+                raise PIIConfigError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
             if master is None:
-                raise ValueError("pii.hash_key_file: durable pseudonyms need the PII master key")
+                raise PIIConfigError("pii.hash_key_file: durable pseudonyms need the PII master key")
+        engine = PIIEngine(s)
+        try:
+            engine.start()
+        except (OSError, ImportError) as exc:
+            raise PIIConfigError(f"pii.ner.model: cannot load {s.ner.model!r} ({type(exc).__name__})") from None
+        self._master, self.engine = master, engine
+
+    async def startup(self) -> None:
+        if self.engine is None:
+            await asyncio.to_thread(self.check)
+        s, master = self.settings, self._master
+        self.keys = TenantKeys(master) if master is not None else None
+        if master is not None and s.pseudonym_store is not None and any(
+                t.durable_pseudonyms for t in s.tenants.values()):
             ps = s.pseudonym_store
             self.store = PseudonymStore(ps.url, ps.key_prefix, ps.ttl_seconds, master)
             await self.store.start()
-        engine = PIIEngine(s)
-        await asyncio.to_thread(engine.start)
-        self.engine = engine
 
     async def shutdown(self) -> None:
         if self.store is not None:
