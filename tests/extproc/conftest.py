@@ -31,7 +31,8 @@ def chain_config(upstream_url: str, store: str, **sections: Any) -> dict[str, An
         "pii": {"default_operator": "pseudonymize", "ner": {"enabled": False}},
         "policy": {"reload_interval_s": 0, "test_on_load": False},
         "rate_limit": {"tenants": {"initech": {"requests_per_minute": 2}}},
-        "audit": {"store": store, "linger_ms": 1},
+        # Sign the tail half a second after the last record, so `audit verify` sees it signed.
+        "audit": {"store": store, "linger_ms": 1, "checkpoint_seconds": 0.5},
         "server": {"max_body_bytes": 65536},
     }
     cfg.update(sections)

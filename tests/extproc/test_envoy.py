@@ -194,8 +194,13 @@ def test_one_audit_record_per_request_and_verify(stack: Stack, token: str) -> No
     assert {r["payload"]["status"] for r in got} == {200, 403, 401}
     assert all(r["payload"]["host"] == "extproc" for r in got)
     assert EMAIL not in json.dumps(got)
-    v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", stack.store],
-                       capture_output=True, text=True)
+    deadline = time.monotonic() + 15
+    while True:  # exit 3 = verified, tail not signed yet: the writer signs it within checkpoint_seconds
+        v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", stack.store],
+                           capture_output=True, text=True)
+        if v.returncode != 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
     assert v.returncode == 0, v.stdout + v.stderr
 
 

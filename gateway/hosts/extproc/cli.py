@@ -8,6 +8,7 @@ import logging
 import os
 import signal
 import sys
+from typing import Any
 
 from audit.commands import UsageError
 from gateway.config import ConfigError
@@ -29,10 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 def _worker(args: argparse.Namespace, config_json: str) -> None:
     from gateway.config import GatewayConfig
 
-    _run(args, GatewayConfig.model_validate_json(config_json))
+    _run(args, GatewayConfig.model_validate_json(config_json), None)
 
 
-def _run(args: argparse.Namespace, config: object) -> None:
+def _run(args: argparse.Namespace, config: Any, plugins: list[Any] | None) -> None:
     import uvloop
 
     from gateway.chain.core import Chain
@@ -40,14 +41,16 @@ def _run(args: argparse.Namespace, config: object) -> None:
 
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    chain = Chain.from_config(config, host="extproc")  # type: ignore[arg-type]
+    chain = Chain(config, plugins=plugins, host="extproc")
 
     async def main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)  # a clean stop flushes and signs the audit tail
-        await serve(chain, config.server.host, config.server.port, stop=stop)  # type: ignore[attr-defined]
+        # SIGTERM: stop taking new streams, let open ones finish for server.shutdown_grace_s,
+        # then the chain shuts down (the audit tail is flushed and signed).
+        await serve(chain, config.server.host, config.server.port, stop=stop, grace=config.server.shutdown_grace_s)
 
     uvloop.run(main())
 
@@ -56,19 +59,16 @@ def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     if args.port is None and os.environ.get("CG_PORT") is None:
         args.port = DEFAULT_PORT
+    from gateway.chain.check import check_chain
+
     try:
         config = load_from_args(args)
+        plugins = check_chain(config)  # the one validation path (as serve): --check stops right after it
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.check:
         print(config.model_dump_json(indent=2))
         return 0
-    from gateway.chain.core import Chain
-
-    try:
-        Chain.from_config(config)  # validates the whole chain once before serving (or forking)
-    except ConfigError as exc:
-        raise UsageError(str(exc)) from None
     if args.workers > 1:
         # Each worker process listens on the same port (SO_REUSEPORT); Envoy spreads its streams.
         import multiprocessing
@@ -85,7 +85,7 @@ def main(argv: list[str]) -> int:
                 p.terminate()
         return 0
     try:
-        _run(args, config)
+        _run(args, config, plugins)
     except KeyboardInterrupt:
         pass
     return 0

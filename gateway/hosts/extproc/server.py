@@ -341,7 +341,7 @@ class ExtProcHost(pb_grpc.ExternalProcessorServicer):
 
 
 async def serve(chain: Chain, host: str, port: int, *, stop: asyncio.Event | None = None,
-                on_start: Callable[[int, ExtProcHost], None] | None = None) -> None:
+                on_start: Callable[[int, ExtProcHost], None] | None = None, grace: float = 5.0) -> None:
     """Run until ``stop`` is set (or forever); the chain is started and shut down here.
 
     ``on_start(port, servicer)`` is called once the port is bound (port 0 picks a free one)."""
@@ -372,6 +372,6 @@ async def serve(chain: Chain, host: str, port: int, *, stop: asyncio.Event | Non
         else:
             await stop.wait()
     finally:
-        await server.stop(grace=2)
+        await server.stop(grace=grace)
         await servicer.drain()
         await chain.shutdown()
