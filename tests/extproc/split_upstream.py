@@ -17,6 +17,7 @@ class SplitEcho(EchoUpstream):
         self.chars_per_event = chars_per_event
         self.pause = pause
         self.stall_after_events: int | None = None  # then go quiet (the client gives up)
+        self.garbage_after_events: int | None = None  # then one event that is not JSON
 
     async def _stream(self, send: Any, req: dict[str, Any], words: list[str], path: str) -> None:
         await send({"type": "http.response.start", "status": 200,
@@ -31,6 +32,8 @@ class SplitEcho(EchoUpstream):
             for part in (raw[:cut], raw[cut:]):
                 await send({"type": "http.response.body", "body": part, "more_body": True})
                 await asyncio.sleep(self.pause)
+            if self.garbage_after_events is not None and i // n + 1 == self.garbage_after_events:
+                await send({"type": "http.response.body", "body": b"data: {not json\n\n", "more_body": True})
             if self.stall_after_events is not None and i // n + 1 >= self.stall_after_events:
                 await asyncio.sleep(5)
                 return

@@ -218,6 +218,22 @@ def test_client_gone_mid_stream_is_audited_as_cancelled(stack: Stack, token: str
     assert got[0]["payload"]["outcome"] == "cancelled" and got[0]["payload"]["status"] == 499
 
 
+def test_garbage_mid_stream_ends_the_answer_in_band(stack: Stack, token: str) -> None:
+    stack.upstream.garbage_after_events = 3
+    try:
+        with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(f"hi {EMAIL} there", stream=True),
+                          headers=bearer(token), timeout=30) as s:
+            rid = s.headers["x-request-id"]
+            body = b"".join(s.iter_raw()).decode()
+    finally:
+        stack.upstream.garbage_after_events = None
+    events = [json.loads(ln[6:]) for ln in body.split("\n") if ln.startswith("data: {")]
+    assert events[-1]["error"]["code"] == "upstream_invalid", body[-300:]
+    assert "[DONE]" not in body  # and nothing after the error event (it is the last one)
+    recs = request_records(stack.store, {rid})
+    assert len(recs) == 1 and recs[0]["payload"]["status"] == 502
+
+
 def test_zz_processor_killed_envoy_fails_closed(stack: Stack, token: str) -> None:
     before = len(stack.upstream.received)
     stack.extproc.kill()

@@ -182,3 +182,4 @@ async def test_client_address_is_the_one_envoy_saw(tmp_path: Path) -> None:
             await ex.handle(msg)
             assert ex.ctx is not None and ex.ctx.client == want
             await ex.close("cancelled")
+

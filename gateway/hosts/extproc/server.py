@@ -232,7 +232,9 @@ class Exchange:
         ctx = self.ctx
         assert ctx is not None
         relay = self.relay
-        if self.finished:  # after an in-band error: drop the rest
+        if self.finished:  # after an in-band error: drop the rest of the upstream's stream
+            if msg.end_of_stream:
+                self.phase = "done"
             return P.body_response(P.RESPONSE_BODY, b"")
         try:
             out = relay.feed(msg.body)
@@ -250,7 +252,8 @@ class Exchange:
             self.chain.fail(ctx, exc)
             out = _without_done(out) + Chain.error_event(exc)
         self.finished = True
-        self.phase = "done"
+        if msg.end_of_stream:
+            self.phase = "done"
         return P.body_response(P.RESPONSE_BODY, out)
 
     # -- verdicts ------------------------------------------------------------------------
