@@ -44,3 +44,36 @@ def test_sigterm_drains_open_streams_then_fails_closed(tmp_path: Path) -> None:
         before = len(stack.upstream.received)
         r = httpx.post(f"{stack.url}/v1/chat/completions", json=chat("hi"), headers=bearer(tok), timeout=30)
         assert r.status_code >= 500 and len(stack.upstream.received) == before
+
+
+def test_workers_share_one_port(tmp_path: Path) -> None:
+    """--workers N: N processor processes on one port (SO_REUSEPORT); Envoy spreads its streams."""
+    import socket
+
+    import yaml
+
+    from tests.extproc.conftest import chain_config
+    from tests.extproc.harness import EnvoyProcess, ExtProcProcess, envoy_config
+    from tests.extproc.split_upstream import SplitEcho
+    from tests.servers import ServerThread
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    up = SplitEcho()
+    with ServerThread(up) as srv:
+        (tmp_path / "gw.yaml").write_text(yaml.safe_dump(chain_config(
+            srv.url, f"sqlite:///{tmp_path / 'audit.db'}", plugins=["auth"])))
+        cmd = ["gateway", "extproc", "--config", str(tmp_path / "gw.yaml"), "--port", str(port),
+               "--log-level", "info", "--workers", "2"]
+        with ExtProcProcess(tmp_path / "gw.yaml", module=cmd) as ep, EnvoyProcess(envoy_config(srv.port, port)) as env:
+            assert ep.proc is not None
+            tok = mint("alice", "acme", ["user"])
+            with httpx.Client() as c:
+                codes = {c.post(f"{env.url}/v1/chat/completions", json=chat("hi"), headers=bearer(tok),
+                                timeout=30).status_code for _ in range(20)}
+            assert codes == {200}
+            deadline = time.monotonic() + 30
+            while ep.output.count(b"ext_proc server listening on") < 2 and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert ep.output.count(f"listening on 127.0.0.1:{port}".encode()) == 2, ep.output[-2000:]
