@@ -93,6 +93,12 @@ class AuthSettings(_Strict):
     roles_claim: str = "roles"
     # Cache verified tokens (keyed by a hash of the token) until they expire.
     cache_size: int = Field(10_000, ge=0)
+    # Identity already verified by a trusted proxy in front (Envoy's jwt_authn with
+    # forward_payload_header): the name of the header carrying the verified JWT payload
+    # (base64url JSON). When set, the token is NOT verified again and the header is the only
+    # source of identity: set it only where every request comes through that proxy, which
+    # overwrites the header (docs/integrations.md). A request without it gets 401.
+    trusted_payload_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class Limits(_Strict):

@@ -35,6 +35,9 @@ class AuditPlugin(Plugin):
         super().__init__(settings, config)
         self.writer: Any = None
         self.failed_writes = 0
+        # Model names the upstreams list by name; any other name is client input (None: no config).
+        ups = getattr(config, "upstreams", None)
+        self._models = None if ups is None else frozenset(m for u in ups for m in u.models if m != "*")
 
     async def startup(self) -> None:
         self.writer = open_audit_writer(self.settings)
@@ -116,6 +119,14 @@ class AuditPlugin(Plugin):
         }
         if ctx.policy is not None:
             payload["deny_reasons"] = list(ctx.policy.deny_reasons)
+        personal: dict[str, Any] = {"client_ip": ctx.client} if ctx.client else {}
+        if ctx.model and self._models is not None and ctx.model not in self._models:
+            # Not a configured model name (a "*" route, or none): it is whatever the client typed,
+            # so it goes only into the encrypted personal part, never the plain payload.
+            payload["model"] = None
+            payload["model_configured"] = False
+            payload["deny_reasons"] = [r.replace(ctx.model, "<model>") for r in payload.get("deny_reasons", [])]
+            personal["model"] = ctx.model
         for key, value in ctx.audit.items():
             payload.setdefault(key, value)
         try:
@@ -125,7 +136,7 @@ class AuditPlugin(Plugin):
                 tenant=ident.tenant if ident else None,
                 subject=ident.subject if ident else None,
                 # Personal data is encrypted under the subject's key, so it needs a verified subject.
-                personal={"client_ip": ctx.client} if ctx.client and ident else None,
+                personal=personal if personal and ident else None,
             )
         except Exception as exc:  # queue full, store failing, writer closed: wait_durable reports it
             self.failed_writes += 1

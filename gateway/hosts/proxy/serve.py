@@ -39,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=int(os.environ.get("CG_WORKERS", "1")),
                     help="worker processes sharing the port (env CG_WORKERS; default 1)")
     ap.add_argument("--log-level", default=os.environ.get("CG_LOG_LEVEL", "info"))
-    ap.add_argument("--check", action="store_true", help="validate the config, print it (secrets are never in it), exit")
+    ap.add_argument("--check", action="store_true",
+                    help="run the validation serve runs (plugins, settings, policy bundle and its tests, PII keys "
+                         "and model), print the config (secrets are never in it), exit")
     return ap
 
 
@@ -80,8 +82,11 @@ def _drained(signum: int, frame: Any) -> None:
 
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from gateway.chain.check import check_chain
+
     try:
         config = load_from_args(args)
+        plugins = check_chain(config)  # the one validation path: --check stops right after it
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.check:
@@ -97,7 +102,7 @@ def main(argv: list[str]) -> int:
     # handler in place a SIGTERM that drained cleanly exits 0 (not "killed by SIGTERM").
     signal.signal(signal.SIGTERM, _drained)
     try:
-        app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
+        app = GatewayApp(config, plugins=plugins)  # checked once, in this process, before forking
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     target: Any = app
