@@ -10,6 +10,7 @@ demo: setup
 # One command: the whole test suite (sets up first if needed).
 test: setup
 	./scripts/setup-tfp
+	./scripts/setup-litellm
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 
