@@ -50,8 +50,13 @@ def test_pre_call_redacts_and_post_call_restores_for_the_same_call(gw: Gateway) 
     assert token.startswith("<EMAIL_ADDRESS_") and out["texts"][1].endswith(token)  # one value, one pseudonym
     # The model quotes the pseudonym; the post_call for the same call restores it.
     r = call(gw, post([f"I will write to {token}."], cid))
-    assert r.json() == {"action": "GUARDRAIL_INTERVENED", "texts": [f"I will write to {EMAIL}."],
-                        "blocked_reason": None}
+    out = r.json()
+    assert (out["action"], out["texts"], out["blocked_reason"]) == (
+        "GUARDRAIL_INTERVENED", [f"I will write to {EMAIL}."], None)
+    # Streamed rounds: a tail that may still be (part of) an identifier is held back.
+    assert out["stream_holdback_chars"] == [len(EMAIL) + 1]
+    out = call(gw, post(["Write to <EMAIL_ADDR"], cid)).json()
+    assert out["action"] == "NONE" and out["stream_holdback_chars"] == [len("<EMAIL_ADDR")]
     # Another call id, or the same id from another team, gets nothing restored.
     r = call(gw, post([f"I will write to {token}."], str(uuid.uuid4())))
     assert r.json()["action"] == "NONE"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import orjson
 import pytest
 
 from gateway.hosts.proxy.app import GatewayApp
@@ -58,10 +59,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with ServerThread(up) as up_srv, privacy_serve("--pattern-only") as presidio_url:
         app = GatewayApp(gateway_config(up_srv.url, tmp, key_file))
         with ServerThread(app) as gw:
-            def generic(name: str, base: str, api_key: str) -> dict[str, Any]:
+            def generic(name: str, base: str, api_key: str, **extra: Any) -> dict[str, Any]:
                 return {"guardrail_name": name, "litellm_params": {
                     "guardrail": "generic_guardrail_api", "mode": ["pre_call", "post_call"],
-                    "api_base": base, "api_key": api_key, "default_on": False}}
+                    "api_base": base, "api_key": api_key, "default_on": False, **extra}}
 
             config = {
                 "model_list": [model_entry("echo-1", up_srv.url), model_entry("llama-2-7b-uncensored", up_srv.url)],
@@ -69,6 +70,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     generic("cg", gw.url, "os.environ/CG_GUARDRAIL_API_KEY"),
                     generic("cg-wrong-key", gw.url, "not-the-key-" + secrets.token_hex(8)),
                     generic("cg-down", f"http://127.0.0.1:{free_port()}", "os.environ/CG_GUARDRAIL_API_KEY"),
+                    generic("cg-stream", gw.url, "os.environ/CG_GUARDRAIL_API_KEY",
+                            optional_params={"streaming_transform_mode": "incremental_diff",
+                                             "streaming_sampling_rate": 1}),
                     {"guardrail_name": "presidio", "litellm_params": {
                         "guardrail": "presidio", "mode": "pre_call", "default_on": False,
                         "presidio_analyzer_api_base": presidio_url + "/",
@@ -105,6 +109,23 @@ def test_every_message_of_the_conversation_is_screened(stack: Stack) -> None:
     assert r.status_code == 200, r.text
     sent = str(stack.upstream.received[-1]["messages"])
     assert EMAIL not in sent and PHONE_CN not in sent
+
+
+def test_stream_gets_real_values_back_in_incremental_diff_mode(stack: Stack) -> None:
+    body = {"model": "echo-1", "stream": True, "guardrails": ["cg-stream"],
+            "messages": [{"role": "user", "content": f"Please mail {EMAIL} and call {PHONE_CN} today."}]}
+    parts = []
+    with httpx.stream("POST", stack.litellm + "/v1/chat/completions", json=body, headers=client_headers(),
+                      timeout=60) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                for choice in orjson.loads(line[6:]).get("choices") or []:
+                    parts.append((choice.get("delta") or {}).get("content") or "")
+    seen = _received_text(stack.upstream)
+    assert EMAIL not in seen and "<EMAIL_ADDRESS_" in seen
+    text = "".join(parts)
+    assert EMAIL in text and PHONE_CN in text and "<EMAIL_ADDRESS_" not in text, text
 
 
 def test_policy_denial_is_a_litellm_error_and_the_model_is_not_called(stack: Stack) -> None:

@@ -44,7 +44,7 @@ from gateway.config import ConfigError
 from gateway.hosts.guardrail.calls import CallStore
 from gateway.hosts.guardrail.keys import check_key, identity_from, load_keys
 from gateway.hosts.guardrail.models import GuardrailCall, answer, parse_call
-from privacy.pii.streaming import token_cut
+from privacy.pii.streaming import pii_cut, token_cut
 
 log = logging.getLogger("gateway.guardrail")
 
@@ -204,9 +204,13 @@ class GuardrailHost:
         new_texts = [(c.get("message") or {}).get("content") for c in choices]
         if not all(isinstance(t, str) for t in new_texts):
             raise GatewayError("internal error: the screened response lost texts")
-        # Streamed calls (LiteLLM's incremental_diff mode) see the text so far: hold back a tail
-        # that may still become a placeholder, so it is restored once complete.
-        holdback = [len(t) - token_cut(t) for t in new_texts]
+        # Streamed calls (LiteLLM's incremental_diff mode) send the text so far and cannot take
+        # back what was emitted: hold back a tail that may still become a placeholder (restored
+        # once complete) or, with response redaction on, part of an identifier. LiteLLM forces
+        # the hold-back to 0 on the final round; non-streamed answers ignore it.
+        pii = self.chain.pipeline.plugin("pii")
+        redacts = pii is not None and pii.settings.redact_responses
+        holdback = [len(t) - (min(token_cut(t), pii_cut(t)) if redacts else token_cut(t)) for t in new_texts]
         if new_texts == texts:
             facts["action"] = "NONE"
             return answer("NONE", stream_holdback_chars=holdback if any(holdback) else None)
