@@ -223,7 +223,7 @@ def _ratio(a: float, b: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=float, default=8, help="seconds per target and concurrency")
-    ap.add_argument("--duration-high", type=float, default=20,
+    ap.add_argument("--duration-high", type=float, default=40,
                     help="seconds at the highest concurrency (slow targets need time to finish 64 requests)")
     ap.add_argument("--warmup", type=float, default=2)
     ap.add_argument("--concurrency", default="1,64")
@@ -247,21 +247,29 @@ def main(argv: list[str] | None = None) -> int:
         with litellm_proxy(litellm_config(stack, urls), env={"CG_GUARDRAIL_API_KEY": key}) as lurl:
             chat = lurl + "/v1/chat/completions"
             headers = {"Authorization": f"Bearer {MASTER_KEY}"}
+            bodies: dict[str, str] = {}
             for name, guardrail in GUARDRAILS.items():
                 body = {"model": "bench", "max_tokens": 16, "messages": [{"role": "user", "content": prompt}]}
                 if guardrail:
                     body["guardrails"] = [guardrail]
-                raw = json.dumps(body, ensure_ascii=False)
+                raw = bodies[name] = json.dumps(body, ensure_ascii=False)
                 r = httpx.post(chat, content=raw.replace("{n}", "0").encode(), headers=headers, timeout=60)
                 if r.status_code != 200 or not r.json().get("choices"):
                     raise gb.BenchError(f"{name}: LiteLLM answered {r.status_code}: {r.text[:300]}")
                 applied[name] = r.headers.get("x-litellm-applied-guardrails", "")
-                for c in levels:
+            # Every target at the lowest concurrency first, then the highest: wrk stops with requests
+            # still queued behind a slow guardrail, and they must not load the next measurement, so
+            # after a high-concurrency run we wait about as long as its slowest requests took.
+            for c in levels:
+                for name in GUARDRAILS:
                     print(f"{name} c={c} ...", file=sys.stderr)
-                    if args.warmup:
-                        run_wrk(name, chat, raw, headers, c, args.warmup)
-                    secs = args.duration_high if c == max(levels) and c > 1 else args.duration
-                    runs.append(run_wrk(name, chat, raw, headers, c, secs))
+                    if args.warmup and c == 1:
+                        run_wrk(name, chat, bodies[name], headers, c, args.warmup)
+                    secs = args.duration_high if c > 1 and c == max(levels) else args.duration
+                    run = run_wrk(name, chat, bodies[name], headers, c, secs)
+                    runs.append(run)
+                    if c > 1:
+                        time.sleep(min(120.0, (run.p99_ms / 1000 if run.requests else secs) + 2))
         print("HTTP hop of the guardrail API ...", file=sys.stderr)
         hop = hop_cost(urls, key, prompt, args.hop_n, gateway_config(stack))
     finally:
