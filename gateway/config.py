@@ -156,6 +156,11 @@ class AuditSettings(_Strict):
     linger_ms: float = Field(0.0, ge=0, le=1000)
     # How long an answer may wait for its record to become durable before it is withheld (503).
     durable_timeout_s: float = Field(10.0, gt=0, le=300)
+    # true: no answer leaves before its record is durable (the guarantee in docs/audit.md).
+    # false: answers leave once their record is queued; a crash loses the records of answers
+    # given since the last commit. For measuring the cost of the guarantee (bench/gateway), not
+    # for production.
+    wait_for_durable: bool = True
 
 
 class PluginSpec(_Strict):

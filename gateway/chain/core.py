@@ -22,6 +22,7 @@ request: ``chain.cancelled(ctx)`` first) to make sure every request leaves its r
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -71,6 +72,8 @@ class Chain:
         self._ids = itertools.count(1)
         self._id_prefix = os.urandom(4).hex()
         self.started = False
+        self._open = 0  # contexts not yet committed
+        self._all_committed: asyncio.Event | None = None
 
     @classmethod
     def from_config(cls, config: GatewayConfig, *, host: str = "proxy") -> Chain:
@@ -90,9 +93,19 @@ class Chain:
         await self.pipeline.startup()
         self.started = True
 
-    async def shutdown(self) -> None:
-        """Close every plugin; the audit plugin flushes its queue and signs the tail."""
+    async def shutdown(self, wait_s: float = 5.0) -> None:
+        """Close every plugin; the audit plugin flushes its queue and signs the tail.
+
+        Requests the host cancelled just before (its shutdown grace ran out) still get their
+        record: this waits up to ``wait_s`` for every open context to be committed first.
+        """
         self.started = False
+        if self._open:
+            self._all_committed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._all_committed.wait(), wait_s)
+            except TimeoutError:
+                log.error("shutdown: %d requests still open after %.1f s; closing anyway", self._open, wait_s)
         await self.pipeline.shutdown()
 
     async def ready(self) -> dict[str, dict[str, Any]]:
@@ -122,6 +135,7 @@ class Chain:
             route=route, method=method, path=path, headers=headers, client=client,
         )
         ctx.audit["host"] = self.host
+        self._open += 1
         if route != "models":
             self.metrics.in_flight.inc()
         return ctx
@@ -260,6 +274,14 @@ class Chain:
         if ctx.committed:
             return
         ctx.committed = True
+        try:
+            await self._commit(ctx)
+        finally:
+            self._open -= 1
+            if self._open == 0 and self._all_committed is not None:
+                self._all_committed.set()
+
+    async def _commit(self, ctx: RequestContext) -> None:
         if ctx.outcome is None:
             s = ctx.status
             ctx.outcome = "ok" if 0 < s < 400 else "denied" if s < 500 and s else "error"
@@ -391,7 +413,11 @@ class StreamRelay:
 
 
 def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+    try:
+        return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+    except (TypeError, orjson.JSONEncodeError):  # an event nested beyond what orjson writes
+        raise UpstreamError("the model server sent a stream event nested too deeply",
+                            code="upstream_invalid") from None
 
 
 __all__ = ["Chain", "StreamRelay", "ROUTES", "ServiceUnavailable"]

@@ -83,6 +83,8 @@ class AuditPlugin(Plugin):
         try:
             if isinstance(fut, BaseException):
                 raise fut
+            if not self.settings.wait_for_durable:
+                return
             await asyncio.wait_for(asyncio.shield(fut), self.settings.durable_timeout_s)
         except (TimeoutError, Exception) as exc:
             if self.settings.fail_open:

@@ -18,6 +18,7 @@ from gateway.chain.context import RequestContext
 from gateway.chain.core import Chain, StreamRelay
 from gateway.chain.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
 from gateway.config import GatewayConfig
+from gateway.hosts.proxy.openapi import openapi_document
 from gateway.upstream import UpstreamResponse
 
 log = logging.getLogger("gateway")
@@ -72,6 +73,8 @@ class GatewayApp:
                 await self._send(send, 200, b'{"status":"ok"}', JSON)
             elif path == "/readyz":
                 await self._handle_ready(send)
+            elif path == "/openapi.json":
+                await self._send(send, 200, openapi_document(), JSON)
             elif path == "/metrics":
                 await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
             else:
@@ -120,6 +123,9 @@ class GatewayApp:
             await self._refuse(ctx, exc, send, state)
         except ClientGone:
             chain.cancelled(ctx)
+        except asyncio.CancelledError:  # the server cancelled us (shutdown grace over): say so in the record
+            chain.cancelled(ctx)
+            raise
         except Exception as exc:
             await self._refuse(ctx, chain.internal_error(ctx, exc, route), send, state)
         finally:
