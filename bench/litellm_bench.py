@@ -162,7 +162,8 @@ def recall(texts: list[dict[str, Any]], url: str) -> dict[str, Any]:
 
 
 def hop_cost(urls: dict[str, str], key: str, text: str, n: int, config: dict[str, Any]) -> dict[str, float]:
-    """The same pre_call: over HTTP to `gateway serve`, and through the same ASGI app in-process."""
+    """The same pre_call over HTTP to `gateway serve` and through the same ASGI app in-process,
+    interleaved (machine noise hits both alike); plus a bare loopback round trip (GET /healthz)."""
     from gateway.config import load_config
     from gateway.hosts.proxy.app import GatewayApp
 
@@ -170,50 +171,54 @@ def hop_cost(urls: dict[str, str], key: str, text: str, n: int, config: dict[str
         return orjson.dumps({"input_type": "request", "texts": [text.replace("{n}", str(i))], "model": "bench",
                              "litellm_call_id": f"hop-{i}", "request_data": {"user_api_key_team_id": "bench"}})
 
-    http_ms = []
-    with httpx.Client(timeout=30) as client:
-        for i in range(n + 5):
-            t0 = time.perf_counter()
-            r = client.post(urls["gateway"] + "/beta/litellm_basic_guardrail_api", content=body(i),
-                            headers={"x-api-key": key, "content-type": "application/json"})
-            if i >= 5:
-                http_ms.append((time.perf_counter() - t0) * 1000)
-            r.raise_for_status()
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"cg-hop-{secrets.token_hex(4)}.db"
+    os.environ["CG_GUARDRAIL_API_KEY"] = key
+    app = GatewayApp(load_config(None, overrides={**config, "audit": {"store": f"sqlite:///{tmp}"}}, environ={}))
+    scope = {"type": "http", "method": "POST", "path": "/beta/litellm_basic_guardrail_api",
+             "headers": [(b"x-api-key", key.encode()), (b"content-type", b"application/json")],
+             "client": ("127.0.0.1", 1)}
 
-    async def inproc() -> list[float]:
-        tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"cg-hop-{secrets.token_hex(4)}.db"
-        os.environ["CG_GUARDRAIL_API_KEY"] = key
-        cfg = {**config, "audit": {"store": f"sqlite:///{tmp}"}}
-        app = GatewayApp(load_config(None, overrides=cfg, environ={}))
-        await app.chain.startup()
-        out = []
-        try:
+    async def inproc(raw: bytes) -> float:
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": raw, "more_body": False}
+
+        async def send(msg: dict[str, Any]) -> None:
+            sent.append(msg)
+
+        t0 = time.perf_counter()
+        await app(scope, receive, send)
+        ms = (time.perf_counter() - t0) * 1000
+        if sent[0]["status"] != 200:
+            raise gb.BenchError(f"in-process guardrail call answered {sent[0]['status']}")
+        return ms
+
+    http_ms, in_ms, bare_ms = [], [], []
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(app.chain.startup())
+    try:
+        with httpx.Client(timeout=30) as client:
             for i in range(n + 5):
-                raw = body(100_000 + i)
-                sent: list[dict[str, Any]] = []
-
-                async def receive(raw: bytes = raw) -> dict[str, Any]:
-                    return {"type": "http.request", "body": raw, "more_body": False}
-
-                async def send(msg: dict[str, Any], sent: list[dict[str, Any]] = sent) -> None:
-                    sent.append(msg)
-
-                scope = {"type": "http", "method": "POST", "path": "/beta/litellm_basic_guardrail_api",
-                         "headers": [(b"x-api-key", key.encode()), (b"content-type", b"application/json")],
-                         "client": ("127.0.0.1", 1)}
                 t0 = time.perf_counter()
-                await app(scope, receive, send)
+                r = client.post(urls["gateway"] + "/beta/litellm_basic_guardrail_api", content=body(i),
+                                headers={"x-api-key": key, "content-type": "application/json"})
+                t1 = time.perf_counter()
+                r.raise_for_status()
+                client.get(urls["gateway"] + "/healthz")
+                t2 = time.perf_counter()
+                ms = loop.run_until_complete(inproc(body(100_000 + i)))
                 if i >= 5:
-                    out.append((time.perf_counter() - t0) * 1000)
-                assert sent[0]["status"] == 200, sent
-        finally:
-            await app.chain.shutdown()
-            tmp.unlink(missing_ok=True)
-        return out
-
-    in_ms = asyncio.run(inproc())
+                    http_ms.append((t1 - t0) * 1000)
+                    bare_ms.append((t2 - t1) * 1000)
+                    in_ms.append(ms)
+    finally:
+        loop.run_until_complete(app.chain.shutdown())
+        loop.close()
+        tmp.unlink(missing_ok=True)
     p_http, p_in = statistics.median(http_ms), statistics.median(in_ms)
-    return {"http_p50_ms": p_http, "inprocess_p50_ms": p_in, "hop_p50_ms": p_http - p_in}
+    return {"http_p50_ms": p_http, "inprocess_p50_ms": p_in, "hop_p50_ms": p_http - p_in,
+            "bare_roundtrip_p50_ms": statistics.median(bare_ms)}
 
 
 def _ratio(a: float, b: float) -> float:
@@ -229,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--concurrency", default="1,64")
     ap.add_argument("--texts", type=int, default=30, help="held-out ~1 KB texts for the recall check")
     ap.add_argument("--hop-n", type=int, default=200, help="pre_calls for the HTTP hop measurement")
+    ap.add_argument("--hop-only", action="store_true", help="only the HTTP-hop measurement (no LiteLLM, no wrk)")
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (configs, logs)")
     ap.add_argument("--out", type=Path, default=RESULTS / "litellm_bench.json")
     args = ap.parse_args(argv)
@@ -242,6 +248,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_upstream()
         urls = start_services(stack, key)
+        if args.hop_only:
+            hop = hop_cost(urls, key, prompt, args.hop_n, gateway_config(stack))
+            print(json.dumps(hop, indent=2))
+            return 0
         print("recall over HTTP on held-out texts ...", file=sys.stderr)
         rec = {"stock": recall(texts, urls["stock-analyzer"]), "ours": recall(texts, urls["ours"])}
         with litellm_proxy(litellm_config(stack, urls), env={"CG_GUARDRAIL_API_KEY": key}) as lurl:
@@ -300,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     for k in sorted(rec["ours"]["per_type"]):
         print(f"   {k:<16} stock {rec['stock']['per_type'].get(k) or 0:.3f}  ours {rec['ours']['per_type'][k]:.3f}")
     print(f"guardrail API hop (pre_call, 1 KB): HTTP p50 {hop['http_p50_ms']:.2f} ms, in-process p50 "
-          f"{hop['inprocess_p50_ms']:.2f} ms, hop {hop['hop_p50_ms']:.2f} ms; LiteLLM makes 2 calls per request, "
+          f"{hop['inprocess_p50_ms']:.2f} ms, hop {hop['hop_p50_ms']:.2f} ms (bare loopback round trip "
+          f"{hop['bare_roundtrip_p50_ms']:.2f} ms); LiteLLM makes 2 calls per request, "
           f"and the generic guardrail adds {added['litellm+cg']:.2f} ms p50 in all")
     for name, g in applied.items():
         if GUARDRAILS[name]:

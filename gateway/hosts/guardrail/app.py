@@ -24,6 +24,7 @@ send the rows, arguments that would need redaction block the call instead of pas
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -112,10 +113,9 @@ class GuardrailHost:
             await _send(send, *chain.error_response(exc, ctx))
         except ClientGone:
             chain.cancelled(ctx)
-            try:
-                await chain.commit(ctx)
-            except GatewayError:
-                pass
+        except asyncio.CancelledError:  # the server cancelled us (shutdown grace over): say so in the record
+            chain.cancelled(ctx)
+            raise
         except Exception as exc:
             err = chain.internal_error(ctx, exc, "guardrail")
             try:
@@ -123,6 +123,11 @@ class GuardrailHost:
             except GatewayError as audit_exc:
                 err = audit_exc
             await _send(send, *chain.error_response(err, ctx))
+        finally:
+            try:
+                await chain.commit(ctx)  # a no-op unless the call ended without an answer
+            except GatewayError:
+                pass  # nobody is left to tell
 
     # -- pre_call: screen the request's texts -------------------------------------------------
     async def _pre_call(self, ctx: Any, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
