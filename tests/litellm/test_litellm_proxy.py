@@ -35,6 +35,7 @@ from tests.servers import ServerThread
 
 EMAIL = "mary.jones@example.org"
 PHONE_CN = "13812345678"
+CN_ID = "11010519491231002X"
 
 
 @dataclass
@@ -78,6 +79,11 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                         "presidio_analyzer_api_base": presidio_url + "/",
                         "presidio_anonymizer_api_base": presidio_url + "/",
                         "output_parse_pii": True, "presidio_filter_scope": "input"}},
+                    {"guardrail_name": "presidio-cn", "litellm_params": {
+                        "guardrail": "presidio", "mode": "pre_call", "default_on": False,
+                        "presidio_analyzer_api_base": presidio_url + "/",
+                        "presidio_anonymizer_api_base": presidio_url + "/",
+                        "pii_entities_config": {"CN_RESIDENT_ID": "BLOCK", "EMAIL_ADDRESS": "MASK"}}},
                 ],
                 "general_settings": {"master_key": MASTER_KEY},
                 "litellm_settings": {"num_retries": 0, "request_timeout": 30},
@@ -166,3 +172,12 @@ def test_litellm_presidio_guardrail_runs_on_privacy_serve(stack: Stack) -> None:
     assert "<EMAIL_ADDRESS" in seen and "<CN_MOBILE" in seen
     answer = r.json()["choices"][0]["message"]["content"]
     assert EMAIL in answer and PHONE_CN in answer  # LiteLLM's output_parse_pii put the values back
+
+
+def test_litellm_blocks_a_chinese_resident_id_found_by_privacy_serve(stack: Stack) -> None:
+    n = len(stack.upstream.received)
+    r = stack.chat(f"我的身份证号码是{CN_ID}", "presidio-cn")
+    assert r.status_code >= 400 and CN_ID not in r.text, r.text
+    assert len(stack.upstream.received) == n
+    r = stack.chat(f"mail {EMAIL}", "presidio-cn")  # only the configured entities: masked, not blocked
+    assert r.status_code == 200 and EMAIL not in _received_text(stack.upstream)
