@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -37,7 +38,6 @@ from gateway.chain.errors import (
     GatewayError,
     MethodNotAllowed,
     NotFound,
-    PayloadTooLarge,
     ServiceUnavailable,
 )
 from gateway.chain.requests import check_body_headers
@@ -45,6 +45,7 @@ from gateway.config import ConfigError
 from gateway.hosts.guardrail.calls import CallStore
 from gateway.hosts.guardrail.keys import check_key, identity_from, load_keys
 from gateway.hosts.guardrail.models import GuardrailCall, answer, parse_call
+from gateway.hosts.proxy.app import ClientGone
 from privacy.pii.streaming import pii_cut, token_cut
 
 log = logging.getLogger("gateway.guardrail")
@@ -53,17 +54,19 @@ PATH = "/beta/litellm_basic_guardrail_api"
 JSON = b"application/json"
 
 
-class ClientGone(Exception):
-    """LiteLLM closed the connection before we answered."""
+ReadBody = Callable[[Any, "str | None"], Awaitable[bytes]]
 
 
 class GuardrailHost:
-    def __init__(self, chain: Chain) -> None:
+    """``read_body(receive, content_length)``: the mounting host's body reader (size limit, 413,
+    ClientGone when LiteLLM goes away), so both hosts read bodies one way."""
+
+    def __init__(self, chain: Chain, read_body: ReadBody) -> None:
         self.chain = chain
+        self.read_body = read_body
         self.settings = chain.config.guardrail
         self.keys = load_keys(self.settings)
         self.calls = CallStore(self.settings.call_ttl_seconds, self.settings.max_calls)
-        self.max_body = chain.max_body
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         chain = self.chain
@@ -78,7 +81,7 @@ class GuardrailHost:
         ctx.audit["host"] = "guardrail"
         try:
             try:
-                raw = await self._read_body(receive, headers.get("content-length"))
+                raw = await self.read_body(receive, headers.get("content-length"))
                 check_key(headers.get("x-api-key"), self.keys)
                 check_body_headers(headers)
                 call = parse_call(raw, chain.max_depth)
@@ -231,25 +234,6 @@ class GuardrailHost:
 
         return PIIRequestState(pii, ctx, ctx.identity.tenant, None, [])
 
-    async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
-        limit = self.max_body
-        if content_length is not None and content_length.isdigit() and int(content_length) > limit:
-            raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            msg = await receive()
-            if msg["type"] == "http.disconnect":
-                raise ClientGone()
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
-            chunks.append(chunk)
-            if not msg.get("more_body", False):
-                break
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
 
 def row_texts(rows: list[dict[str, Any]]) -> list[Any]:
     """The texts LiteLLM extracts from message rows, in its order (string content, then each
@@ -278,7 +262,7 @@ async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: by
 _HOSTS: WeakKeyDictionary[Chain, GuardrailHost] = WeakKeyDictionary()
 
 
-async def handle(chain: Chain, scope: dict[str, Any], receive: Any, send: Any) -> None:
+async def handle(chain: Chain, scope: dict[str, Any], receive: Any, send: Any, read_body: ReadBody) -> None:
     """The route `gateway serve` mounts: one GuardrailHost per chain, built on first use."""
     host = _HOSTS.get(chain)
     if host is None:
@@ -286,7 +270,7 @@ async def handle(chain: Chain, scope: dict[str, Any], receive: Any, send: Any) -
             await _send(send, *chain.error_response(NotFound(f"no route for {scope['method']} {PATH}"), None))
             return
         try:
-            host = GuardrailHost(chain)
+            host = GuardrailHost(chain, read_body)
         except ConfigError as exc:  # a key file named in the config cannot be read: refuse every call
             log.error("guardrail API disabled: %s", exc)
             await _send(send, *chain.error_response(
