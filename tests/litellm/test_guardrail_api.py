@@ -168,3 +168,33 @@ def test_any_text_with_an_email_never_leaves_and_comes_back_exactly(gw: Gateway,
     assert all(EMAIL not in t for t in out["texts"])
     back = call(gw, post(out["texts"], cid)).json()
     assert back["texts"] == texts
+
+
+def test_concurrent_calls_get_only_their_own_values_back(gw: Gateway) -> None:
+    import asyncio
+
+    async def one(client: httpx.AsyncClient, i: int) -> tuple[str, str]:
+        cid, email = str(uuid.uuid4()), f"user{i}.x{uuid.uuid4().hex[:6]}@example.net"
+        h = {"x-api-key": gw.key}
+        out = (await client.post(GUARDRAIL, json=pre([f"I am {email}"], cid), headers=h)).json()
+        token = out["texts"][0].split()[-1]
+        back = (await client.post(GUARDRAIL, json=post([f"Hello {token}"], cid), headers=h)).json()
+        return email, back["texts"][0]
+
+    async def run() -> list[tuple[str, str]]:
+        async with httpx.AsyncClient(base_url=gw.url, timeout=30) as client:
+            return await asyncio.gather(*(one(client, i) for i in range(24)))
+
+    for email, answer in asyncio.run(run()):
+        assert answer == f"Hello {email}"
+
+
+def test_audit_store_down_fails_closed_with_503_not_none(gw: Gateway) -> None:
+    writer = gw.app.chain.pipeline.plugin("audit").writer
+    writer._broken = True  # what a failed write does: the store cannot take records
+    try:
+        r = call(gw, pre([f"mail {EMAIL}"], str(uuid.uuid4())))
+        assert r.status_code == 503, r.text
+        assert "action" not in r.json() and EMAIL not in r.text
+    finally:
+        writer._broken = False
