@@ -59,8 +59,11 @@ def _parse_error(detail: str) -> ApiError:
 class PresidioApp:
     """ASGI app; ``startup()`` loads the engine (lifespan does it under uvicorn)."""
 
-    def __init__(self, settings: PIISettings | None = None, *, max_body_bytes: int = 8 * 1_048_576) -> None:
+    def __init__(self, settings: PIISettings | None = None, *, tenant: str | None = None,
+                 max_body_bytes: int = 8 * 1_048_576) -> None:
         s = settings or PIISettings()
+        # Whose allow/deny lists apply (the pii settings' tenants); None: the defaults.
+        self.tenant = tenant if tenant and tenant in s.tenants else None
         # One extra profile without NER: a request whose entities leave out PERSON skips the model.
         tenants = dict(s.tenants)
         tenants.setdefault(PATTERNS_TENANT, TenantSettings(pattern_only=True))
@@ -185,7 +188,7 @@ class PresidioApp:
         if threshold is not None and (isinstance(threshold, bool) or not isinstance(threshold, (int, float))):
             raise _parse_error("score_threshold must be a number")
         allow = self._allow(req.get("allow_list"), req.get("allow_list_match", "exact"))
-        tenant = PATTERNS_TENANT if wanted is not None and "PERSON" not in wanted else None
+        tenant = PATTERNS_TENANT if wanted is not None and "PERSON" not in wanted else self.tenant
         try:
             if sum(len(t) for t in texts) > self.settings.offload_chars:
                 found = await asyncio.to_thread(self.engine.analyze_many, texts, tenant)

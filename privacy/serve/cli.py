@@ -30,7 +30,7 @@ def main(argv: list[str]) -> int:
 
     from privacy.serve.app import PresidioApp
 
-    app = PresidioApp(settings)
+    app = PresidioApp(settings, tenant=args.tenant)
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
