@@ -12,6 +12,7 @@ demo: setup
 test: setup
 	./scripts/setup-tfp
 	./scripts/setup-chromium
+	./scripts/setup-litellm
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 

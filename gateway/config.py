@@ -73,6 +73,33 @@ class UpstreamSettings(_Strict):
         return v.rstrip("/")
 
 
+LiteLLMField = Literal[
+    "user_api_key_hash", "user_api_key_alias", "user_api_key_user_id", "user_api_key_user_email",
+    "user_api_key_team_id", "user_api_key_team_alias", "user_api_key_end_user_id", "user_api_key_org_id",
+]
+
+
+class GuardrailSettings(_Strict):
+    """LiteLLM's Generic Guardrail API (POST /beta/litellm_basic_guardrail_api on `gateway serve`)."""
+
+    enabled: bool = True
+    # Keys LiteLLM sends as x-api-key: names of environment variables and files holding one key
+    # each (never the keys themselves). No key configured: every call is refused (401).
+    api_key_envs: list[str] = Field(default_factory=lambda: ["CG_GUARDRAIL_API_KEY"])
+    api_key_files: list[Path] = Field(default_factory=list)
+    # Our tenant and subject: the first of these fields present in LiteLLM's request_data.
+    tenant_fields: list[LiteLLMField] = Field(default_factory=lambda: ["user_api_key_team_id", "user_api_key_org_id"])
+    default_tenant: str = Field("litellm", min_length=1)
+    subject_fields: list[LiteLLMField] = Field(
+        default_factory=lambda: ["user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"])
+    default_subject: str = Field("litellm", min_length=1)
+    # Roles the policy sees for LiteLLM callers.
+    roles: list[str] = Field(default_factory=lambda: ["user"])
+    # Pseudonyms given out on pre_call are kept (in memory) this long for the post_call.
+    call_ttl_seconds: float = Field(600.0, gt=0, le=86_400)
+    max_calls: int = Field(100_000, gt=0)
+
+
 Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256"]
 
 
@@ -169,6 +196,7 @@ class GatewayConfig(_Strict):
     # Sections owned by their plugins, validated by each plugin's own Settings model at build time.
     pii: dict[str, Any] = Field(default_factory=dict)
     policy: dict[str, Any] = Field(default_factory=dict)
+    guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings)
 
     @field_validator("plugins", mode="before")
     @classmethod

@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "scan": ("privacy.pii.cli:scan", "print PII findings in a file or stdin"),
     "redact": ("privacy.pii.cli:redact", "redact a .jsonl/.csv/.txt dataset"),
     "eval": ("privacy.pii.cli:evaluate", "precision/recall per entity type on labeled spans"),
+    "serve": ("privacy.serve.cli:main", "serve Presidio's /analyze and /anonymize REST API"),
     # DP fine-tuning (issue 7)
     "train": ("privacy.dp.cli:train", "DP-SGD fine-tuning of a causal LM"),
     "audit": ("privacy.dp.cli:audit", "empirical privacy audit of a training run"),

@@ -59,7 +59,7 @@ class JWTAuthPlugin(Plugin):
         return True, "dev key" if self.keys.using_dev_key else "ok"
 
     async def on_request(self, ctx: RequestContext) -> None:
-        if not self.settings.enabled:
+        if not self.settings.enabled or ctx.identity is not None:  # a host verified the caller (guardrail API key)
             return
         if self._trusted is not None:
             ctx.identity = self._trusted_identity(ctx.headers.get(self._trusted))
