@@ -10,6 +10,8 @@ demo: setup
 # One command: the whole test suite (sets up first if needed).
 test: setup
 	./scripts/setup-tfp
+	./scripts/setup-spark
+	./scripts/setup-nginx
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 

@@ -3,8 +3,10 @@
 What must hold: the Spark path gives what ``privacy redact`` gives, row for row;
 a row that cannot be checked goes to the rejects with its reason; the engine
 loads once per Python worker; the same value gets the same keyed stand-in in
-every partition. The crash and log checks run in their own driver process
-(tests/privacy/test_spark_faults.py) so that every line Spark logs is captured.
+every partition; a Python worker killed mid-task is retried with no row lost or
+doubled. The JVM (driver and executor: local mode) is started with its stdout
+and stderr in a file and the event log on, at INFO level, so the last test can
+search everything Spark logged during the module for the planted values.
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ from pathlib import Path
 
 import pytest
 
-pyspark = pytest.importorskip("pyspark", reason="the spark extra is not installed")
-
-from privacy.pii.cli import redact as redact_cli  # noqa: E402
-from privacy.pii.dataset import BatchRedactor  # noqa: E402
-from privacy.pii.keys import TenantKeys  # noqa: E402
-from privacy.pii.operators import normalize  # noqa: E402
-from privacy.pii.settings import PIISettings  # noqa: E402
-from privacy.spark.rows import JobError  # noqa: E402
+from privacy.pii.cli import redact as redact_cli
+from privacy.pii.dataset import BatchRedactor
+from privacy.pii.keys import TenantKeys
+from privacy.pii.operators import normalize
+from privacy.pii.settings import PIISettings
+from privacy.spark.rows import JobError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -55,11 +55,13 @@ def _values(rng: random.Random) -> dict[str, str]:
 
 
 def tickets(n: int, seed: int = 7) -> list[dict]:
-    """n JSON records: id, text (a ticket), meta.note (a short note), lang."""
+    """n JSON records: id, text (a ticket), meta.note (a short note), lang. Every value planted
+    is remembered in PLANTED."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
         v = _values(rng)
+        PLANTED.update(v.values())
         out.append({"id": i, "text": rng.choice(TEMPLATES).format(**v),
                     "meta": {"note": f"follow up with {v['email']}", "channel": rng.choice(["mail", "chat"])},
                     "lang": "en"})
@@ -74,16 +76,43 @@ def part_lines(directory: Path) -> list[str]:
     return lines
 
 
+SECRET = "s3cr3t-" + os.urandom(12).hex()
+CANARY = "Zanzibar-quokka-7713"
+PLANTED: set[str] = {SECRET, CANARY}  # every test adds what it fed to Spark
+
+
 @pytest.fixture(scope="module")
-def spark():
+def spark_logs(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("spark-logs")
+    return {"jvm": d / "jvm.log", "events": d / "events"}
+
+
+@pytest.fixture(scope="module")
+def spark(spark_logs):
     os.environ["PYTHONPATH"] = os.pathsep.join(x for x in (str(REPO), os.environ.get("PYTHONPATH")) if x)
+    os.environ["CG_TEST_SPARK_KEY"] = SECRET
+    spark_logs["events"].mkdir()
     from privacy.spark import spark_session
 
-    s = spark_session("local[2,4]", "test-privacy-spark",
-                      conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "40",
-                            "spark.default.parallelism": "4", "spark.sql.files.maxPartitionBytes": "16384"})
+    # The JVM inherits fds 1 and 2 when it starts: point them at a file for that moment, so that
+    # everything it (and the Python workers it forks) prints lands there.
+    log = open(spark_logs["jvm"], "ab", buffering=0)  # noqa: SIM115
+    saved = os.dup(1), os.dup(2)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    try:
+        s = spark_session("local[2,4]", "test-privacy-spark", log_level="INFO",
+                          conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "40",
+                                "spark.default.parallelism": "4", "spark.sql.files.maxPartitionBytes": "16384",
+                                "spark.eventLog.enabled": "true", "spark.eventLog.dir": str(spark_logs["events"])})
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        os.close(saved[0])
+        os.close(saved[1])
     yield s
     s.stop()
+    log.close()
 
 
 def _probe_loads(spark) -> dict[int, int]:
@@ -103,14 +132,15 @@ def _probe_loads(spark) -> dict[int, int]:
 
 
 def test_cli_jsonl_equals_privacy_redact_row_for_row(spark, tmp_path):
-    recs = tickets(240)
+    recs = tickets(160)
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
     # Rows nobody planned for, spread over the file: each must come out as a reject with its reason.
     bad = {17: (b'{"id": 17, "text": 12345}', "text: not a string (int)"),
            60: (b'{"id": 60, "text": "Jane Roe jane.roe@example.com \xff\xfe"}', "line: not valid UTF-8"),
            101: (b'{"id": 101, "text": "cut off jane.roe@example.com', "line: not valid JSON"),
-           150: (b'["jane.roe@example.com"]', "line: not a JSON object"),
-           199: (b'{"id": 199, "meta": {"note": true}, "text": "hi"}', "meta.note: not a string (bool)")}
+           130: (b'["jane.roe@example.com"]', "line: not a JSON object"),
+           149: (b'{"id": 149, "meta": {"note": true}, "text": "hi"}', "meta.note: not a string (bool)")}
+    PLANTED.update({"Jane Roe", "jane.roe@example.com"})
     for i, (raw, _) in bad.items():
         lines[i] = raw
     src = tmp_path / "tickets.jsonl"
@@ -147,6 +177,7 @@ def test_parquet_columns_counts_rejects_and_one_engine_per_worker(spark, tmp_pat
     rows[5] = (5, "x" * 3000 + " maria@example.com", b"ok")          # over the 2000-byte limit
     rows[77] = (77, "call me: 13812345678", b"\xc3\x28 broken")     # not UTF-8
     rows[300] = (300, None, None)                                      # missing values stay missing
+    PLANTED.update({"maria@example.com", "13812345678"})
     df = spark.createDataFrame(rows, "id long, text string, note binary").repartition(8)
     src = tmp_path / "in.parquet"
     df.write.parquet(str(src))
@@ -203,7 +234,8 @@ def test_same_value_same_stand_in_on_every_partition(spark, tmp_path, operator):
     key_file.write_bytes(os.urandom(32).hex().encode())
     settings = PIISettings.model_validate({"ner": {"enabled": False}, "default_operator": operator,
                                            "hash_key_file": str(key_file), "hash_key_env": None})
-    people = [f"user{k}@example.org" for k in range(5)]
+    people = [f"user{k}.{operator}@example.org" for k in range(5)]
+    PLANTED.update(people)
     rows = [(i, f"ticket {i}: contact {people[i % 5]} or {people[(i * 3) % 5]}") for i in range(200)]
     df = spark.createDataFrame(rows, "id long, text string").repartition(4, "id")
 
@@ -237,3 +269,52 @@ def test_same_value_same_stand_in_on_every_partition(spark, tmp_path, operator):
     assert all(lookup[next(iter(t))] == v for v, t in tokens_of.items())
     other = TenantKeys(key_file.read_bytes().strip()).token("globex", "EMAIL_ADDRESS", people[0])
     assert other not in json.dumps([r["text"] for r in got])  # another tenant's tokens do not join
+
+
+def test_killed_worker_is_retried_and_nothing_of_the_input_reaches_the_logs(spark, spark_logs, tmp_path, capsys):
+    """Runs last: it also searches what the tests above made Spark log."""
+    recs = tickets(600, seed=23)
+    for r in recs[::10]:
+        r["text"] += f" ({CANARY})"
+    lines = [json.dumps(r, ensure_ascii=False) for r in recs]
+    lines[333] = "not json at all: maria.gonzalez@example.com " + CANARY       # reject: not JSON
+    lines[444] = json.dumps({"id": 444, "text": "Pierre Dubois " * 400})        # reject: too large
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    out, rej, marker = tmp_path / "out", tmp_path / "rej", tmp_path / "killed-once"
+    settings = PIISettings.model_validate({"ner": {"enabled": False}, "operators": {"EMAIL_ADDRESS": "hash"},
+                                           "hash_key_env": "CG_TEST_SPARK_KEY"})
+    from privacy.spark import redact_json_lines
+    from privacy.spark.frame import read_lines, summarize
+
+    job = redact_json_lines(read_lines(spark, str(src)), ["text", "meta.note"], settings, tenant="acme",
+                            max_bytes=4000, _kill_once=str(marker))
+    job.redacted.explain(mode="extended")
+    job.redacted.select(job.redacted["value"].cast("string")).write.text(str(out))
+    job.rejects.select("pii_reject_reason", job.rejects["value"].cast("string")).write.json(str(rej))
+    summary = summarize(job)
+    job.close()
+    plan = capsys.readouterr().out
+    logs = spark_logs["jvm"].read_text(errors="replace")
+
+    # The crash happened (after the worker had already sent output), Spark saw it and retried.
+    assert marker.exists()
+    assert "Lost task" in logs and ("exited unexpectedly" in logs or "crashed" in logs), logs[-3000:]
+    # Every accepted record exactly once, in order; the two bad ones rejected with their reason.
+    got = [json.loads(x) for x in part_lines(out)]
+    assert [r["id"] for r in got] == [i for i in range(600) if i not in (333, 444)]
+    rejected = [json.loads(x) for q in sorted(rej.glob("part-*")) for x in q.read_text().splitlines()]
+    assert sorted(r["pii_reject_reason"] for r in rejected) == ["line: not valid JSON", "line: over the size limit"]
+    assert summary["records"] == 600 and summary["rejected"] == 2
+    out_text = "\n".join(part_lines(out))
+    assert CANARY in out_text and "maria.gonzalez" not in out_text.lower()  # the canary is not PII
+
+    # Nothing of the input (PII, the canary phrase) and no key material in any log, plan or event.
+    assert "MapInPandas redact_partition" in plan
+    events = "\n".join(q.read_text(errors="replace") for q in spark_logs["events"].rglob("*") if q.is_file())
+    assert len(events) > 1000 and len(logs) > 1000
+    planted = PLANTED | {TenantKeys(SECRET.encode()).key("acme").hex()}
+    assert len(planted) > 100
+    for blob, where in ((logs, "driver/executor logs"), (events, "event log"), (plan, "query plan")):
+        leaked = sorted(v for v in planted if v in blob)
+        assert not leaked, f"{where} hold {len(leaked)} planted values"
