@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 OK = 0
 FAILURE = 1  # the command ran and the answer is "no" (verification failed, no evidence...)
 ERROR = 2  # the command could not do its job (bad input, missing file, bad config)
+UNSIGNED = 3  # audit verify: everything checks, but records after the last checkpoint are not yet signed
 INTERRUPTED = 130
 
 CommandTable = dict[str, tuple[str, str]]

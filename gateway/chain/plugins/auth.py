@@ -17,10 +17,10 @@ from typing import Any
 import jwt
 
 from gateway.auth.keys import KeySet
-from gateway.config import AuthSettings
 from gateway.chain.context import Identity, RequestContext
 from gateway.chain.errors import Unauthorized
 from gateway.chain.plugins import Plugin
+from gateway.config import AuthSettings
 
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -72,6 +73,11 @@ def _worker_app() -> Any:
     return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
 
 
+def _drained(signum: int, frame: Any) -> None:
+    """Runs after uvicorn's own SIGTERM handling (drain, lifespan shutdown) has finished."""
+    raise SystemExit(0)
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -87,6 +93,9 @@ def main(argv: list[str]) -> int:
 
     from gateway.hosts.proxy.app import GatewayApp
 
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with this
+    # handler in place a SIGTERM that drained cleanly exits 0 (not "killed by SIGTERM").
+    signal.signal(signal.SIGTERM, _drained)
     try:
         app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
     except ConfigError as exc:
@@ -107,6 +116,8 @@ def main(argv: list[str]) -> int:
         lifespan="on",
         access_log=False,
         log_level=args.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        # SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then
+        # the lifespan shutdown flushes and signs the audit tail.
+        timeout_graceful_shutdown=config.server.shutdown_grace_s,
     )
     return 0
