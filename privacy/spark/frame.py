@@ -184,11 +184,15 @@ def redact_files(spark: SparkSession, src: str, dst: str, rejects_dst: str, fmt:
 
 
 def summarize(job: Redaction) -> dict[str, Any]:
+    """Rows, rejects by reason, rows with PII and entities by type: two passes over the cached result."""
     c = job.combined
-    rows = c.count()
-    reasons = {r[REASON]: r["count"] for r in c.filter(F.col(REASON).isNotNull()).groupBy(REASON).count().collect()}
+    by_reason = c.groupBy(REASON).agg(F.count(F.lit(1)).alias("rows"),
+                                      F.sum(F.when(F.size(F.map_keys(F.col(COUNTS))) > 0, 1).otherwise(0))
+                                      .alias("with_pii")).collect()
+    rows = sum(r["rows"] for r in by_reason)
+    reasons = {r[REASON]: r["rows"] for r in by_reason if r[REASON] is not None}
+    with_pii = sum(r["with_pii"] or 0 for r in by_reason if r[REASON] is None)
     ent = c.select(F.explode(COUNTS).alias("entity_type", "n")).groupBy("entity_type").agg(F.sum("n").alias("n"))
     entities = {r["entity_type"]: int(r["n"]) for r in ent.collect()}
-    with_pii = c.filter(F.size(F.map_keys(F.col(COUNTS))) > 0).count()
     return {"records": rows, "rejected": sum(reasons.values()), "reject_reasons": dict(sorted(reasons.items())),
             "records_with_pii": with_pii, "entities": dict(sorted(entities.items())), "key_id": job.spec.key_id}

@@ -271,7 +271,6 @@ def test_fleet_survives_a_killed_replica_with_one_limit_and_one_gap_free_audit_l
     wrong = [o for o in failed if o.upstream != victim["addr"] or o.sent > t_dead]
     assert not wrong, f"{len(wrong)} failures not in flight on the killed replica: {wrong[:3]}"
     assert len(failed) <= CLIENTS
-    assert sum(1 for o in failed if o.sent <= t_kill) > 0
     after = [o for o in outcomes if o.sent > t_dead + 0.5]
     assert after and all(o.complete for o in after), summary
 
