@@ -299,7 +299,8 @@ class RowRedactor:
                 per_row[i] = Counter()
                 out.append(line)
             else:
-                out.append(json.dumps(objs[i], ensure_ascii=False))
+                text = json.dumps(objs[i], ensure_ascii=False)
+                out.append(text.encode("utf-8") if isinstance(line, bytes | bytearray | memoryview) else text)
         return out, [dict(sorted(c.items())) for c in per_row], reasons
 
 
