@@ -290,5 +290,7 @@ def test_fleet_survives_a_killed_replica_with_one_limit_and_one_gap_free_audit_l
                         str(fleet["signing"])], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                        capture_output=True, text=True, timeout=120)
     assert v.returncode == 0, v.stdout + v.stderr
-    print(f"fleet: {summary}; served {served}; {len(failed)} failed, all in flight on the killed replica; "
+    before = sum(1 for o in failed if o.sent <= t_kill)
+    print(f"fleet: {summary}; served {served}; {len(failed)} failed ({before} sent before the SIGKILL), all in "
+          "flight on the killed replica; "
           f"{len(acked)} acknowledged, all recorded in {len(rows)} audit records")
