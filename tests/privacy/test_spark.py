@@ -89,6 +89,7 @@ def spark_logs(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def spark(spark_logs):
+    saved_env = {k: os.environ.get(k) for k in ("PYTHONPATH", "CG_TEST_SPARK_KEY")}
     os.environ["PYTHONPATH"] = os.pathsep.join(x for x in (str(REPO), os.environ.get("PYTHONPATH")) if x)
     os.environ["CG_TEST_SPARK_KEY"] = SECRET
     spark_logs["events"].mkdir()
@@ -113,6 +114,11 @@ def spark(spark_logs):
     yield s
     s.stop()
     log.close()
+    for k, v in saved_env.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 def _probe_loads(spark) -> dict[int, int]:
