@@ -413,7 +413,11 @@ class StreamRelay:
 
 
 def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+    try:
+        return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+    except (TypeError, orjson.JSONEncodeError):  # an event nested beyond what orjson writes
+        raise UpstreamError("the model server sent a stream event nested too deeply",
+                            code="upstream_invalid") from None
 
 
 __all__ = ["Chain", "StreamRelay", "ROUTES", "ServiceUnavailable"]

@@ -35,7 +35,7 @@ def test_openapi_document_describes_routes_and_request_shapes(upstream, gateway_
     assert "415" in doc["paths"]["/v1/chat/completions"]["post"]["responses"]
 
 
-def test_schemathesis_finds_no_500_and_no_hang(upstream, gateway_factory, token) -> None:
+def test_schemathesis_finds_no_500_and_no_hang(upstream, gateway_factory, token, tmp_path) -> None:
     _, up_url = upstream
     url, _ = gateway_factory(
         upstreams=[{"name": "u", "url": up_url, "timeouts": {"first_byte": 5, "total": 10}}],
@@ -47,7 +47,7 @@ def test_schemathesis_finds_no_500_and_no_hang(upstream, gateway_factory, token)
            "run", f"{url}/openapi.json", "--header", f"Authorization: Bearer {token}",
            "--phases", "coverage,fuzzing", "--max-examples", "170", "--generation-deterministic",
            "--checks", "not_a_server_error", "--request-timeout", "10", "--no-color"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240)
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path)  # its .schemathesis/ cache
     text = out.stdout + out.stderr
     m = re.search(r"(\d+) generated", text)
     cases = int(m.group(1)) if m else 0
