@@ -14,8 +14,9 @@ Afterwards:
 - the audit log is one gap-free sequence and `audit verify` passes;
 - every acknowledged request (a complete answer: a JSON body, a stream that
   reached [DONE], or a 429) has its audit record;
-- only requests in flight on the killed replica failed: every failure was
-  sent before the kill and went to that replica.
+- only requests in flight on the killed replica failed: every failure went to
+  that replica and was sent before it was gone (SIGKILL sent and the process
+  reaped); requests sent after that all complete on the survivors.
 """
 
 from __future__ import annotations
