@@ -13,6 +13,8 @@ test: setup
 	./scripts/setup-tfp
 	./scripts/setup-chromium
 	./scripts/setup-litellm
+	./scripts/setup-spark
+	./scripts/setup-nginx
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 

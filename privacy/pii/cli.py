@@ -125,11 +125,22 @@ def scan(argv: list[str]) -> int:
 def redact(argv: list[str]) -> int:
     ap = argparse.ArgumentParser(prog="privacy redact",
                                  description="Redact a .jsonl/.csv/.txt dataset, streaming, with a summary.")
-    ap.add_argument("input", type=Path)
-    ap.add_argument("output", type=Path)
-    ap.add_argument("--fields", help="comma-separated JSONL fields (dotted paths) or CSV columns (default: text / all)")
-    ap.add_argument("--format", choices=("jsonl", "csv", "txt"), help="default: from the file name")
+    ap.add_argument("input", type=Path, help="a file (or, with --engine spark, a file or directory)")
+    ap.add_argument("output", type=Path, help="a file (with --engine spark: a new directory of part files)")
+    ap.add_argument("--fields", help="comma-separated JSONL fields (dotted paths), CSV or Parquet columns "
+                                     "(default: text / all)")
+    ap.add_argument("--format", choices=("jsonl", "csv", "txt", "parquet"),
+                    help="default: from the file name (parquet: --engine spark only)")
     ap.add_argument("--workers", type=int, default=1, help="worker processes (each loads the model)")
+    ap.add_argument("--engine", choices=("local", "spark"), default="local",
+                    help="local: this machine's processes; spark: a Spark job (pip install '.[spark]')")
+    ap.add_argument("--master", default="local[2]", help="Spark master URL (--engine spark)")
+    ap.add_argument("--rejects", type=Path, help="where rows that cannot be checked go, with their reason "
+                                                 "(--engine spark; default: OUTPUT.rejects)")
+    ap.add_argument("--max-bytes", type=int, help="largest field (bytes) a row may hold; larger rows are "
+                                                  "rejected (--engine spark; default: the engine's limit)")
+    ap.add_argument("--spark-conf", action="append", default=[], metavar="KEY=VALUE",
+                    help="extra Spark setting (repeatable)")
     ap.add_argument("--operator", choices=("remove", "mask", "placeholder", "hash"),
                     help="operator for every entity type (overrides the config's default)")
     ap.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -139,6 +150,10 @@ def redact(argv: list[str]) -> int:
     args = ap.parse_args(argv)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.engine == "spark":
+        return _redact_spark(args)
+    if args.format == "parquet":
+        raise UsageError("parquet needs --engine spark")
     if not args.input.is_file():
         raise UsageError(f"no such file: {args.input}")
     settings = load_settings(args)
@@ -155,6 +170,74 @@ def redact(argv: list[str]) -> int:
         raise UsageError(str(exc)) from None
     _emit(args, summary.text(), summary.as_dict())
     return OK
+
+
+def _redact_spark(args: argparse.Namespace) -> int:
+    """``privacy redact --engine spark``: read, redact and write through Spark (privacy.spark)."""
+    if not args.input.exists():
+        raise UsageError(f"no such file or directory: {args.input}")
+    if args.output.exists():
+        raise UsageError(f"{args.output} exists; Spark writes a new directory of part files")
+    rejects = args.rejects or args.output.with_name(args.output.name + ".rejects")
+    if rejects.exists():
+        raise UsageError(f"{rejects} exists; choose another --rejects directory")
+    fmt = args.format
+    if fmt is None:
+        probe = args.input
+        if probe.is_dir():
+            names = sorted(p.name for p in probe.iterdir() if not p.name.startswith((".", "_")))
+            probe = Path(names[0]) if names else probe
+        suffix = probe.suffix.lower().lstrip(".")
+        fmt = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "parquet": "parquet"}.get(suffix)
+        if fmt is None:
+            raise UsageError(f"cannot tell the format of {args.input.name}; pass --format jsonl or parquet")
+    if fmt not in ("jsonl", "parquet"):
+        raise UsageError("--engine spark reads jsonl or parquet")
+    if not args.fields:
+        raise UsageError("--engine spark needs --fields (JSONL paths or Parquet columns)")
+    conf: dict[str, str] = {}
+    for item in args.spark_conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--spark-conf wants KEY=VALUE, got {item!r}")
+        conf[key] = value
+    settings = load_settings(args)
+    if args.operator:
+        settings = settings.model_copy(update={"default_operator": args.operator, "operators": {}})
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    try:
+        from privacy.spark.frame import redact_files, spark_session
+        from privacy.spark.rows import JobError
+    except ImportError as exc:
+        raise UsageError(f"--engine spark needs PySpark ({exc.name} is missing): pip install "
+                         "'compliance-gateway[spark]'") from None
+    import time
+
+    from pyspark.sql import SparkSession
+
+    t0 = time.perf_counter()
+    ours = SparkSession.getActiveSession() is None  # a notebook's or a test's session is left running
+    spark = spark_session(args.master, conf=conf)
+    try:
+        summary = redact_files(spark, str(args.input.resolve()), str(args.output.resolve()),
+                               str(rejects.resolve()), fmt, fields, settings, args.tenant, args.max_bytes)
+    except JobError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if ours:
+            spark.stop()
+    summary.update({"input": str(args.input), "output": str(args.output), "rejects": str(rejects),
+                    "format": fmt, "engine": "spark", "master": args.master,
+                    "seconds": round(time.perf_counter() - t0, 3)})
+    text = [f"redacted {summary['records'] - summary['rejected']} of {summary['records']} {fmt} records "
+            f"({summary['records_with_pii']} with PII) from {args.input} to {args.output} on Spark "
+            f"{args.master} in {summary['seconds']:.1f} s"]
+    text += [f"  {k:<16} {v}" for k, v in summary["entities"].items()]
+    if summary["rejected"]:
+        text.append(f"rejected {summary['rejected']} records to {rejects}: "
+                    + ", ".join(f"{k} {v}" for k, v in summary["reject_reasons"].items()))
+    _emit(args, "\n".join(text), summary)
+    return FAILURE if summary["rejected"] else OK
 
 
 # -- eval ------------------------------------------------------------------------------------
