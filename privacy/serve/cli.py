@@ -6,24 +6,28 @@ on one line (``privacy serve: listening on http://HOST:PORT``) once the engine i
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import socket
 import sys
+from types import SimpleNamespace
+from typing import Any
 
-from audit.commands import OK
+import click
+
+from commandline import OK
+from privacy.pii.cli import common_options
 
 
-def main(argv: list[str]) -> int:
-    from privacy.pii.cli import _common, load_settings
+@click.command(help="Serve Presidio's /analyze and /anonymize REST API with our PII engine: anything that calls "
+                    "Presidio over HTTP switches by changing one URL.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
+@click.option("--port", type=int, default=3000, show_default=True, help="port (Presidio's; 0 picks a free one)")
+@click.option("--max-chars", type=int, help="largest text (characters per request) the engine accepts")
+@common_options
+def main(**opts: Any) -> int:
+    from privacy.pii.cli import load_settings
 
-    ap = argparse.ArgumentParser(prog="privacy serve",
-                                 description="Serve Presidio's /analyze and /anonymize REST API with our PII engine.")
-    ap.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    ap.add_argument("--port", type=int, default=3000, help="port (default 3000, Presidio's; 0 picks a free one)")
-    ap.add_argument("--max-chars", type=int, help="largest text (characters per request) the engine accepts")
-    _common(ap)
-    args = ap.parse_args(argv)
+    args = SimpleNamespace(**opts)
     settings = load_settings(args)
 
     import uvicorn

@@ -9,10 +9,10 @@ from pathlib import Path
 import datasets
 import pytest
 
+from privacy.cli import main as privacy_main
 from privacy.dp.data import Dataset as DPDataset
 from privacy.dp.errors import DPError
 from privacy.hf import redact_dataset, redact_records
-from privacy.pii.cli import redact as redact_cli
 from privacy.pii.keys import TenantKeys
 from privacy.pii.operators import normalize
 from privacy.pii.settings import PIISettings
@@ -31,7 +31,7 @@ def test_num_proc_result_equals_privacy_redact_and_rejects_have_reasons(tmp_path
     src = tmp_path / "t.jsonl"
     src.write_text("".join(json.dumps({"id": r["id"], "text": r["text"]}, ensure_ascii=False) + "\n" for r in recs))
     local = tmp_path / "local.jsonl"
-    assert redact_cli([str(src), str(local), "--fields", "text", "--pattern-only", "--no-progress"]) == 0
+    assert privacy_main(["redact", str(src), str(local), "--fields", "text", "--pattern-only", "--no-progress"]) == 0
     expected = [json.loads(x)["text"] for x in local.read_text().splitlines()]
 
     ds = _load(src, tmp_path / "cache")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from privacy.pii.cli import redact as redact_cli
+from privacy.cli import main as privacy_main
 from privacy.pii.dataset import BatchRedactor
 from privacy.pii.keys import TenantKeys
 from privacy.pii.operators import normalize
@@ -155,11 +155,11 @@ def test_cli_jsonl_equals_privacy_redact_row_for_row(spark, tmp_path):
     good.write_bytes(b"\n".join(x for i, x in enumerate(lines) if i not in bad) + b"\n")
 
     local_out = tmp_path / "local.jsonl"
-    assert redact_cli([str(good), str(local_out), "--fields", "text,meta.note", "--no-progress"]) == 0
+    assert privacy_main(["redact", str(good), str(local_out), "--fields", "text,meta.note", "--no-progress"]) == 0
     spark_out, rejects = tmp_path / "spark_out", tmp_path / "spark_rejects"
     summary_file = tmp_path / "summary.json"
-    rc = redact_cli([str(src), str(spark_out), "--engine", "spark", "--fields", "text,meta.note",
-                     "--rejects", str(rejects), "--json-out", str(summary_file)])
+    rc = privacy_main(["redact", str(src), str(spark_out), "--engine", "spark", "--fields", "text,meta.note",
+                     "--rejects", str(rejects), "--out", str(summary_file)])
     assert rc == 1  # rejects are never silent: the command says so in its exit code
 
     expected = local_out.read_text(encoding="utf-8").splitlines()

@@ -2,38 +2,30 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import logging
 import os
 import signal
 import sys
+from types import SimpleNamespace
 from typing import Any
 
-from audit.commands import UsageError
+import click
+
+from commandline import UsageError
 from gateway.config import ConfigError
-from gateway.hosts.proxy.serve import build_parser as serve_parser
-from gateway.hosts.proxy.serve import load_from_args
+from gateway.hosts.proxy.serve import host_options, load_from_args
 
 DEFAULT_PORT = 50051
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = serve_parser()  # one flag table for every host
-    ap.prog = "gateway extproc"
-    ap.description = ("Run the compliance chain as an Envoy ext_proc gRPC server "
-                      "(envoy.service.ext_proc.v3.ExternalProcessor); --port is the gRPC port "
-                      f"(default {DEFAULT_PORT}).")
-    return ap
-
-
-def _worker(args: argparse.Namespace, config_json: str) -> None:
+def _worker(args: Any, config_json: str) -> None:
     from gateway.config import GatewayConfig
 
     _run(args, GatewayConfig.model_validate_json(config_json), None)
 
 
-def _run(args: argparse.Namespace, config: Any, plugins: list[Any] | None) -> None:
+def _run(args: Any, config: Any, plugins: list[Any] | None) -> None:
     import uvloop
 
     from gateway.chain.core import Chain
@@ -55,8 +47,12 @@ def _run(args: argparse.Namespace, config: Any, plugins: list[Any] | None) -> No
     uvloop.run(main())
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+@click.command(help="Run the compliance chain as an Envoy ext_proc gRPC server "
+                    "(envoy.service.ext_proc.v3.ExternalProcessor). Same --config and flags as 'gateway serve'; "
+                    f"--port is the gRPC port (default {DEFAULT_PORT}).")
+@host_options
+def main(**opts: Any) -> int:
+    args = SimpleNamespace(**opts)
     if args.port is None and os.environ.get("CG_PORT") is None:
         args.port = DEFAULT_PORT
     from gateway.chain.check import check_chain
