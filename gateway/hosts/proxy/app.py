@@ -273,6 +273,10 @@ class GatewayApp:
             chain.fail(ctx, exc)
             await chain.commit(ctx)
             await self._send_error(send, exc, ctx)
+        except Exception as exc:  # never a traceback of unbounded length in the log
+            err = chain.internal_error(ctx, exc, "models")
+            await chain.commit(ctx)
+            await self._send_error(send, err, ctx)
 
     async def _handle_ready(self, send: Any) -> None:
         import orjson
