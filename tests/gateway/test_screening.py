@@ -226,3 +226,21 @@ async def test_short_base64_audio_is_read_as_text_long_text_audio_refused(plugin
     assert ctx.audit["pii_unscreened_media"] == {"audio": 1}
     with pytest.raises(BadRequest, match="not binary base64"):
         await _sent(plugin, audio(base64.b64encode(f"{EMAIL} ".encode() * 40).decode()))
+
+
+async def test_json_schema_keywords_are_skipped_client_text_in_them_is_not(plugin):
+    schema = {"type": "object", "$defs": {f"contact {EMAIL}": {"type": "string"}},
+              "properties": {"a": {"type": ["string", "null"], "default": MOBILE, "examples": [RID],
+                                   "pattern": f"^{EMAIL}$"},
+                             "b": {"type": EMAIL, "anyOf": [{"const": MOBILE}], "items": {"title": EMAIL}},
+                             "properties": {"type": "string", "x-owner": EMAIL, f"x-{MOBILE}": 1}},
+              "required": ["a", "properties"]}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    sent, _ = await _sent(plugin, body)
+    out = sent["tools"][0]["function"]["parameters"]
+    assert not _leaks(out), _leaks(out)
+    assert out["type"] == "object" and out["properties"]["a"]["type"] == ["string", "null"]
+    assert list(out["properties"]) == ["a", "b", "properties"] and out["required"] == ["a", "properties"]
+    assert list(out["$defs"]) == ["contact <EMAIL_ADDRESS_1>"]
+    assert out["properties"]["properties"]["x-owner"] == "<EMAIL_ADDRESS_1>"
