@@ -557,7 +557,7 @@ def _response_message(out: Texts, msg: Any) -> None:
         for part in content:
             if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
                 out.refs.append(Ref(part, "text"))
-    for key in ("refusal", "reasoning_content"):
+    for key in ("refusal", "reasoning_content", "reasoning"):
         if isinstance(msg.get(key), str) and msg[key]:
             out.refs.append(Ref(msg, key))
     w = _Walk("screen")

@@ -244,3 +244,37 @@ async def test_json_schema_keywords_are_skipped_client_text_in_them_is_not(plugi
     assert list(out["properties"]) == ["a", "b", "properties"] and out["required"] == ["a", "properties"]
     assert list(out["$defs"]) == ["contact <EMAIL_ADDRESS_1>"]
     assert out["properties"]["properties"]["x-owner"] == "<EMAIL_ADDRESS_1>"
+
+
+async def test_reasoning_text_is_restored_and_redacted_streamed_or_not():
+    """Reasoning models (DeepSeek-R1 on vLLM) stream `reasoning_content` next to `content`."""
+    import copy
+
+    plugin = PIIPlugin(PIIPlugin.Settings.model_validate({"default_operator": "pseudonymize", "ner": {"enabled": False}}),
+                       config=None)
+    await plugin.startup()
+    reasoning = "The user is <EMAIL_ADDRESS_1>; the other one is bob@evil.example, keep it private."
+    answer = "Done, <EMAIL_ADDRESS_1>."
+    expect_r = f"The user is {EMAIL}; the other one is <EMAIL_ADDRESS_2>, keep it private."
+    ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
+    await plugin.on_request(ctx)
+    ctx.response = {"choices": [{"index": 0, "message": {"role": "assistant", "reasoning_content": reasoning,
+                                                         "content": answer}}]}
+    await plugin.on_response(ctx)
+    msg = ctx.response["choices"][0]["message"]
+    assert msg["reasoning_content"] == expect_r and msg["content"] == f"Done, {EMAIL}."
+    for step in (1, 3, 7):
+        ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
+        await plugin.on_request(ctx)
+        events = [{"choices": [{"index": 0, "delta": {"reasoning_content": reasoning[i:i + step]}, "finish_reason": None}]}
+                  for i in range(0, len(reasoning), step)]
+        events += [{"choices": [{"index": 0, "delta": {"content": answer[i:i + step]}, "finish_reason": None}]}
+                   for i in range(0, len(answer), step)]
+        events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        out = []
+        for ev in events:
+            out.extend(plugin.on_chunk(ctx, copy.deepcopy(ev)))
+        out.extend(plugin.on_stream_end(ctx))
+        deltas = [c["choices"][0]["delta"] for c in out]
+        assert "".join(d.get("reasoning_content") or "" for d in deltas) == expect_r
+        assert "".join(d.get("content") or "" for d in deltas) == f"Done, {EMAIL}."
