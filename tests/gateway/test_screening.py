@@ -278,3 +278,48 @@ async def test_reasoning_text_is_restored_and_redacted_streamed_or_not():
         deltas = [c["choices"][0]["delta"] for c in out]
         assert "".join(d.get("reasoning_content") or "" for d in deltas) == expect_r
         assert "".join(d.get("content") or "" for d in deltas) == f"Done, {EMAIL}."
+
+
+# --- the walk itself, on arbitrary JSON (no engine): nothing is missed, nothing else changes ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from privacy.pii.body import request_texts  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _all_strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield k
+            yield from _all_strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _all_strings(v)
+
+
+@settings(max_examples=150, deadline=None)
+@given(field=st.sampled_from(["metadata", "user", "stop", "x_vendor", "ünknown field", "tool_choice"]),
+       value=_json, extra=_json)
+def test_walk_reaches_every_string_and_key_of_free_form_and_unknown_fields(field, value, extra):
+    body = {"model": "m", "messages": [{"role": "user", "content": "c", "x_extra": extra}], field: value}
+    before = json.dumps(body)
+    texts = request_texts(body, "chat")
+    texts.write(texts.texts())  # writing back what was read changes nothing, key order included
+    assert json.dumps(body) == before
+    texts = request_texts(body, "chat")
+    texts.write([f"[{t}]" for t in texts.texts()])  # mark every screened string
+    known = field in ("metadata", "user", "stop", "tool_choice")
+    top = body[field] if known else body[f"[{field}]"]  # an unknown field's name is screened too
+    for s in [*_all_strings(top), *_all_strings(body["messages"][0]["[x_extra]"])]:
+        assert s == "" or (s.startswith("[") and s.endswith("]")), (field, s)
+    assert body["model"] == "m" and body["messages"][0]["role"] == "user"
+    assert body["messages"][0]["content"] == "[c]"
