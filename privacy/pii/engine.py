@@ -19,6 +19,7 @@ from typing import Any
 
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
+from privacy.pii.context import analysis_copy, ref_label_before
 from privacy.pii.findings import Finding, resolve_overlaps
 from privacy.pii.ner import GatedNer
 from privacy.pii.recognizers import Recognizer, build
@@ -29,6 +30,7 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 CACHE_MAX_TEXT = 65_536
 CERTAIN = 0.85  # a validated checksum or a strong pattern
+REFERENCE_SUPPRESSED = frozenset({"CREDIT_CARD", "CN_BANK_CARD"})
 
 
 class TextTooLarge(ValueError):
@@ -137,6 +139,9 @@ class PIIEngine:
         return out  # type: ignore[return-value]
 
     def _analyze_uncached(self, texts: Sequence[str], prof: _TenantProfile) -> list[list[Finding]]:
+        # Recognizers see a same-length copy: full-width digits as ASCII, invisible characters as
+        # spaces (138\u200b1234\u200b5678 is a phone number). Offsets stay those of the original.
+        texts = [analysis_copy(t) for t in texts]
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
             for i, extra in enumerate(self.ner.analyze_many(texts)):
@@ -164,6 +169,12 @@ class PIIEngine:
                 found = rec.find(text, [(r.start, r.end) for r in results if r.score >= CERTAIN])  # type: ignore[call-arg]
             else:
                 found = rec.find(text)
+            if found and rec.ENTITY in REFERENCE_SUPPRESSED:
+                # A number right after an order/invoice/ticket/tracking/waybill label is that
+                # reference, not a card, unless a card cue is nearer to it than the label.
+                if lowered is None:
+                    lowered = text.lower()
+                found = [r for r in found if not ref_label_before(lowered, r.start)]
             if found and rec.CONTEXT:
                 if lowered is None:
                     lowered = text.lower()

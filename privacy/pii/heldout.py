@@ -422,7 +422,7 @@ def cn_id(r: random.Random) -> str:
     y, m, d = r.randint(1950, 2005), r.randint(1, 12), r.randint(1, 28)
     body = f"{area}{y:04d}{m:02d}{d:02d}{r.randint(0, 999):03d}"
     w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
-    check = "10X98765432"[sum(int(a) * b for a, b in zip(body, w)) % 11]
+    check = "10X98765432"[sum(int(a) * b for a, b in zip(body, w, strict=True)) % 11]
     s = body + check
     return s.lower() if check == "X" and r.random() < 0.3 else s
 
@@ -982,7 +982,7 @@ COUNTS = {"phone_cue": 320, "phone_nocue": 120, "phone_intl": 140, "cn_mobile": 
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 
 
-def _render(r: random.Random, template: str) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+def _render(r: random.Random, template: str, slots: dict[str, tuple[Slot, str | None, str]]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
     out: list[str] = []
     pos = 0
     spans: list[dict[str, Any]] = []
@@ -1000,7 +1000,7 @@ def _render(r: random.Random, template: str) -> tuple[str, list[dict[str, Any]],
             out.append(val)
             pos += len(val)
             continue
-        gen, entity, tag = SLOTS[name]
+        gen, entity, tag = slots[name]
         val = gen(r)
         if entity is None and tag in ("order_luhn14", "order_luhn16"):
             assert _luhn_ok(val)
@@ -1016,7 +1016,8 @@ def _render(r: random.Random, template: str) -> tuple[str, list[dict[str, Any]],
 
 
 def generate(seed: int = HELDOUT_SEED, counts: dict[str, int] | None = None,
-             templates: dict[str, list[tuple[str, str]]] | None = None, prefix: str = "ho") -> Iterator[dict[str, Any]]:
+             templates: dict[str, list[tuple[str, str]]] | None = None, prefix: str = "ho",
+             slots: dict[str, tuple[Slot, str | None, str]] | None = None) -> Iterator[dict[str, Any]]:
     """Deterministic records; ``counts`` scales categories (tests use small counts)."""
     r = random.Random(seed)
     tpl = templates or T
@@ -1024,7 +1025,7 @@ def generate(seed: int = HELDOUT_SEED, counts: dict[str, int] | None = None,
     for cat, k in (counts or COUNTS).items():
         for _ in range(k):
             lang, template = r.choice(tpl[cat])
-            text, spans, decoys = _render(r, template)
+            text, spans, decoys = _render(r, template, slots or SLOTS)
             n += 1
             yield {"id": f"{prefix}-{n:05d}", "category": cat, "lang": lang, "text": text,
                    "spans": spans, "decoys": decoys}

@@ -1,0 +1,113 @@
+"""Context words around a match, shared by the recognizers and the engine.
+
+- ``analysis_copy``: a same-length copy of the text for the recognizers: full-width
+  forms become ASCII (１３８ -> 138, ＠ -> @), invisible characters (zero-width
+  space/joiners, word joiner, BOM, soft hyphen, bidi marks) and the ideographic space
+  become a plain space. Offsets are unchanged, so findings apply to the original text.
+- Phone cues: a phone-shaped number next to one of these words is a phone, whether
+  or not ``phonenumbers`` knows its area code.
+- Reference labels (order, invoice, ticket, tracking, waybill ... 订单号, 运单号, 工单):
+  a number right after one is a reference, not a card or a phone, unless a card/phone cue
+  is nearer to it than the label.
+"""
+
+from __future__ import annotations
+
+import re
+
+_TABLE: dict[int, int | str] = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII
+_TABLE[0x3000] = " "
+for _c in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f", "\u202a", "\u202b",
+           "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u180e", "\u2028", "\u2029"):
+    _TABLE[ord(_c)] = " "
+_NEEDS = re.compile(r"[\uff01-\uff5e\u3000\u200b-\u200f\u2060\ufeff\u00ad\u202a-\u202e\u2066-\u2069\u180e\u2028\u2029]")
+
+
+def analysis_copy(text: str) -> str:
+    """Same length as ``text``; only 1:1 character replacements (see module doc)."""
+    if _NEEDS.search(text) is None:
+        return text
+    return text.translate(_TABLE)
+
+
+def _words(words: str) -> str:
+    # ASCII cue words match as whole words; Chinese ones anywhere.
+    parts = []
+    for w in words.split("|"):
+        w = w.strip()
+        if not w:
+            continue
+        esc = re.escape(w).replace(r"\ ", r"\s*")
+        parts.append(rf"(?<![a-z]){esc}(?![a-z])" if w[0].isascii() and w[-1].isascii() else esc)
+    return "|".join(parts)
+
+
+PHONE_CUES = _words(
+    "phone|phones|telephone|tel|tel no|tele|ph|ph no|phone no|phone number|call|called|calling|callback|call back|"
+    "call-back|cb|c/b|caller id|callerid|reach me|reach him|reach her|reach us|reach|ring|ring me|dial|dialled|"
+    "dialed|mobile|mob|cell|cellphone|cell phone|fax|text me|text|txt|sms|whatsapp|signal|viber|contact no|"
+    "contact number|best number|my number|our number|his number|her number|the number is|number to call|"
+    "direct line|hotline|landline|extension|voicemail|vm|"
+    "telefon|telefonnummer|tel\\.-nr|handy|handynummer|mobil|mobilnummer|rückruf|erreichbar|anrufen|"
+    "téléphone|portable|appeler|teléfono|móvil|celular|llamar|"
+    "电话|手机|联系方式|联系电话|来电|回电|座机|拨打|致电|回拨|传真|微信|热线|打这个号|号码是|手机号|电话号码|"
+    "電話|手機|聯繫|聯絡|来电号码"
+)
+CARD_CUES = _words(
+    "card|cards|credit|debit|visa|mastercard|master card|amex|american express|discover|cc|cc#|cvv|"
+    "kreditkarte|karte|carte|tarjeta|卡号|信用卡|银行卡|储蓄卡|借记卡|卡|帐号|账号|开户"
+)
+REF_LABELS = _words(
+    "order|orders|order no|order number|order id|order #|purchase order|po|invoice|invoice no|inv|bill|receipt|"
+    "ticket|case|case no|incident|ref|reference|tracking|tracking no|tracking number|tracking id|waybill|"
+    "shipment|parcel|consignment|awb|customer id|customer no|account id|member id|transaction|txn|"
+    "serial|serial no|sn|imei|build|version|ver|ts|timestamp|"
+    "bestellung|bestellnummer|rechnung|rechnungsnummer|sendungsnummer|auftrag|"
+    "commande|facture|pedido|factura|"
+    "订单|订单号|订单编号|单号|运单|运单号|快递单号|物流单号|工单|工单号|发票号|发票|流水号|交易号|编号|序列号|"
+    "批次|版本|版本号|參考|訂單"
+)
+_PHONE_RE = re.compile(PHONE_CUES)
+_CARD_RE = re.compile(CARD_CUES)
+_REF_RE = re.compile(REF_LABELS)
+BEFORE = 32
+AFTER = 14
+
+
+def _last_end(rx: re.Pattern[str], lowered: str, start: int, width: int) -> int:
+    """End offset (in the text) of the last match of ``rx`` in the window before ``start``; -1 if none."""
+    lo = max(0, start - width)
+    best = -1
+    for m in rx.finditer(lowered, lo, start):
+        best = m.end()
+    return best
+
+
+def phone_cue_near(lowered: str, start: int, end: int) -> bool:
+    """A phone cue before the number (nearer than any reference label) or right after it."""
+    cue = _last_end(_PHONE_RE, lowered, start, BEFORE)
+    if cue >= 0 and cue >= _last_end(_REF_RE, lowered, start, BEFORE):
+        return True
+    after = lowered[end : end + AFTER]
+    m = _PHONE_RE.search(after)
+    return m is not None and not re.search(r"[0-9]", after[: m.start()])
+
+
+def after_reference_label(lowered: str, start: int, cue: re.Pattern[str] = _CARD_RE) -> bool:
+    """The number follows an order/invoice/ticket... label (at most 16 characters between),
+    and no ``cue`` (card words by default) stands nearer to it than the label."""
+    ref = _last_end(_REF_RE, lowered, start, BEFORE)
+    if ref < 0 or start - ref > 16:
+        return False
+    between = lowered[ref:start]
+    if re.search(r"[0-9]", between):
+        return False  # another number sits between the label and this one
+    return _last_end(cue, lowered, start, BEFORE) <= ref - 0 and not cue.search(between)
+
+
+def ref_label_before(lowered: str, start: int) -> bool:
+    return after_reference_label(lowered, start, _CARD_RE)
+
+
+def ref_label_before_phone(lowered: str, start: int) -> bool:
+    return after_reference_label(lowered, start, _PHONE_RE)
