@@ -27,6 +27,12 @@ from typing import Any
 
 from presidio_analyzer import RecognizerResult
 from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, LENGTH
+from spacy.lang.de.stop_words import STOP_WORDS as _DE_STOP
+
+# German capitalises every noun: in German text the model's single capitalised words and phrases
+# with function words ("Vielen Dank", "Ihre Bestellung", "Der Techniker") are not names.
+_DE_HINT = re.compile(r"(?<![A-Za-z])(?:und|(?i:der|die|das|bitte|vielen)|nicht|Sie|Ihre?|Ihnen|ist|wird|für|mit|auf|sehr|Grüßen|zwischen|kommt|am)(?![A-Za-z])")
+_DE_FUNCTION = frozenset(w for w in _DE_STOP if w not in {"von", "van", "de", "der", "den", "zu"}) | {"vielen", "dank", "geehrte", "geehrter", "damen", "herren"}
 
 # Capitalised word: ASCII or Latin-1/Latin Extended-A capital, then at least one lower-case letter.
 _CAP_WORD = re.compile(r"(?<![0-9A-Za-zß-öø-ÿā-žƀ-ɏḀ-ỿ_@./\\-])[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’\-]+")
@@ -155,6 +161,7 @@ _NOT_PERSON_WORDS = frozenset(
     technician therapist planner adviser advisor coordinator executive lead head chief
     wallet store pay support cloud hub mail maps play docs sheets teams assistant home account pro max plus
     premium plan shop market prime music video tv books photos drive connect care desk portal center centre
+    tier chat live satisfied resolved closed open pending shipped delivered required signature issue case
     """.split()
 )
 # Labels the small model gives unfamiliar names; places (GPE, LOC) are not relabelled.
@@ -280,6 +287,7 @@ class GatedNer:
 
     def _collect(self, text: str, joined: str, segs: list[tuple[int, int, int]], doc: Any,
                  out: list[RecognizerResult]) -> None:
+        german = len(_DE_HINT.findall(text, 0, 4000)) >= 2
         # doc.ents builds Python Span objects over every token; the arrays are several times cheaper.
         arr = doc.to_array([ENT_IOB, ENT_TYPE, IDX, LENGTH])
         n = len(arr)
@@ -308,14 +316,19 @@ class GatedNer:
                 start += sum(len(p) + 1 for p in parts[:k])
                 span = parts[k]
                 end = start + len(span)
+            if any(w.strip("'’.,").lower() in _NOT_PERSON_WORDS for w in span.split()):
+                continue  # "App Store", "Acme Support": product and organisation words
             words = span.split(" ")
-            while words and _blocked(words[-1].strip("'’.,")):
+            while words and words[-1].strip("'’.,").lower() in _COMMON:
                 words.pop()
             if len(words) < len(span.split(" ")):
                 span = " ".join(words)
                 end = start + len(span)
-            if not span or any(w.strip("'’.,").lower() in _NOT_PERSON_WORDS for w in span.split()):
-                continue  # "App Store", "Acme Support": product and organisation words
+            if not span:
+                continue
+            if german and (" " not in span or span.split()[0].lower() in _DE_STOP
+                           or any(w.lower() in _DE_FUNCTION for w in span.split())):
+                continue
             if label not in self.LABELS:
                 # The small model often calls an unfamiliar name ORG/FAC/PRODUCT: keep it as a
                 # person when it has the shape of one (2-3 capitalised words, no org words).

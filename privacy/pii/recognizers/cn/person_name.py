@@ -91,7 +91,9 @@ class CnPersonNameBareRecognizer(CnPersonNameRecognizer):
         return _HAS_HAN(text) is not None
 
     def find(self, text: str) -> list[RecognizerResult]:
-        found = super().find(text)
+        # The cue rules with jieba's check too: "白色款已经", "请查看" are words, not names.
+        found = [r for r in super().find(text)
+                 if text[r.start : r.start + 2] in COMPOUND_SURNAMES or not self._finder.is_word(text[r.start : r.start + 2])]
         for a, b, score in self._finder.find(text):
             found.append(RecognizerResult("PERSON", a, b, score))
         return found
@@ -122,7 +124,7 @@ WEAK_SURNAMES = frozenset(
 _NOT_GIVEN = frozenset(
     "的了是在和与就也都很把被让给从向对说要会能着过吗呢吧啊呀哦嗯么这那你我他她它们个之其为以及或而但如因所已将"
     "再又还更最没不无有请您谢号日年元区市县省路街镇村乡州楼室单元层座期次件张份条位名里上下中内外前后左右"
-    "来去到回拿找问看帮签处反申投提今昨每各某该此些周星礼拜"
+    "来去到回拿找问看帮签处反申投提今昨每各某该此些周星礼拜先色款"
 )
 # A name often ends right before these (说, 的, 老师...): a second given character is not taken
 # when it is one of them (马悦来领取 -> 马悦).
@@ -155,6 +157,10 @@ class CnBareNameFinder:
         self.compound = frozenset(COMPOUND_SURNAMES)
         self._run = re.compile(r"[\u4e00-\u9fff]+")
 
+    def is_word(self, w: str) -> bool:
+        """A dictionary word that jieba does not tag as a person name (白色, 查看; not 李娜)."""
+        return self.freq.get(w, 0) >= 30 and self.tags.get(w, "") not in ("nr", "nrfg", "nrt")
+
     def _word(self, w: str) -> bool:
         f = self.freq.get(w, 0)
         return f >= 300 or (f >= 30 and self.tags.get(w, "") not in ("nr", "nrfg", "nrt"))
@@ -175,6 +181,9 @@ class CnBareNameFinder:
                     sur = 1
                 else:
                     i += 1
+                    continue
+                if sur == 1 and (self._word(text[i : i + 3]) or self._word(text[i : i + 2])):
+                    i += 3 if self._word(text[i : i + 3]) else 2  # 石家庄, 高兴: skip the whole word
                     continue
                 span = self._candidate(text, i, sur, a, b, isolated)
                 if span is None:
@@ -206,6 +215,8 @@ class CnBareNameFinder:
                 end += 1
         if end < b and text[end] in _PLACE:
             return None
+        if end - i == 3 and self._word(text[i:end]):
+            return None  # 石家庄, 白天鹅: a three-character word
         if isolated:
             return end
         # Boundaries: what precedes and follows must look like a name's surroundings.

@@ -33,7 +33,7 @@ _CUE = re.compile(
     r"data\s+di\s+nascita)(?![a-z])|出生日期|出生年月日?|出生于|出生在|出生|生日|生于|誕生日|生年月日",
     re.IGNORECASE,
 )
-_AFTER = re.compile(r"\s?(?:出生|生人|生)")
+_AFTER = re.compile(r"\s?(?:出生|生人|生(?![产成效意活气])|geboren|born)", re.IGNORECASE)
 _CUE_WINDOW = 40
 
 

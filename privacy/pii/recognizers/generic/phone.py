@@ -58,8 +58,8 @@ class CgPhoneRecognizer:
             # A bare run of 12+ digits (no +, no separators) is an ID or a timestamp, not a dialled number.
             if ndigits == len(chunk) and ndigits >= 12:
                 continue
-            if _DATE.fullmatch(chunk.strip("()")):
-                continue
+            if _DATE.fullmatch(chunk.strip("()")) or (chunk.count(".") >= 3 and not chunk.startswith("+")):
+                continue  # a date, or a dotted version/build number (120.0.5880.201)
             end = cand.start() + len(chunk)
             if lowered is None:
                 lowered = text.lower()
