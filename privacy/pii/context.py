@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 
 _TABLE: dict[int, int | str] = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII
 _TABLE[0x3000] = " "
@@ -74,13 +75,28 @@ BEFORE = 32
 AFTER = 14
 
 
+_INDEX: list[tuple[str, dict[int, list[int]]]] = [("", {})]
+
+
+def _ends(rx: re.Pattern[str], lowered: str) -> list[int]:
+    """End offsets of every match of ``rx`` in ``lowered``: one scan per text, then bisect per number
+    (a text with many numbers would otherwise rescan a window per number)."""
+    text, cache = _INDEX[0]
+    if text is not lowered:
+        cache = {}
+        _INDEX[0] = (lowered, cache)  # one slot; a concurrent thread just recomputes its own
+    ends = cache.get(id(rx))
+    if ends is None:
+        ends = [m.end() for m in rx.finditer(lowered)]
+        cache[id(rx)] = ends
+    return ends
+
+
 def _last_end(rx: re.Pattern[str], lowered: str, start: int, width: int) -> int:
     """End offset (in the text) of the last match of ``rx`` in the window before ``start``; -1 if none."""
-    lo = max(0, start - width)
-    best = -1
-    for m in rx.finditer(lowered, lo, start):
-        best = m.end()
-    return best
+    ends = _ends(rx, lowered)
+    k = bisect_right(ends, start) - 1
+    return ends[k] if k >= 0 and ends[k] >= start - width else -1
 
 
 def phone_cue_near(lowered: str, start: int, end: int) -> bool:

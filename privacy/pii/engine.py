@@ -144,7 +144,9 @@ class PIIEngine:
         texts = [analysis_copy(t) for t in texts]
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
-            for i, extra in enumerate(self.ner.analyze_many(texts)):
+            covered = [[(r.start, r.end) for r in found if r.score >= CERTAIN and r.entity_type != "PERSON"]
+                       for found in raw]
+            for i, extra in enumerate(self.ner.analyze_many(texts, covered)):
                 raw[i].extend(extra)
         out = []
         threshold = self.settings.score_threshold

@@ -187,6 +187,22 @@ def extend_name(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+_NEXT_LOWER = re.compile(r"[ \t]+[a-z]")
+
+
+def _lone_sentence_start(text: str, sp: tuple[int, int]) -> bool:
+    """A single capitalised word opening a line or sentence, followed by a lower-case word
+    ("Tracking number ...", "Log line: ..."): the capital is the sentence's, and a lone first
+    name there is rare enough that the model call is not worth it."""
+    a, b = sp
+    k = a - 1
+    while k >= 0 and text[k] in " \t":
+        k -= 1
+    if k >= 0 and text[k] not in "\n.!?:;\"(":
+        return False
+    return _NEXT_LOWER.match(text, b) is not None
+
+
 def _blocked(word: str) -> bool:
     w = word.lower()
     return w in _COMMON or w in _NOT_PERSON_WORDS
@@ -227,7 +243,8 @@ class GatedNer:
             nlp = load_ner_pipeline(self.model)
         self.nlp = nlp
 
-    def analyze_many(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+    def analyze_many(self, texts: Sequence[str],
+                     exclude: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[list[RecognizerResult]]:
         """PERSON results per text: NER over the joined candidate windows, then the cue rule."""
         if self.nlp is None:
             raise RuntimeError("GatedNer.load() was not called")
@@ -262,6 +279,13 @@ class GatedNer:
                     merged_cued.append((a, b))
             cued = merged_cued
             spans = candidate_spans(text)
+            if exclude is not None and exclude[i] and spans:
+                # Words inside what the patterns already found (an address's street and town, an
+                # e-mail's name part) need no model: the finding covers them.
+                ex = sorted(exclude[i])
+                ex_starts = [a for a, _ in ex]
+                spans = [sp for sp in spans if not _inside(sp, ex, ex_starts)]
+            spans = [sp for sp in spans if not _lone_sentence_start(text, sp)]
             if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
                 cued_starts = [a for a, _ in cued]
                 spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]

@@ -61,6 +61,11 @@ _CN = re.compile(
 _CN_LEAD = re.compile(r"^(?:麻烦|请|帮我|我|家|住|住在|寄到|寄往|寄至|送到|送往|送至|发到|发往|邮寄到|地址|改成|改为|是|为|在|到|往|至|于|的)+")
 
 
+_EN_ANCHOR = re.compile(rf"\d[^\n]{{0,60}}?\b(?:{_US_SUFFIX}|{_UK_SUFFIX})\b")
+_DE_ANCHOR = re.compile(r"(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
+                        r"\b(?:Am|An der|Auf dem|Im|In der|Zum|Zur)\s)[^\n]{0,30}?\d{5}", re.IGNORECASE)
+
+
 class AddressRecognizer:
     ENTITY = "ADDRESS"
     CONTEXT: list[str] = []
@@ -72,7 +77,12 @@ class AddressRecognizer:
 
     def find(self, text: str) -> list[RecognizerResult]:
         out: list[RecognizerResult] = []
-        for rx, score in ((_US, 0.85), (_UK, 0.85), (_DE, 0.85), (_US_STREET_ONLY, 0.5)):
+        # Each format runs only where its anchor word occurs (a street suffix, a German street word).
+        en = _EN_ANCHOR.search(text) is not None
+        de = _DE_ANCHOR.search(text) is not None
+        for rx, score, ok in ((_US, 0.85, en), (_UK, 0.85, en), (_DE, 0.85, de), (_US_STREET_ONLY, 0.5, en)):
+            if not ok:
+                continue
             for m in rx.finditer(text):
                 out.append(RecognizerResult(self.ENTITY, m.start(), m.end(), score))
         if "号" in text:

@@ -35,6 +35,7 @@ _CUE = re.compile(
 )
 _AFTER = re.compile(r"\s?(?:出生|生人|生(?![产成效意活气])|geboren|born)", re.IGNORECASE)
 _CUE_WINDOW = 40
+_AFTER_ANY = re.compile(r"出生|生人|geboren|born", re.IGNORECASE)
 
 
 class DateOfBirthRecognizer:
@@ -44,7 +45,8 @@ class DateOfBirthRecognizer:
     _PRE = re.compile(r"\d{4}|\d{1,2}[./\-]\d{1,2}[./\-]\d\d")
 
     def could_match(self, text: str) -> bool:
-        return self._PRE.search(text) is not None
+        # A date and a birth word somewhere: most texts have dates, few have a birth cue.
+        return self._PRE.search(text) is not None and (_CUE.search(text) is not None or _AFTER_ANY.search(text) is not None)
 
     def find(self, text: str) -> list[RecognizerResult]:
         dates = [m.span() for m in _DATE.finditer(text)]

@@ -20,7 +20,7 @@ _STRONG = (r"my\s+name\s+is|my\s+name'?s|my\s+full\s+name\s+is|name\s+is|full\s+
            r"regards\s*,|cheers\s*,|thanks\s*,|sincerely\s*,|name\s+on\s+the\s+(?:account|card|order)\s+is|"
            r"spelled|spelt|first\s+name\s*[:\-–]?|last\s+name\s*[:\-–]?|surname\s*[:\-–]?")
 _WEAK = r"i\s*am|i'?m|i’m|this\s+is|it'?s|its|here\s+is|here'?s"
-_RX = re.compile(rf"(?<![a-z])(?:(?P<strong>{_STRONG})|(?P<weak>{_WEAK}))\s+(?P<name>{_W}(?:[ \t]+{_W}){{0,3}})",
+_RX = re.compile(rf"(?:(?P<strong>{_STRONG})|(?P<weak>{_WEAK}))\s+(?P<name>{_W}(?:[ \t]+{_W}){{0,3}})",
                  re.IGNORECASE)
 _END_OK = re.compile(r"\s*(?:$|[,.;:!?)\n–—-]|\s(?:and|from|here|again|calling|speaking|with|at|of|the|i|my)\b)",
                      re.IGNORECASE)
@@ -41,6 +41,11 @@ _COMMON = frozenset(STOP_WORDS) | frozenset(
 _PARTICLES = frozenset("van von de der den da del della di du la le dos das bin al st. ben el mac".split())
 
 
+# Every cue above starts with one of these words.
+_FIRST_WORD = re.compile(r"(?<![a-z])(?:my|name|full|customer|account|call|you|signed|regards|cheers|thanks|"
+                         r"sincerely|spelled|spelt|first|last|surname|i|im|this|it|its|here)(?![a-z])", re.IGNORECASE)
+
+
 class LowercaseNameRecognizer:
     ENTITY = "PERSON"
     CONTEXT: list[str] = []
@@ -51,28 +56,37 @@ class LowercaseNameRecognizer:
         return self._PRE.search(text) is not None
 
     def find(self, text: str) -> list[RecognizerResult]:
-        out = []
-        for m in _RX.finditer(text):
-            words = m.group("name").split()
-            start = m.start("name")
-            keep: list[str] = []
-            for w in words:
-                if w.lower() in _PARTICLES and keep:
-                    keep.append(w)
-                    continue
-                if w.lower().strip("'’-") in _COMMON or w.lower().endswith(("ing", "ed", "ly")) and len(w) > 5:
-                    break
-                keep.append(w)
-            while keep and keep[-1].lower() in _PARTICLES:
-                keep.pop()
-            if not keep:
+        out: list[RecognizerResult] = []
+        last = -1
+        for w in _FIRST_WORD.finditer(text):  # only where a cue can start: cheaper than a full scan
+            if w.start() < last:
                 continue
-            span = " ".join(keep)
-            # the joined words must be exactly the text (single spaces); otherwise take the first word
-            if text[start : start + len(span)] != span:
-                span = keep[0]
-            end = start + len(span)
-            if m.group("weak") and not _END_OK.match(text, end):
-                continue
-            out.append(RecognizerResult(self.ENTITY, start, end, 0.6 if m.group("strong") else 0.5))
+            m = _RX.match(text, w.start())
+            if m is not None:
+                last = m.end()
+                self._take(text, m, out)
         return out
+
+    def _take(self, text: str, m: re.Match[str], out: list[RecognizerResult]) -> None:
+        words = m.group("name").split()
+        start = m.start("name")
+        keep: list[str] = []
+        for w in words:
+            if w.lower() in _PARTICLES and keep:
+                keep.append(w)
+                continue
+            if w.lower().strip("'’-") in _COMMON or w.lower().endswith(("ing", "ed", "ly")) and len(w) > 5:
+                break
+            keep.append(w)
+        while keep and keep[-1].lower() in _PARTICLES:
+            keep.pop()
+        if not keep:
+            return
+        span = " ".join(keep)
+        # the joined words must be exactly the text (single spaces); otherwise take the first word
+        if text[start : start + len(span)] != span:
+            span = keep[0]
+        end = start + len(span)
+        if m.group("weak") and not _END_OK.match(text, end):
+            return
+        out.append(RecognizerResult(self.ENTITY, start, end, 0.6 if m.group("strong") else 0.5))
