@@ -24,7 +24,9 @@ _EN_LAST = ("Archer Bishop Coleman Dalton Ellison Fowler Grant Hayes Ingram Jenn
             "Takahashi Varga Wojcik Yilmaz Zhou O'Hara McAllister").split()
 _ZH_SUR = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
 _ZH_GIVEN = ("子墨 雨泽 梓萱 一帆 思琪 浩宇 晨曦 佳豪 心怡 欣妍 宇航 昕 珂 瑞 博 霖 涵 悦 琪 航 立伟 淑芬 美华 志刚 "
-             "春燕 红霞 德华 学军 国栋 海洋 小红 小军 大伟 家明 婉清 晓峰 秋月 玉珍 桂兰 明辉").split()
+             "春燕 红霞 德华 学军 国栋 海洋 小红 小军 大伟 家明 婉清 晓峰 秋月 玉珍 桂兰 明辉 "
+             "铁柱 二妮 大山 根生 水生 春生 秀云 兰英 玉梅 文斌 天翔 思源 嘉怡 乐瑶 子豪 俊熙 一鸣 安然 "
+             "宏图 建平 庆华 永强 金花 小燕 红英 亚军 新民 世杰").split()
 
 
 _EN_ODD_FIRST = ["Anaïs", "Bartłomiej", "Çağla", "Hélène", "Jörg", "Mårten", "Ólafur", "Raphaël", "Siân", "Tomás",
@@ -104,6 +106,25 @@ T: dict[str, list[tuple[str, str]]] = {
         ("zh", "审批人：{NAME_ZH_CUE}"),
         ("mix", "{NAME_MIX_EN}的账户已经锁定。"),
         ("mix", "FYI {NAME_MIX_ZH} 已经同意了"),
+        ("en", "Requester: {NAME_EN} (Finance)"),
+        ("en", "— {NAME_EN}, Operations"),
+        ("en", "{NAME_EN}: the replacement part arrived broken."),
+        ("en", "@{FIRST_EN} can you take this one?"),
+        ("en", "{NAME_EN}, {NAME_EN2} and {NAME_EN} are on the rota this weekend."),
+        ("en", "Mr. {NAME_EN} disputes the late fee."),
+        ("en", "Assigned: {NAME_EN}"),
+        ("en", "{NAME_EN} mentioned the router reboots every night."),
+        ("en", "Visitor {NAME_EN} left the chat."),
+        ("en", "Interview with {NAME_EN} rescheduled."),
+        ("en", "{FIRST_EN} said the code did not work."),
+        ("zh", "麻烦{NAME_ZH_BARE}帮忙看一下。"),
+        ("zh", "已经催过{NAME_ZH_BARE}了，他说今天处理。"),
+        ("zh", "{NAME_ZH_BARE}负责售后，有问题可以找她。"),
+        ("zh", "拜托{NAME_ZH_BARE}明天早点到。"),
+        ("zh", "这件事{NAME_ZH_BARE}最清楚。"),
+        ("zh", "会议记录：{NAME_ZH_BARE}、{NAME_ZH_BARE2}、王总"),
+        ("zh", "让{NAME_ZH_BARE}把报价单发过来。"),
+        ("zh", "上次是{NAME_ZH_BARE}接待的您吗？"),
     ],
     "addr": [
         ("en", "Address: {ADDR_US}"),

@@ -68,6 +68,7 @@ _COMMON = frozenset(
     done good well yes no okay got let's that's it's there's what's i'll you're we're they're however overall
     status owner priority subject tel fax mobile cell phone email e-mail mail name address date time from to
     reply forwarded message transcript caller agent visitor guest note notes signature ref reference
+    requester assignee assigned reporter author sender recipient
     """.split()
 )
 
@@ -122,7 +123,8 @@ _CUED_NAME = re.compile(
     r"colleague|contact|call|ask|for|to|with|from|by|and|cc|attn:?|can|could|let|tell|ping|bcc|signed\s+by|"
     r"approved\s+by|assigned\s+to|owner:|agent:|attendees:|spoke\s+(?:with|to)|speaking\s+with|per|met|meet|"
     r"thanks,?|cheers,?|regards,?|sincerely,?|emailed|called|told|escalated\s+to|reassigned\s+to|forwarded\s+to|"
-    r"on\s+behalf\s+of|c/o|via|said|says)\s+)"
+    r"on\s+behalf\s+of|c/o|via|said|says|requester:?|assignee:?|assigned:?|visitor|reporter:?|author:?|"
+    r"sender:?|recipient:?|from:|to:|—|--|mr\.?|mrs\.?|miss|interview\s+with)\s+)"
     rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
 )
 # A single capitalised word after a greeting and before a comma/line end: "Hey Viktor," "Thanks, Hana!".
@@ -136,6 +138,14 @@ _BEFORE_VERB = re.compile(
     r"said|says|called|asked|joined|approved|reported|sent|replied|mentioned|confirmed|signed|left|needs|wants|"
     r"and|agreed|requested|emailed|phoned|visited|paid|ordered|complained|says|thinks|can|could|should|from)\b)"
 )
+# A mention ("@Viktor"), a speaker at the start of a line ("Thảo MacLeod: ..."), the first of a list
+# of names ("Femi Yates, Lorena Underwood and ..."), a lone first name before a reporting verb.
+_MENTION = re.compile(rf"(?<![\w.])@({_NAME_WORD})")
+_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}):")
+_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
+                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
+_FIRST_BEFORE_VERB = re.compile(rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
+                                r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)")
 # Latin-script names inside Chinese text: "请把文件发给Nate Ikeda。", "Rania MacLeod的账户".
 _HAN_ADJACENT = re.compile(
     rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
@@ -162,6 +172,7 @@ _NOT_PERSON_WORDS = frozenset(
     wallet store pay support cloud hub mail maps play docs sheets teams assistant home account pro max plus
     premium plan shop market prime music video tv books photos drive connect care desk portal center centre
     tier chat live satisfied resolved closed open pending shipped delivered required signature issue case
+    total grand subtotal amount balance due tax fee fees price discount
     """.split()
 )
 # Labels the small model gives unfamiliar names; places (GPE, LOC) are not relabelled.
@@ -255,12 +266,13 @@ class GatedNer:
         for i, text in enumerate(texts):
             # The rule first: a name introduced by a cue ("Dear", "customer", "I'm") needs no NER.
             cued = []
-            for rx in (_CUED_NAME, _BEFORE_VERB):
+            for rx in (_CUED_NAME, _BEFORE_VERB, _SPEAKER, _LIST_HEAD):
                 for m in rx.finditer(text):
                     if person_shaped(m.group(1)) and m.group(1).split()[0].lower() not in _COMMON:
                         cued.append(m.span(1))
                         results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))
-            for m in _GREETED.finditer(text):
+            singles = [*_GREETED.finditer(text), *_MENTION.finditer(text), *_FIRST_BEFORE_VERB.finditer(text)]
+            for m in singles:
                 if not _blocked(m.group(1).strip("'’")):
                     cued.append(m.span(1))
                     results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))

@@ -124,15 +124,25 @@ WEAK_SURNAMES = frozenset(
 _NOT_GIVEN = frozenset(
     "的了是在和与就也都很把被让给从向对说要会能着过吗呢吧啊呀哦嗯么这那你我他她它们个之其为以及或而但如因所已将"
     "再又还更最没不无有请您谢号日年元区市县省路街镇村乡州楼室单元层座期次件张份条位名里上下中内外前后左右"
-    "来去到回拿找问看帮签处反申投提今昨每各某该此些周星礼拜先色款"
+    "来去到回拿找问看帮签处反申投提今昨每各某该此些周星礼拜先色款总"
 )
 # A name often ends right before these (说, 的, 老师...): a second given character is not taken
 # when it is one of them (马悦来领取 -> 马悦).
 _FOLLOW = frozenset("说的是在和与跟及今明昨来去已要将提请也都就还又再给把被让向对从为于拿找问看帮签处反申投老先女经总"
-                    "同医教律主负家等们通打发讲聊见谈回联商确觉认表称参出进到过接收寄取付买卖退换修装用开关查核办约")
+                    "同医教律主负家等们通打发讲聊见谈回联商确觉认表称参出进到过接收寄取付买卖退换修装用开关查核办约"
+                    "了最很不没会可能应该真一刚正早晚")
 # Words that introduce a name right before it (no cue list entry, but a clear boundary).
 _LEFT = ("给", "和", "与", "跟", "找", "转给", "交给", "问", "请", "代", "由", "感谢", "谢谢", "是", "叫", "通知",
-         "告诉", "转告", "联系", "抄送", "@", "帮", "让", "催", "约", "见", "等", "把", "被", "向", "对")
+         "告诉", "转告", "联系", "抄送", "@", "帮", "让", "催", "约", "见", "等", "把", "被", "向", "对", "过", "拜托",
+         "麻烦", "事", "有", "派", "请教", "提醒", "安排", "陪", "替", "像", "当")
+# Person nouns and labels right before a name (the cue rule's words): with one of these before it,
+# a candidate needs no boundary on its right, and the length is decided as for bare names.
+_CUE_WORDS = tuple(
+    "我叫 叫做 名叫 我是 本人 姓名 名字 户名 客户 用户 患者 病人 员工 同事 业主 租客 房东 乘客 旅客 学员 学生 家长 家属 "
+    "会员 客服 专员 顾问 司机 骑手 快递员 店长 主管 组长 经理 医生 护士 老师 律师 同学 买家 卖家 商家 顾客 住户 车主 "
+    "联系人 收件人 收货人 寄件人 发件人 签收人 下单人 经办人 申请人 持卡人 负责人 投保人 被保险人 代理人 担保人 "
+    "借款人 开户人 购买人 报案人 值班人 对接人 接待人 办理人 审批人 审核人 提交人 填表人 就诊人 陪同人".split()
+) + tuple(c + p for c in "联系人 收件人 收货人 寄件人 姓名 户名 客户 用户 患者".split() for p in ("：", ":", "是"))
 _PLACE = frozenset("区市县省路街镇村乡州道号楼室巷弄湾岛桥站港")
 
 
@@ -217,7 +227,7 @@ class CnBareNameFinder:
             return None
         if end - i == 3 and self._word(text[i:end]):
             return None  # 石家庄, 白天鹅: a three-character word
-        if isolated:
+        if isolated or text[max(a, i - 6) : i].endswith(_CUE_WORDS):
             return end
         # Boundaries: what precedes and follows must look like a name's surroundings.
         left_ok = i == a or text[max(a, i - 2) : i].endswith(_LEFT) or text[i - 1] in "，。；、：:！？"
