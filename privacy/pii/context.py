@@ -1,9 +1,9 @@
 """Context words around a match, shared by the recognizers and the engine.
 
-- ``analysis_copy``: a same-length copy of the text for the recognizers: full-width
-  forms become ASCII (１３８ -> 138, ＠ -> @), invisible characters (zero-width
-  space/joiners, word joiner, BOM, soft hyphen, bidi marks) and the ideographic space
-  become a plain space. Offsets are unchanged, so findings apply to the original text.
+- ``strip_invisible`` + ``analysis_copy``: what the recognizers see. Invisible characters
+  (zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks) are removed, with an
+  offset map back to the original; full-width forms become ASCII (１３８ -> 138, ＠ -> @) and the
+  ideographic space a space, one character for one. Findings are mapped back to the original.
 - Phone cues: a phone-shaped number next to one of these words is a phone, whether
   or not ``phonenumbers`` knows its area code.
 - Reference labels (order, invoice, ticket, tracking, waybill ... 订单号, 运单号, 工单):
@@ -18,17 +18,47 @@ from bisect import bisect_right
 
 _TABLE: dict[int, int | str] = {c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)}  # full-width ASCII
 _TABLE[0x3000] = " "
-for _c in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad", "\u200e", "\u200f", "\u202a", "\u202b",
-           "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069", "\u180e", "\u2028", "\u2029"):
-    _TABLE[ord(_c)] = " "
-_NEEDS = re.compile(r"[\uff01-\uff5e\u3000\u200b-\u200f\u2060\ufeff\u00ad\u202a-\u202e\u2066-\u2069\u180e\u2028\u2029]")
+_TABLE[0x2028] = "\n"
+_TABLE[0x2029] = "\n"
+_NEEDS = re.compile(r"[\uff01-\uff5e\u3000\u2028\u2029]")
+# Invisible format characters: zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks
+# and isolates, Mongolian vowel separator, variation selectors. Removed from the analysis copy.
+# Emoji between two letters ("Ma😀ria", "王😀小明") are removed the same way: they split no name.
+INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069\u180e\ufe00-\ufe0f]+"
+                       r"|(?<=[^\W\d_])[\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f]+(?=[^\W\d_])")
 
 
 def analysis_copy(text: str) -> str:
-    """Same length as ``text``; only 1:1 character replacements (see module doc)."""
+    """Same length as ``text``; only 1:1 character replacements (full-width forms to ASCII)."""
     if _NEEDS.search(text) is None:
         return text
     return text.translate(_TABLE)
+
+
+def strip_invisible(text: str) -> tuple[str, list[int] | None]:
+    """``text`` without invisible characters, and for each of its positions the position in
+    ``text`` (``None`` when there was nothing to remove). 138\u200b1234\u200b5678 -> 13812345678,
+    王\u200f小明 -> 王小明; findings on the clean copy are mapped back with ``map_span``."""
+    if INVISIBLE.search(text) is None:
+        return text, None
+    keep: list[int] = []
+    out: list[str] = []
+    pos = 0
+    for m in INVISIBLE.finditer(text):
+        out.append(text[pos : m.start()])
+        keep.extend(range(pos, m.start()))
+        pos = m.end()
+    out.append(text[pos:])
+    keep.extend(range(pos, len(text)))
+    keep.append(len(text))  # the end position
+    return "".join(out), keep
+
+
+def map_span(index: list[int] | None, start: int, end: int) -> tuple[int, int]:
+    """A span of the clean copy as a span of the original (invisible characters inside it included)."""
+    if index is None:
+        return start, end
+    return index[start], (index[end - 1] + 1 if end > start else index[start])
 
 
 def _words(words: str) -> str:

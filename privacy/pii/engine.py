@@ -19,7 +19,7 @@ from typing import Any
 
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
-from privacy.pii.context import analysis_copy, ref_label_before
+from privacy.pii.context import analysis_copy, map_span, ref_label_before, strip_invisible
 from privacy.pii.findings import Finding, resolve_overlaps
 from privacy.pii.ner import GatedNer
 from privacy.pii.recognizers import Recognizer, build
@@ -141,7 +141,9 @@ class PIIEngine:
     def _analyze_uncached(self, texts: Sequence[str], prof: _TenantProfile) -> list[list[Finding]]:
         # Recognizers see a same-length copy: full-width digits as ASCII, invisible characters as
         # spaces (138\u200b1234\u200b5678 is a phone number). Offsets stay those of the original.
-        texts = [analysis_copy(t) for t in texts]
+        originals = texts
+        stripped = [strip_invisible(t) for t in texts]
+        texts = [analysis_copy(t) for t, _ in stripped]
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
             covered = [[(r.start, r.end) for r in found if r.score >= CERTAIN and r.entity_type != "PERSON"]
@@ -156,7 +158,11 @@ class PIIEngine:
                 for r in results
                 if r.score >= threshold and r.end > r.start and text[r.start : r.end].strip().casefold() not in prof.allow
             ]
+            index = stripped[len(out)][1]
+            if index is not None:  # back to offsets of the original text (invisible characters kept)
+                found = [Finding(f.entity_type, *map_span(index, f.start, f.end), f.score, f.recognizer) for f in found]
             out.append(resolve_overlaps(found))
+        del originals
         return out
 
     def _patterns(self, text: str, prof: _TenantProfile) -> list[RecognizerResult]:

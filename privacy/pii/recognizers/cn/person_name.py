@@ -21,7 +21,7 @@ SINGLE_SURNAMES = (
     "姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施"
     "文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷"
     "盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷"
-    "洪赖萧庄"
+    "洪赖萧庄傅蔺厉帅雍郦阚逯"
     "晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
 )
 # Traditional forms (Taiwan, Hong Kong) of the surnames above that differ from the simplified ones.
@@ -128,9 +128,11 @@ _NOT_GIVEN = frozenset(
 )
 # A name often ends right before these (说, 的, 老师...): a second given character is not taken
 # when it is one of them (马悦来领取 -> 马悦).
-_FOLLOW = frozenset("说的是在和与跟及今明昨来去已要将提请也都就还又再给把被让向对从为于拿找问看帮签处反申投老先女经总"
+# Time words (今天, 明天) end a name only when they form a word with the next character (王小明投诉).
+_TIME = frozenset("今明昨早晚")
+_FOLLOW = frozenset("说的是在和与跟及来去已要将提请也都就还又再给把被让向对从为于拿找问看帮签处反申投老先女经总"
                     "同医教律主负家等们通打发讲聊见谈回联商确觉认表称参出进到过接收寄取付买卖退换修装用开关查核办约"
-                    "了最很不没会可能应该真一刚正早晚")
+                    "了最很不没会可能应该真一刚正")
 # Words that introduce a name right before it (no cue list entry, but a clear boundary).
 _LEFT = ("给", "和", "与", "跟", "找", "转给", "交给", "问", "请", "代", "由", "感谢", "谢谢", "是", "叫", "通知",
          "告诉", "转告", "联系", "抄送", "@", "帮", "让", "催", "约", "见", "等", "把", "被", "向", "对", "过", "拜托",
@@ -221,6 +223,7 @@ class CnBareNameFinder:
             g2 = text[end]
             nxt = text[end : end + 2]
             if (g2 not in _NOT_GIVEN and g2 not in _FOLLOW and g2 not in _PLACE
+                    and not (g2 in _TIME and self._word(nxt))
                     and not (self._word(nxt) and not self._word(text[j : end + 1]))):
                 end += 1
         if end < b and text[end] in _PLACE:
@@ -232,7 +235,7 @@ class CnBareNameFinder:
         # Boundaries: what precedes and follows must look like a name's surroundings.
         left_ok = i == a or text[max(a, i - 2) : i].endswith(_LEFT) or text[i - 1] in "，。；、：:！？"
         right = text[end : end + 2]
-        right_ok = end == b or right[:1] in _FOLLOW or self._word(right) or right[:1] in "，。；、：！？"
+        right_ok = end == b or right[:1] in _FOLLOW or right[:1] in _TIME or self._word(right) or right[:1] in "，。；、：！？"
         if text[i] in WEAK_SURNAMES and sur == 1:
             return end if (left_ok and right_ok) else None
         return end if (left_ok or right_ok) else None
