@@ -5,11 +5,14 @@ setup:
 
 # One command: set up, start a dev model server and the gateway on loopback, send a request with PII.
 demo: setup
+	./scripts/setup-chromium
 	.venv/bin/python scripts/demo.py
 
 # One command: the whole test suite (sets up first if needed).
 test: setup
 	./scripts/setup-tfp
+	./scripts/setup-chromium
+	./scripts/setup-litellm
 	./scripts/services
 	.venv/bin/python -m pytest -q -x --durations=15
 

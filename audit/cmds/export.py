@@ -10,20 +10,16 @@ from audit.cmds import options as o
 from audit.commands import UsageError
 
 
-def _read_config(path: Path | None) -> dict[str, Any] | None:
+def _read_config(path: Path | None) -> tuple[Any, dict[str, Any] | None]:
+    """(compliance settings or None, the raw config) from a gateway config or a compliance section file."""
     if path is None:
-        return None
-    import yaml
+        return None, None
+    from audit.compliance import ComplianceConfigError, load_compliance
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read config {path}: {exc.strerror}") from None
-    except yaml.YAMLError:
-        raise UsageError(f"config {path} is not valid YAML") from None
-    if data is not None and not isinstance(data, dict):
-        raise UsageError(f"config {path} must hold a mapping")
-    return data or {}
+        return load_compliance(path)
+    except ComplianceConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def main(argv: list[str]) -> int:
@@ -36,10 +32,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--tenant")
     p.add_argument("--subject", metavar="ID", help="one data subject (raw id; matched by its keyed hash)")
     p.add_argument("--type", metavar="TYPE", help="one record type, e.g. gateway.request")
-    p.add_argument("--format", choices=["jsonl", "csv", "html"], default="jsonl")
+    p.add_argument("--format", choices=["jsonl", "csv", "html", "pdf"], default="jsonl",
+                   help="pdf is printed by headless Chromium (./scripts/setup-chromium) and verifies like html")
     p.add_argument("--report", choices=sorted(REPORTS), help="a ready-made report instead of a plain export")
-    p.add_argument("--config", type=Path, metavar="FILE", help="gateway YAML config (recipients for art30)")
-    p.add_argument("--controller", help="controller name and contact for the Art. 30 record")
+    p.add_argument("--config", type=Path, metavar="FILE",
+                   help="the gateway's YAML config (its upstreams and compliance: section: controller, DPO, "
+                        "retention, recipients, safeguards), or a file holding only the compliance section")
     p.add_argument("--out", type=Path, metavar="FILE", help="output file (default stdout)")
     p.add_argument("--prove-from", type=int, metavar="SIZE",
                    help="add a consistency proof from the stored checkpoint of this size (one you already hold)")
@@ -63,7 +61,9 @@ def main(argv: list[str]) -> int:
         until = parse_time(args.until) if args.until else None
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    config = _read_config(args.config)
+    compliance, config = _read_config(args.config)
+    if args.format == "pdf" and args.out is None:
+        raise UsageError("--format pdf needs --out FILE")
     crypto = SubjectCrypto(load_subject_key(args.subject_key_file))
     actor = crypto.actor(args.subject) if args.subject else None
     query = Query(since=since, until=until, tenant=args.tenant, actor=actor, type=args.type)
@@ -78,7 +78,7 @@ def main(argv: list[str]) -> int:
         # Plain exports and access exports carry the records; the summaries carry the report alone.
         with_records = args.report in (None, "access")
         exp = collect(store, query, prove_from=args.prove_from)
-        info: dict[str, Any] = {"controller": args.controller, "actor": actor}
+        info: dict[str, Any] = {"actor": actor, "subject": args.subject}
         pruned = store.pruned()
         info["pruned_before"] = pruned.size if pruned else 0
         if actor is not None:
@@ -97,7 +97,9 @@ def main(argv: list[str]) -> int:
                 except PersonalDataError:
                     r["personal"] = "(cannot be decrypted)"
         if args.report:
-            exp.report = REPORTS[args.report](ReportInput([r["view"] for r in exp.records], config, info))
+            exp.report = REPORTS[args.report](ReportInput(
+                [r["view"] for r in exp.records], config, info, compliance,
+                [(r["seq"], r.get("personal")) for r in exp.records]))
             exp.header["report"] = args.report
         if not with_records:
             exp.records = []

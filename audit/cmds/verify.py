@@ -16,7 +16,7 @@ def main(argv: list[str]) -> int:
     p = o.parser("verify", "Verify the hash chain, Merkle roots, checkpoint signatures and proofs.")
     src = p.add_mutually_exclusive_group()
     o.add_store(src)
-    src.add_argument("--export", metavar="FILE", help="verify an export file (jsonl, csv or html) instead")
+    src.add_argument("--export", metavar="FILE", help="verify an export file (jsonl, csv, html or pdf) instead")
     o.add_public_key(p)
     o.add_json(p)
     args = p.parse_args(argv)

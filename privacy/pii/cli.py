@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.commands import FAILURE, OK, UsageError
+from commandline import FAILURE, OK, UsageError
 
 
 def _common(ap: argparse.ArgumentParser) -> None:

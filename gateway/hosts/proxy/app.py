@@ -66,6 +66,9 @@ class GatewayApp:
                 await self._handle_api(scope, receive, send, route)
             elif path == "/v1/models":
                 await self._handle_models(scope, send)
+            elif path == "/beta/litellm_basic_guardrail_api":  # LiteLLM's Generic Guardrail API
+                from gateway.hosts.guardrail.app import handle
+                await handle(self.chain, scope, receive, send, self._read_body)
             elif path == "/healthz":
                 await self._send(send, 200, b'{"status":"ok"}', JSON)
             elif path == "/readyz":

@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import Any
 
-from audit.commands import UsageError
+from commandline import UsageError
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 # flag -> (environment variable, config path)
