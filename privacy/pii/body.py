@@ -105,7 +105,8 @@ class Texts:
 
 # --- the walk -------------------------------------------------------------------------------
 
-Spec = Callable[["_Walk", Any, Any, str, int], None]
+Path = tuple[Any, ...]  # keys from the body down; formatted only for an error message
+Spec = Callable[["_Walk", Any, Any, Path, int], None]
 
 
 class _Walk:
@@ -123,14 +124,19 @@ def _deep(depth: int) -> None:
         raise Unscreenable(f"the request nests deeper than {MAX_DEPTH} levels and cannot be screened")
 
 
-def _path(path: str, key: Any) -> str:
-    if isinstance(key, int):
-        return f"{path}[{key}]"
-    shown = key if isinstance(key, str) and _SAFE_KEY.fullmatch(key) else "<key>"
-    return f"{path}.{shown}" if path else shown
+def _fmt(path: Path) -> str:
+    """``messages[0].content[1].x``; a key that is not a plain identifier is shown as ``<key>``."""
+    out = ""
+    for key in path:
+        if isinstance(key, int):
+            out += f"[{key}]"
+        else:
+            shown = key if isinstance(key, str) and _SAFE_KEY.fullmatch(key) else "<key>"
+            out += f".{shown}" if out else shown
+    return out
 
 
-def _any(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _any(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     """Free text: every string value and every object key below c[k]."""
     v = c[k]
     if isinstance(v, str):
@@ -149,7 +155,7 @@ def _any(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
             _any(w, v, i, path, depth + 1)
 
 
-def _rename_keys(d: dict[str, Any], renames: dict[str, str], path: str) -> None:
+def _rename_keys(d: dict[str, Any], renames: dict[str, str], path: Path) -> None:
     if not renames:
         return
     items = list(d.items())
@@ -157,18 +163,18 @@ def _rename_keys(d: dict[str, Any], renames: dict[str, str], path: str) -> None:
     for key, value in items:
         new = renames.get(key, key)
         if new in d:
-            raise Unscreenable(f"two keys of '{path or 'the body'}' are the same once redacted; rename them")
+            raise Unscreenable(f"two keys of '{_fmt(path) or 'the body'}' are the same once redacted; rename them")
         d[new] = value
 
 
-def _skip(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _skip(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     return None
 
 
 def _enum(*values: str) -> Spec:
     known = frozenset(values)
 
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         v = c[k]
         if not (isinstance(v, str) and v in known):
             _any(w, c, k, path, depth)
@@ -177,7 +183,7 @@ def _enum(*values: str) -> Spec:
 
 
 def _obj(fields: dict[str, Spec]) -> Spec:
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         v = c[k]
         if not isinstance(v, dict):
             _any(w, c, k, path, depth)
@@ -185,13 +191,13 @@ def _obj(fields: dict[str, Spec]) -> Spec:
         _deep(depth)
         renames: dict[str, str] | None = None
         for key in v:
-            sub = _path(path, key)
+            sub = (*path, key)
             f = fields.get(key)
             if f is not None:
                 f(w, v, key, sub, depth + 1)
                 continue
             if w.reject:
-                raise UnknownField(sub)
+                raise UnknownField(_fmt(sub))
             if renames is None:
                 renames = {}
             if key:
@@ -204,19 +210,19 @@ def _obj(fields: dict[str, Spec]) -> Spec:
 
 
 def _list(item: Spec) -> Spec:
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         v = c[k]
         if not isinstance(v, list):
             _any(w, c, k, path, depth)
             return
         _deep(depth)
         for i in range(len(v)):
-            item(w, v, i, f"{path}[{i}]", depth + 1)
+            item(w, v, i, (*path, i), depth + 1)
 
     return spec
 
 
-def _args(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _args(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     """Tool-call arguments: a JSON string; screen inside it and re-serialise."""
     raw = c[k]
     if not isinstance(raw, str):
@@ -230,7 +236,7 @@ def _args(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
         w.text(c, k)  # not JSON: screen it as text
         return
     except RecursionError:
-        raise Unscreenable(f"'{path}' nests too deeply to be screened") from None
+        raise Unscreenable(f"'{_fmt(path)}' nests too deeply to be screened") from None
     if not isinstance(parsed, dict | list | str):
         w.text(c, k)  # a number, true, null: as text (the engine sees what the model will)
         return
@@ -264,7 +270,7 @@ def _is_binary_base64(payload: str) -> bool:
 def _blob(kind: str) -> Spec:
     """Base64 media (audio): left as it is and counted; text posing as media is refused."""
 
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         v = c[k]
         if not isinstance(v, str):
             _any(w, c, k, path, depth)
@@ -272,21 +278,21 @@ def _blob(kind: str) -> Spec:
         if len(v) < SHORT_BLOB:
             w.text(c, k)
         elif not _is_binary_base64(v):
-            raise Unscreenable(f"'{path}' is not binary base64 {kind}; text cannot be sent as {kind}")
+            raise Unscreenable(f"'{_fmt(path)}' is not binary base64 {kind}; text cannot be sent as {kind}")
         w.out.media[kind] += 1
 
     return spec
 
 
 def _refuse(what: str) -> Spec:
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         if c[k]:
-            raise Unscreenable(f"'{path}': {what} cannot be screened for personal data and is not forwarded")
+            raise Unscreenable(f"'{_fmt(path)}': {what} cannot be screened for personal data and is not forwarded")
 
     return spec
 
 
-def _url(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _url(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     v = c[k]
     if not isinstance(v, str):
         _any(w, c, k, path, depth)
@@ -332,7 +338,7 @@ def _url(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
     w.out.finalizers.append(rebuild)
 
 
-def _data_url(w: _Walk, c: Any, k: Any, path: str) -> None:
+def _data_url(w: _Walk, c: Any, k: Any, path: Path) -> None:
     v = c[k]
     head, comma, payload = v.partition(",")
     params = head[5:].lower().split(";")
@@ -346,24 +352,73 @@ def _data_url(w: _Walk, c: Any, k: Any, path: str) -> None:
             w.out.finalizers.append(lambda: c.__setitem__(k, head + "," + holder[0]))
         w.out.media["image"] += 1
         return
-    raise Unscreenable(f"'{path}' is a data URL that is not a binary image (PNG, JPEG, GIF, WebP); "
+    raise Unscreenable(f"'{_fmt(path)}' is a data URL that is not a binary image (PNG, JPEG, GIF, WebP); "
                        "its content cannot be screened for personal data")
 
 
+_SCHEMA_KEYWORDS = frozenset((
+    "type properties required items prefixItems additionalProperties patternProperties description title enum const "
+    "default examples anyOf oneOf allOf not $ref $defs definitions $schema $id format minimum maximum "
+    "exclusiveMinimum exclusiveMaximum multipleOf minLength maxLength pattern minItems maxItems uniqueItems "
+    "minProperties maxProperties propertyNames dependentRequired nullable strict"
+).split())
+_JSON_TYPES = frozenset(("object", "string", "number", "integer", "boolean", "array", "null"))
+_SUBSCHEMA = frozenset(("items", "not", "additionalProperties", "propertyNames"))
+_SCHEMA_LISTS = frozenset(("anyOf", "oneOf", "allOf", "prefixItems"))
+_SCHEMA_MAPS = frozenset(("properties", "patternProperties", "$defs", "definitions"))
+
+
+def _schema(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
+    """A JSON schema: property names, descriptions, titles, enums, defaults... are screened; its own
+    keywords and type names are not (a tool-using request carries dozens of them)."""
+    v = c[k]
+    if not isinstance(v, dict):
+        _any(w, c, k, path, depth)
+        return
+    _deep(depth)
+    renames: dict[str, str] = {}
+    own_keys = False
+    for key, val in v.items():
+        if key not in _SCHEMA_KEYWORDS and key:
+            w.out.refs.append(KeyRef(renames, key))
+            own_keys = True
+        if key == "type" and (val in _JSON_TYPES if isinstance(val, str) else
+                              isinstance(val, list) and all(isinstance(t, str) and t in _JSON_TYPES for t in val)):
+            continue
+        if key in _SCHEMA_MAPS and isinstance(val, dict):
+            _deep(depth + 1)
+            names: dict[str, str] = {}
+            for name in val:
+                if name:
+                    w.out.refs.append(KeyRef(names, name))
+                _schema(w, val, name, path, depth + 2)
+            w.out.finalizers.append(lambda d=val, r=names: _rename_keys(d, r, path))
+        elif key in _SUBSCHEMA and isinstance(val, dict):
+            _schema(w, v, key, path, depth + 1)
+        elif key in _SCHEMA_LISTS and isinstance(val, list):
+            _deep(depth + 1)
+            for i in range(len(val)):
+                _schema(w, val, i, path, depth + 2)
+        else:
+            _any(w, v, key, path, depth + 1)
+    if own_keys:
+        w.out.finalizers.append(lambda: _rename_keys(v, renames, path))
+
+
 def _content(part: Spec) -> Spec:
-    def spec(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+    def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         v = c[k]
         if isinstance(v, list):
             _deep(depth)
             for i, p in enumerate(v):
-                (part if isinstance(p, dict) else _any)(w, v, i, f"{path}[{i}]", depth + 1)
+                (part if isinstance(p, dict) else _any)(w, v, i, (*path, i), depth + 1)
         else:
             _any(w, c, k, path, depth)
 
     return spec
 
 
-def _prompt(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _prompt(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     v = c[k]
     if isinstance(v, list) and any(isinstance(x, int | list) for x in v):
         raise Unscreenable(f"'{k}' holds token ids, which cannot be screened for personal data; send text")
@@ -376,7 +431,7 @@ ANY = _any
 _URL_OBJ = _obj({"url": _url, "detail": _enum("auto", "low", "high")})
 
 
-def _url_or_obj(w: _Walk, c: Any, k: Any, path: str, depth: int) -> None:
+def _url_or_obj(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     (_url if isinstance(c[k], str) else _URL_OBJ)(w, c, k, path, depth)
 
 
@@ -412,12 +467,12 @@ _MESSAGE = _obj({
     "reasoning": ANY,
     "prefix": ANY,
 })
-_FUNCTION_DEF = _obj({"name": ANY, "description": ANY, "parameters": ANY, "strict": ANY})
+_FUNCTION_DEF = _obj({"name": ANY, "description": ANY, "parameters": _schema, "strict": ANY})
 _TOOL = _obj({"type": _enum("function", "custom"), "function": _FUNCTION_DEF, "custom": ANY})
 _RESPONSE_FORMAT = _obj({
     "type": _enum("text", "json_object", "json_schema"),
-    "json_schema": _obj({"name": ANY, "description": ANY, "schema": ANY, "strict": ANY}),
-    "schema": ANY,
+    "json_schema": _obj({"name": ANY, "description": ANY, "schema": _schema, "strict": ANY}),
+    "schema": _schema,
 })
 
 # Sampling and serving parameters (OpenAI, vLLM, TGI): numbers and flags, screened if they hold text.
@@ -485,7 +540,7 @@ def request_texts(body: dict[str, Any], route: str, unknown: str = "screen") -> 
     w = _Walk(unknown)
     spec = ROUTES.get(route)
     if spec is not None:
-        spec(w, [body], 0, "", 0)
+        spec(w, [body], 0, (), 0)
     return w.out
 
 
@@ -502,16 +557,16 @@ def _response_message(out: Texts, msg: Any) -> None:
         for part in content:
             if isinstance(part, dict) and isinstance(part.get("text"), str) and part["text"]:
                 out.refs.append(Ref(part, "text"))
-    for key in ("refusal", "reasoning_content"):
+    for key in ("refusal", "reasoning_content", "reasoning"):
         if isinstance(msg.get(key), str) and msg[key]:
             out.refs.append(Ref(msg, key))
     w = _Walk("screen")
     w.out = out
     for call in msg.get("tool_calls") or []:
         if isinstance(call, dict) and isinstance(call.get("function"), dict) and "arguments" in call["function"]:
-            _args(w, call["function"], "arguments", "arguments", 0)
+            _args(w, call["function"], "arguments", ("arguments",), 0)
     if isinstance(msg.get("function_call"), dict) and "arguments" in msg["function_call"]:
-        _args(w, msg["function_call"], "arguments", "arguments", 0)
+        _args(w, msg["function_call"], "arguments", ("arguments",), 0)
 
 
 def response_texts(response: dict[str, Any]) -> Texts:

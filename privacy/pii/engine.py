@@ -19,6 +19,7 @@ from typing import Any
 
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
+from privacy.pii.context import analysis_copy, map_span, ref_label_before, strip_invisible
 from privacy.pii.findings import Finding, resolve_overlaps
 from privacy.pii.ner import GatedNer
 from privacy.pii.recognizers import Recognizer, build
@@ -29,6 +30,7 @@ CONTEXT_BOOST = 0.35
 CONTEXT_MIN_SCORE = 0.4
 CACHE_MAX_TEXT = 65_536
 CERTAIN = 0.85  # a validated checksum or a strong pattern
+REFERENCE_SUPPRESSED = frozenset({"CREDIT_CARD", "CN_BANK_CARD"})
 
 
 class TextTooLarge(ValueError):
@@ -137,9 +139,16 @@ class PIIEngine:
         return out  # type: ignore[return-value]
 
     def _analyze_uncached(self, texts: Sequence[str], prof: _TenantProfile) -> list[list[Finding]]:
+        # Recognizers see a same-length copy: full-width digits as ASCII, invisible characters as
+        # spaces (138\u200b1234\u200b5678 is a phone number). Offsets stay those of the original.
+        originals = texts
+        stripped = [strip_invisible(t) for t in texts]
+        texts = [analysis_copy(t) for t, _ in stripped]
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
-            for i, extra in enumerate(self.ner.analyze_many(texts)):
+            covered = [[(r.start, r.end) for r in found if r.score >= CERTAIN and r.entity_type != "PERSON"]
+                       for found in raw]
+            for i, extra in enumerate(self.ner.analyze_many(texts, covered)):
                 raw[i].extend(extra)
         out = []
         threshold = self.settings.score_threshold
@@ -149,7 +158,11 @@ class PIIEngine:
                 for r in results
                 if r.score >= threshold and r.end > r.start and text[r.start : r.end].strip().casefold() not in prof.allow
             ]
+            index = stripped[len(out)][1]
+            if index is not None:  # back to offsets of the original text (invisible characters kept)
+                found = [Finding(f.entity_type, *map_span(index, f.start, f.end), f.score, f.recognizer) for f in found]
             out.append(resolve_overlaps(found))
+        del originals
         return out
 
     def _patterns(self, text: str, prof: _TenantProfile) -> list[RecognizerResult]:
@@ -164,6 +177,12 @@ class PIIEngine:
                 found = rec.find(text, [(r.start, r.end) for r in results if r.score >= CERTAIN])  # type: ignore[call-arg]
             else:
                 found = rec.find(text)
+            if found and rec.ENTITY in REFERENCE_SUPPRESSED:
+                # A number right after an order/invoice/ticket/tracking/waybill label is that
+                # reference, not a card, unless a card cue is nearer to it than the label.
+                if lowered is None:
+                    lowered = text.lower()
+                found = [r for r in found if not ref_label_before(lowered, r.start)]
             if found and rec.CONTEXT:
                 if lowered is None:
                     lowered = text.lower()

@@ -37,6 +37,8 @@ def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Fi
     pred_all = defaultdict(int)
     decoy_kept = defaultdict(int)
     decoy_all = defaultdict(int)
+    tag_total: defaultdict[str, int] = defaultdict(int)
+    tag_found: defaultdict[str, int] = defaultdict(int)
     n = 0
     for rec in records:
         n += 1
@@ -46,9 +48,13 @@ def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Fi
         labels = rec.get("spans", [])
         for sp in labels:
             key = _label_key(sp, lang)
+            ok = _covered(text, sp["start"], sp["end"], findings)
             total[key] += 1
-            if _covered(text, sp["start"], sp["end"], findings):
-                found[key] += 1
+            found[key] += ok
+            if sp.get("tag"):  # the shape that produced the value: recall per hard case
+                tag_key = f"{sp.get('entity_type') or sp.get('label')}/{sp['tag']}"
+                tag_total[tag_key] += 1
+                tag_found[tag_key] += ok
         for f in findings:
             pred_all[f.entity_type] += 1
             if any(f.start < sp["end"] and sp["start"] < f.end for sp in labels):
@@ -79,6 +85,8 @@ def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Fi
             "recall": all_found / all_total if all_total else None,
             "precision": sum(pred_ok.values()) / sum(pred_all.values()) if pred_all else None,
         },
+        "per_tag": {k: {"support": tag_total[k], "found": tag_found[k], "recall": tag_found[k] / tag_total[k]}
+                    for k in sorted(tag_total)},
         "decoys": {
             "total": d_all,
             "kept": d_kept,
@@ -101,5 +109,9 @@ def format_report(report: dict[str, Any]) -> str:
     if d["total"]:
         lines.append(f"decoys kept: {d['kept']}/{d['total']} ({_fmt(d['kept_rate']).strip()})  "
                      + ", ".join(f"{k} {v['kept']}/{v['total']}" for k, v in d["per_kind"].items()))
+    if report.get("per_tag"):
+        lines.append("recall by shape:")
+        for key, r in report["per_tag"].items():
+            lines.append(f"  {key:<30} {r['support']:>6} {_fmt(r['recall'])}")
     lines.append(f"records: {report['records']}")
     return "\n".join(lines)

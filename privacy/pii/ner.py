@@ -27,9 +27,22 @@ from typing import Any
 
 from presidio_analyzer import RecognizerResult
 from spacy.attrs import ENT_IOB, ENT_TYPE, IDX, LENGTH
+from spacy.lang.de.stop_words import STOP_WORDS as _DE_STOP
+
+# German capitalises every noun: in German text the model's single capitalised words and phrases
+# with function words ("Vielen Dank", "Ihre Bestellung", "Der Techniker") are not names.
+_DE_HINT = re.compile(r"(?<![A-Za-z])(?:und|(?i:der|die|das|bitte|vielen)|nicht|Sie|Ihre?|Ihnen|ist|wird|für|mit|auf|sehr|Grüßen|zwischen|kommt|am)(?![A-Za-z])")
+_DE_FUNCTION = frozenset(w for w in _DE_STOP if w not in {"von", "van", "de", "der", "den", "zu"}) | {"vielen", "dank", "geehrte", "geehrter", "damen", "herren"}
 
 # Capitalised word: ASCII or Latin-1/Latin Extended-A capital, then at least one lower-case letter.
-_CAP_WORD = re.compile(r"(?<![\w@./\\-])[A-ZÀ-ÖØ-ÞĀ-Ž][a-zß-öø-ÿā-ž'’\-]+")
+_CAP_WORD = re.compile(r"(?<![0-9A-Za-zß-öø-ÿā-žƀ-ɏḀ-ỿ_@./\\-])[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’\-]+")
+# CJK characters and punctuation: blanked (same length) in the copy the English model reads, so
+# "客户Michael Chen反馈" reaches it as "  Michael Chen  " (its tokenizer does not split Han from Latin).
+_CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]+")
+
+
+def _blank_cjk(text: str) -> str:
+    return _CJK.sub(lambda m: " " * len(m.group()), text) if _CJK.search(text) else text
 # Words that start sentences or are capitalised without being names.
 _COMMON = frozenset(
     """
@@ -53,6 +66,9 @@ _COMMON = frozenset(
     input output result results issue issues bug feature request response data file files table query
     sure certainly absolutely great understood here here's below above based unfortunately apologies sorry
     done good well yes no okay got let's that's it's there's what's i'll you're we're they're however overall
+    status owner priority subject tel fax mobile cell phone email e-mail mail name address date time from to
+    reply forwarded message transcript caller agent visitor guest note notes signature ref reference
+    requester assignee assigned reporter author sender recipient
     """.split()
 )
 
@@ -96,16 +112,44 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
     return [(a, b) for a, b in merged]
 
 
-_LOWER = "a-zß-öø-ÿā-ž'’"
-_NAME_WORD = rf"[A-ZÀ-ÖØ-ÞĀ-Ž][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-Þ][{_LOWER}]+)?"
-_PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch)"
-_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{1,2}}")
+_LOWER = "a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’"
+_NAME_WORD = rf"(?:[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ]['’])?[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+)?"
+_PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch|st\.|St\.|ben|el|ní|ó|mac|van den|van der|de la)"
+_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}")
 # A cue that introduces a person, then two or three capitalised words: a name even when the
 # small NER model misses it or calls it an ORG. Written from general English usage.
 _CUED_NAME = re.compile(
     r"(?:\b(?i:dear|hi|hello|mr\.?|mrs\.?|ms\.?|dr\.?|prof\.?|i'm|i am|name is|customer|client|patient|"
-    r"colleague|contact|call|ask|for|to|with|from|by|and|cc|attn:?)\s+)"
-    rf"({_NAME_WORD}(?:\s+(?:{_PARTICLE}\s+)?{_NAME_WORD}){{1,2}})"
+    r"colleague|contact|call|ask|for|to|with|from|by|and|cc|attn:?|can|could|let|tell|ping|bcc|signed\s+by|"
+    r"approved\s+by|assigned\s+to|owner:|agent:|attendees:|spoke\s+(?:with|to)|speaking\s+with|per|met|meet|"
+    r"thanks,?|cheers,?|regards,?|sincerely,?|emailed|called|told|escalated\s+to|reassigned\s+to|forwarded\s+to|"
+    r"on\s+behalf\s+of|c/o|via|said|says|requester:?|assignee:?|assigned:?|visitor|reporter:?|author:?|"
+    r"sender:?|recipient:?|from:|to:|—|--|mr\.?|mrs\.?|miss|interview\s+with)\s+)"
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
+)
+# A single capitalised word after a greeting and before a comma/line end: "Hey Viktor," "Thanks, Hana!".
+_GREETED = re.compile(
+    rf"\b(?i:hey|hi|hello|hiya|dear|thanks|thank\s+you|cheers|morning|evening|afternoon|bye|welcome)[ ,]+"
+    rf"({_NAME_WORD})(?=\s*(?:[,!:\n]|$))"
+)
+# Person-shaped words followed by a verb a person does ("Nadia Lindqvist has approved", "... joined").
+_BEFORE_VERB = re.compile(
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=(?:['’]s)?\s+(?:has|had|was|is|will|would|wrote|"
+    r"said|says|called|asked|joined|approved|reported|sent|replied|mentioned|confirmed|signed|left|needs|wants|"
+    r"and|agreed|requested|emailed|phoned|visited|paid|ordered|complained|says|thinks|can|could|should|from)\b)"
+)
+# A mention ("@Viktor"), a speaker at the start of a line ("Thảo MacLeod: ..."), the first of a list
+# of names ("Femi Yates, Lorena Underwood and ..."), a lone first name before a reporting verb.
+_MENTION = re.compile(rf"(?<![\w.])@({_NAME_WORD})")
+_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}):")
+_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
+                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
+_FIRST_BEFORE_VERB = re.compile(rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
+                                r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)")
+# Latin-script names inside Chinese text: "请把文件发给Nate Ikeda。", "Rania MacLeod的账户".
+_HAN_ADJACENT = re.compile(
+    rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
+    rf"|({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=\s?[\u4e00-\u9fff，。：、；！？）])"
 )
 # Words that make a capitalised phrase an organisation, product or place rather than a person.
 _NOT_PERSON_WORDS = frozenset(
@@ -125,6 +169,10 @@ _NOT_PERSON_WORDS = frozenset(
     manager engineer officer worker scientist technologist librarian designer developer analyst consultant
     director assistant specialist administrator teacher nurse architect accountant editor producer surveyor
     technician therapist planner adviser advisor coordinator executive lead head chief
+    wallet store pay support cloud hub mail maps play docs sheets teams assistant home account pro max plus
+    premium plan shop market prime music video tv books photos drive connect care desk portal center centre
+    tier chat live satisfied resolved closed open pending shipped delivered required signature issue case
+    total grand subtotal amount balance due tax fee fees price discount
     """.split()
 )
 # Labels the small model gives unfamiliar names; places (GPE, LOC) are not relabelled.
@@ -148,6 +196,22 @@ def extend_name(text: str, start: int, end: int) -> tuple[int, int]:
             break
         end = m.end()
     return start, end
+
+
+_NEXT_LOWER = re.compile(r"[ \t]+[a-z]")
+
+
+def _lone_sentence_start(text: str, sp: tuple[int, int]) -> bool:
+    """A single capitalised word opening a line or sentence, followed by a lower-case word
+    ("Tracking number ...", "Log line: ..."): the capital is the sentence's, and a lone first
+    name there is rare enough that the model call is not worth it."""
+    a, b = sp
+    k = a - 1
+    while k >= 0 and text[k] in " \t":
+        k -= 1
+    if k >= 0 and text[k] not in "\n.!?:;\"(":
+        return False
+    return _NEXT_LOWER.match(text, b) is not None
 
 
 def _blocked(word: str) -> bool:
@@ -190,20 +254,50 @@ class GatedNer:
             nlp = load_ner_pipeline(self.model)
         self.nlp = nlp
 
-    def analyze_many(self, texts: Sequence[str]) -> list[list[RecognizerResult]]:
+    def analyze_many(self, texts: Sequence[str],
+                     exclude: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[list[RecognizerResult]]:
         """PERSON results per text: NER over the joined candidate windows, then the cue rule."""
         if self.nlp is None:
             raise RuntimeError("GatedNer.load() was not called")
         results: list[list[RecognizerResult]] = [[] for _ in texts]
         jobs: list[tuple[int, str, list[tuple[int, int, int]]]] = []
+        originals = texts
+        texts = [_blank_cjk(t) for t in texts]
         for i, text in enumerate(texts):
             # The rule first: a name introduced by a cue ("Dear", "customer", "I'm") needs no NER.
             cued = []
-            for m in _CUED_NAME.finditer(text):
-                if person_shaped(m.group(1)):
+            for rx in (_CUED_NAME, _BEFORE_VERB, _SPEAKER, _LIST_HEAD):
+                for m in rx.finditer(text):
+                    if person_shaped(m.group(1)) and m.group(1).split()[0].lower() not in _COMMON:
+                        cued.append(m.span(1))
+                        results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))
+            singles = [*_GREETED.finditer(text), *_MENTION.finditer(text), *_FIRST_BEFORE_VERB.finditer(text)]
+            for m in singles:
+                if not _blocked(m.group(1).strip("'’")):
                     cued.append(m.span(1))
                     results[i].append(RecognizerResult("PERSON", m.start(1), m.end(1), self.CUE_SCORE))
+            if originals[i] is not text:
+                for m in _HAN_ADJACENT.finditer(originals[i]):
+                    g = 1 if m.group(1) else 2
+                    if person_shaped(m.group(g)) and m.group(g).split()[0].lower() not in _COMMON:
+                        cued.append(m.span(g))
+                        results[i].append(RecognizerResult("PERSON", m.start(g), m.end(g), self.CUE_SCORE))
+            cued.sort()
+            merged_cued: list[tuple[int, int]] = []
+            for a, b in cued:
+                if merged_cued and a < merged_cued[-1][1]:
+                    merged_cued[-1] = (merged_cued[-1][0], max(b, merged_cued[-1][1]))
+                else:
+                    merged_cued.append((a, b))
+            cued = merged_cued
             spans = candidate_spans(text)
+            if exclude is not None and exclude[i] and spans:
+                # Words inside what the patterns already found (an address's street and town, an
+                # e-mail's name part) need no model: the finding covers them.
+                ex = sorted(exclude[i])
+                ex_starts = [a for a, _ in ex]
+                spans = [sp for sp in spans if not _inside(sp, ex, ex_starts)]
+            spans = [sp for sp in spans if not _lone_sentence_start(text, sp)]
             if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
                 cued_starts = [a for a, _ in cued]
                 spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]
@@ -229,6 +323,7 @@ class GatedNer:
 
     def _collect(self, text: str, joined: str, segs: list[tuple[int, int, int]], doc: Any,
                  out: list[RecognizerResult]) -> None:
+        german = len(_DE_HINT.findall(text, 0, 4000)) >= 2
         # doc.ents builds Python Span objects over every token; the arrays are several times cheaper.
         arr = doc.to_array([ENT_IOB, ENT_TYPE, IDX, LENGTH])
         n = len(arr)
@@ -242,9 +337,34 @@ class GatedNer:
             start, end = int(arr[b, 2]), int(arr[e - 1, 2] + arr[e - 1, 3])
             score = self.SCORE
             span = joined[start:end]
+            if span != span.strip():  # whitespace tokens (blanked CJK) at an edge are not the name
+                start += len(span) - len(span.lstrip())
+                end -= len(span) - len(span.rstrip())
+                span = joined[start:end]
+                if not span:
+                    continue
             if span.endswith(_POSSESSIVE):  # "Maria Gonzalez's": the name is without 's
                 end -= 2
                 span = span[:-2]
+            if "\n" in span:  # a name does not run over a line break: keep the line with most of it
+                parts = span.split("\n")
+                k = max(range(len(parts)), key=lambda j: len(parts[j]))
+                start += sum(len(p) + 1 for p in parts[:k])
+                span = parts[k]
+                end = start + len(span)
+            if any(w.strip("'’.,").lower() in _NOT_PERSON_WORDS for w in span.split()):
+                continue  # "App Store", "Acme Support": product and organisation words
+            words = span.split(" ")
+            while words and words[-1].strip("'’.,").lower() in _COMMON:
+                words.pop()
+            if len(words) < len(span.split(" ")):
+                span = " ".join(words)
+                end = start + len(span)
+            if not span:
+                continue
+            if german and (" " not in span or span.split()[0].lower() in _DE_STOP
+                           or any(w.lower() in _DE_FUNCTION for w in span.split())):
+                continue
             if label not in self.LABELS:
                 # The small model often calls an unfamiliar name ORG/FAC/PRODUCT: keep it as a
                 # person when it has the shape of one (2-3 capitalised words, no org words).
@@ -254,6 +374,8 @@ class GatedNer:
                 if label not in _RELABEL or not person_shaped(span):
                     continue
                 score = self.RELABEL_SCORE
+            if all(w.strip("'’.,").lower() in _COMMON for w in span.split()):
+                continue  # "Status", "Email", "Tel": field labels the small model calls a person
             if any(c.isdigit() for c in span) or "@" in span:
                 continue  # digits or an address are never part of a name: the patterns own those
             k = bisect_right(seg_starts, start) - 1

@@ -9,13 +9,15 @@ variable, never a value in the file.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-OperatorName = Literal["remove", "mask", "placeholder", "hash", "pseudonymize", "keep"]
+# Operator names and entity types are not fixed lists: they come from the registries
+# (``privacy.pii.operators.register`` and ``privacy.pii.recognizers.register``), so an extension
+# registers a recognizer or an operator and names it in the config; validation asks the registries.
+OperatorName = str
 
-# Entity types the engine knows. PERSON covers English (NER) and Chinese (surname rule) names.
+# The entity types built in (the registry may hold more). PERSON: English and Chinese names.
 PATTERN_ENTITIES = (
     "EMAIL_ADDRESS",
     "PHONE_NUMBER",
@@ -26,8 +28,35 @@ PATTERN_ENTITIES = (
     "CN_MOBILE",
     "CN_RESIDENT_ID",
     "CN_BANK_CARD",
+    "ADDRESS",
+    "DATE_OF_BIRTH",
 )
 ALL_ENTITIES = (*PATTERN_ENTITIES, "PERSON")
+
+
+def known_entities() -> tuple[str, ...]:
+    from privacy.pii.recognizers import known_entities as registered
+
+    return registered()
+
+
+def known_operators() -> tuple[str, ...]:
+    from privacy.pii.operators import OPERATORS
+
+    return tuple(OPERATORS)
+
+
+def _check_operator(name: str) -> str:
+    known = known_operators()
+    if name not in known:
+        raise ValueError(f"unknown operator {name!r}; known: {sorted(known)}")
+    return name
+
+
+def _check_operator_map(v: dict[str, str]) -> dict[str, str]:
+    for op in v.values():
+        _check_operator(op)
+    return v
 
 
 class _Strict(BaseModel):
@@ -70,6 +99,11 @@ class TenantSettings(_Strict):
     pattern_only: bool = False
     entities: list[str] | None = None
 
+    @field_validator("operators")
+    @classmethod
+    def _known_operators(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_operator_map(v)
+
 
 class PIISettings(_Strict):
     enabled: bool = True
@@ -78,9 +112,8 @@ class PIISettings(_Strict):
     # Regions tried by the international phone recognizer (each one is a full pass).
     phone_regions: list[str] = Field(default_factory=lambda: ["US", "GB", "DE", "FR", "CN"])
     score_threshold: float = Field(0.4, ge=0.0, le=1.0)
-    # Chinese names without a cue word (surname + common given-name characters): more recall,
-    # less precision (see docs/pii.md).
-    cn_names_without_cue: bool = False
+    # Chinese names without a cue word (surname table + jieba's dictionary; see docs/pii.md).
+    cn_names_without_cue: bool = True
     default_operator: OperatorName = "placeholder"
     operators: dict[str, OperatorName] = Field(default_factory=dict)
     mask: dict[str, MaskSettings] = Field(default_factory=dict)
@@ -105,18 +138,29 @@ class PIISettings(_Strict):
     @field_validator("entities")
     @classmethod
     def _known_entities(cls, v: list[str]) -> list[str]:
-        unknown = sorted(set(v) - set(ALL_ENTITIES))
+        known = known_entities()
+        unknown = sorted(set(v) - set(known))
         if unknown:
-            raise ValueError(f"unknown entity types {unknown}; known: {list(ALL_ENTITIES)}")
+            raise ValueError(f"unknown entity types {unknown}; known: {list(known)}")
         return v
 
     @field_validator("operators", "mask", "deny")
     @classmethod
     def _known_keys(cls, v: dict) -> dict:
-        unknown = sorted(set(v) - set(ALL_ENTITIES))
+        unknown = sorted(set(v) - set(known_entities()))
         if unknown:
             raise ValueError(f"unknown entity types {unknown}")
         return v
+
+    @field_validator("operators")
+    @classmethod
+    def _known_operators(cls, v: dict[str, str]) -> dict[str, str]:
+        return _check_operator_map(v)
+
+    @field_validator("default_operator")
+    @classmethod
+    def _known_default_operator(cls, v: str) -> str:
+        return _check_operator(v)
 
     def tenant(self, name: str) -> TenantSettings:
         return self.tenants.get(name) or _EMPTY_TENANT

@@ -226,3 +226,100 @@ async def test_short_base64_audio_is_read_as_text_long_text_audio_refused(plugin
     assert ctx.audit["pii_unscreened_media"] == {"audio": 1}
     with pytest.raises(BadRequest, match="not binary base64"):
         await _sent(plugin, audio(base64.b64encode(f"{EMAIL} ".encode() * 40).decode()))
+
+
+async def test_json_schema_keywords_are_skipped_client_text_in_them_is_not(plugin):
+    schema = {"type": "object", "$defs": {f"contact {EMAIL}": {"type": "string"}},
+              "properties": {"a": {"type": ["string", "null"], "default": MOBILE, "examples": [RID],
+                                   "pattern": f"^{EMAIL}$"},
+                             "b": {"type": EMAIL, "anyOf": [{"const": MOBILE}], "items": {"title": EMAIL}},
+                             "properties": {"type": "string", "x-owner": EMAIL, f"x-{MOBILE}": 1}},
+              "required": ["a", "properties"]}
+    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    sent, _ = await _sent(plugin, body)
+    out = sent["tools"][0]["function"]["parameters"]
+    assert not _leaks(out), _leaks(out)
+    assert out["type"] == "object" and out["properties"]["a"]["type"] == ["string", "null"]
+    assert list(out["properties"]) == ["a", "b", "properties"] and out["required"] == ["a", "properties"]
+    assert list(out["$defs"]) == ["contact <EMAIL_ADDRESS_1>"]
+    assert out["properties"]["properties"]["x-owner"] == "<EMAIL_ADDRESS_1>"
+
+
+async def test_reasoning_text_is_restored_and_redacted_streamed_or_not():
+    """Reasoning models (DeepSeek-R1 on vLLM) stream `reasoning_content` next to `content`."""
+    import copy
+
+    plugin = PIIPlugin(PIIPlugin.Settings.model_validate({"default_operator": "pseudonymize", "ner": {"enabled": False}}),
+                       config=None)
+    await plugin.startup()
+    reasoning = "The user is <EMAIL_ADDRESS_1>; the other one is bob@evil.example, keep it private."
+    answer = "Done, <EMAIL_ADDRESS_1>."
+    expect_r = f"The user is {EMAIL}; the other one is <EMAIL_ADDRESS_2>, keep it private."
+    ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
+    await plugin.on_request(ctx)
+    ctx.response = {"choices": [{"index": 0, "message": {"role": "assistant", "reasoning_content": reasoning,
+                                                         "content": answer}}]}
+    await plugin.on_response(ctx)
+    msg = ctx.response["choices"][0]["message"]
+    assert msg["reasoning_content"] == expect_r and msg["content"] == f"Done, {EMAIL}."
+    for step in (1, 3, 7):
+        ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
+        await plugin.on_request(ctx)
+        events = [{"choices": [{"index": 0, "delta": {"reasoning_content": reasoning[i:i + step]}, "finish_reason": None}]}
+                  for i in range(0, len(reasoning), step)]
+        events += [{"choices": [{"index": 0, "delta": {"content": answer[i:i + step]}, "finish_reason": None}]}
+                   for i in range(0, len(answer), step)]
+        events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        out = []
+        for ev in events:
+            out.extend(plugin.on_chunk(ctx, copy.deepcopy(ev)))
+        out.extend(plugin.on_stream_end(ctx))
+        deltas = [c["choices"][0]["delta"] for c in out]
+        assert "".join(d.get("reasoning_content") or "" for d in deltas) == expect_r
+        assert "".join(d.get("content") or "" for d in deltas) == f"Done, {EMAIL}."
+
+
+# --- the walk itself, on arbitrary JSON (no engine): nothing is missed, nothing else changes ---------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from privacy.pii.body import request_texts  # noqa: E402
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _all_strings(obj):
+    if isinstance(obj, str):
+        yield obj
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            yield k
+            yield from _all_strings(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _all_strings(v)
+
+
+@settings(max_examples=150, deadline=None)
+@given(field=st.sampled_from(["metadata", "user", "stop", "x_vendor", "ünknown field", "tool_choice"]),
+       value=_json, extra=_json)
+def test_walk_reaches_every_string_and_key_of_free_form_and_unknown_fields(field, value, extra):
+    body = {"model": "m", "messages": [{"role": "user", "content": "c", "x_extra": extra}], field: value}
+    before = json.dumps(body)
+    texts = request_texts(body, "chat")
+    texts.write(texts.texts())  # writing back what was read changes nothing, key order included
+    assert json.dumps(body) == before
+    texts = request_texts(body, "chat")
+    texts.write([f"[{t}]" for t in texts.texts()])  # mark every screened string
+    known = field in ("metadata", "user", "stop", "tool_choice")
+    top = body[field] if known else body[f"[{field}]"]  # an unknown field's name is screened too
+    for s in [*_all_strings(top), *_all_strings(body["messages"][0]["[x_extra]"])]:
+        assert s == "" or (s.startswith("[") and s.endswith("]")), (field, s)
+    assert body["model"] == "m" and body["messages"][0]["role"] == "user"
+    assert body["messages"][0]["content"] == "[c]"

@@ -84,8 +84,11 @@ def _resident_id(r: random.Random) -> str:
 
 
 MAKERS = [_email, _cn_mobile, _us_phone, _card, _resident_id]
-WORDS = ["please", "summarise", "the", "report", "for", "customer", "contact", "note", "order", "status",
-         "reply", "to", "订单", "备注", "请查收"]
+# Filler around planted values. No reference labels ("order", "ticket", "订单"...): the engine reads a
+# number right after one as that reference, not as a card or phone number (privacy/pii/context.py), a
+# precision choice of the engine that this test, which is about fields, does not re-decide.
+WORDS = ["please", "summarise", "the", "report", "for", "customer", "contact", "note", "kindly", "status",
+         "reply", "to", "备注", "请查收", "谢谢"]
 
 
 def forms(value: str) -> set[str]:
@@ -280,7 +283,7 @@ def test_no_planted_value_reaches_the_upstream_or_the_audit_log(stack: dict[str,
             text = raw.decode("utf-8")
             for v, _ in case["plants"]:
                 leaked = [f for f in forms(v) if f in text]
-                assert not leaked, f"{v!r} reached the model server as {leaked}"
+                assert not leaked, f"{v!r} reached the model server as {leaked} in {text}"
 
     up.cuts, up.byte_cuts = [], []
     run()

@@ -83,15 +83,15 @@ def test_allow_list_keeps_technical_terms(engine):
     assert ("PERSON", "Maria Gonzalez") in found
 
 
-def test_chinese_names_without_cue_only_in_loose_mode(pattern_engine):
+def test_chinese_names_without_cue_found_by_default_and_can_be_turned_off(pattern_engine):
     from privacy.pii.engine import PIIEngine
     from privacy.pii.settings import PIISettings
 
     text = "昨天刘建华提交了报销"
-    assert all(e != "PERSON" for e, _ in spans(pattern_engine, text))
-    loose = PIIEngine(PIISettings(ner={"enabled": False}, cn_names_without_cue=True))
-    loose.start()
-    assert ("PERSON", "刘建华") in spans(loose, text)
+    assert ("PERSON", "刘建华") in spans(pattern_engine, text)
+    strict = PIIEngine(PIISettings(ner={"enabled": False}, cn_names_without_cue=False))
+    strict.start()
+    assert all(e != "PERSON" for e, _ in spans(strict, text))
 
 
 def test_person_shape_rule_rejects_titles_places_and_phrases():

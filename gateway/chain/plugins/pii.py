@@ -45,6 +45,11 @@ log = logging.getLogger("gateway.pii")
 DEFAULT_TENANT = "default"
 
 
+# Streamed text fields of a chat delta, each restored and redacted like the message content.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+TEXT_DELTAS = frozenset(("content", *REASONING_FIELDS))
+
+
 class PIIConfigError(ConfigError, ValueError):
     """A ``pii:`` setting the engine cannot start with; the message names the key."""
 
@@ -316,12 +321,15 @@ class PIIPlugin(Plugin):
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 keep |= self._rewrite_field(state, (idx, "content", 0), delta, "content", done)
+                for field in REASONING_FIELDS:  # reasoning models (DeepSeek-R1 on vLLM): the same as content
+                    if field in delta or (done and (idx, field, 0) in state.streams):
+                        keep |= self._rewrite_field(state, (idx, field, 0), delta, field, done)
                 for call in delta.get("tool_calls") or []:
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict):
                         t = call.get("index", 0) if isinstance(call.get("index"), int) else 0
                         keep |= self._rewrite_field(state, (idx, "args", t), fn, "arguments", done, always=True)
-                keep |= any(k not in ("content",) for k in delta if delta.get(k) is not None)
+                keep |= any(k not in TEXT_DELTAS for k in delta if delta.get(k) is not None)
             elif "text" in choice:
                 keep |= self._rewrite_field(state, (idx, "text", 0), choice, "text", done)
             keep |= done
@@ -364,8 +372,8 @@ class PIIPlugin(Plugin):
             elif kind == "args":
                 choice = {"index": idx, "delta": {"tool_calls": [{"index": t, "function": {"arguments": text}}]},
                           "finish_reason": None}
-            else:
-                choice = {"index": idx, "delta": {"content": text}, "finish_reason": None}
+            else:  # content, reasoning_content, reasoning
+                choice = {"index": idx, "delta": {kind: text}, "finish_reason": None}
             ev["choices"] = [choice]
             events.append(ev)
         state.streams.clear()

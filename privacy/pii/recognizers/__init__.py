@@ -8,6 +8,7 @@ the score when they appear just before a match.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -15,12 +16,15 @@ from presidio_analyzer import RecognizerResult
 
 from privacy.pii.recognizers.cn.bank_card import CnBankCardRecognizer
 from privacy.pii.recognizers.cn.mobile import CnMobileRecognizer
-from privacy.pii.recognizers.cn.person_name import CnPersonNameLooseRecognizer, CnPersonNameRecognizer
+from privacy.pii.recognizers.cn.person_name import CnPersonNameBareRecognizer, CnPersonNameRecognizer
 from privacy.pii.recognizers.cn.resident_id import CnResidentIdRecognizer
+from privacy.pii.recognizers.generic.address import AddressRecognizer
 from privacy.pii.recognizers.generic.credit_card import CgCreditCardRecognizer
+from privacy.pii.recognizers.generic.dob import DateOfBirthRecognizer
 from privacy.pii.recognizers.generic.email import CgEmailRecognizer
 from privacy.pii.recognizers.generic.iban import CgIbanRecognizer
 from privacy.pii.recognizers.generic.ip import CgIpRecognizer
+from privacy.pii.recognizers.generic.person_cue import LowercaseNameRecognizer
 from privacy.pii.recognizers.generic.phone import CgPhoneRecognizer
 from privacy.pii.recognizers.generic.us_ssn import CgUsSsnRecognizer
 
@@ -41,6 +45,13 @@ REGISTRY: dict[str, list[Factory]] = {}
 
 
 def register(entity_type: str, factory: Factory) -> None:
+    """Add a recognizer factory for an entity type (new or existing); config may then name the type.
+
+    Entity type names are upper-case identifiers (``EMPLOYEE_ID``): they become placeholders
+    ``<EMPLOYEE_ID_1>``, which the restore step parses back.
+    """
+    if not re.fullmatch(r"[A-Z][A-Z0-9_]*", entity_type):
+        raise ValueError(f"entity type {entity_type!r}: use upper-case letters, digits and _")
     REGISTRY.setdefault(entity_type, []).append(factory)
 
 
@@ -53,7 +64,15 @@ register("IP_ADDRESS", lambda s: CgIpRecognizer())
 register("CN_MOBILE", lambda s: CnMobileRecognizer())
 register("CN_RESIDENT_ID", lambda s: CnResidentIdRecognizer())
 register("CN_BANK_CARD", lambda s: CnBankCardRecognizer())
-register("PERSON", lambda s: CnPersonNameLooseRecognizer() if s.cn_names_without_cue else CnPersonNameRecognizer())
+register("PERSON", lambda s: CnPersonNameBareRecognizer() if s.cn_names_without_cue else CnPersonNameRecognizer())
+register("PERSON", lambda s: LowercaseNameRecognizer())
+register("ADDRESS", lambda s: AddressRecognizer())
+register("DATE_OF_BIRTH", lambda s: DateOfBirthRecognizer())
+
+
+def known_entities() -> tuple[str, ...]:
+    """Every entity type some recognizer is registered for (the settings validate against this)."""
+    return tuple(REGISTRY)
 
 
 def build(entity_types: list[str], settings: Any) -> list[Recognizer]:

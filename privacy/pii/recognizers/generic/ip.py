@@ -37,6 +37,10 @@ class CgIpRecognizer(Prechecked, FastMatch, PresidioIp):
         super().__init__(patterns=self.PATTERNS, name="CgIpRecognizer")
         self._v4 = _V4Only()
 
+    def invalidate_result(self, pattern_text: str) -> bool:
+        # Unspecified, loopback and broadcast addresses identify no one ("listening on 0.0.0.0:8080").
+        return pattern_text.startswith(("0.0.0.0", "127.", "255.255.255.255")) or pattern_text in ("::", "::1")
+
     def find(self, text: str) -> list[RecognizerResult]:
         # Without '::' or three hex groups only IPv4 can match: skip the long IPv6 alternations.
         return super().find(text) if ("::" in text or _V6_HINT.search(text)) else self._v4.find(text)
@@ -44,6 +48,7 @@ class CgIpRecognizer(Prechecked, FastMatch, PresidioIp):
 
 class _V4Only(FastMatch, PresidioIp):
     ENTITY = "IP_ADDRESS"
+    invalidate_result = CgIpRecognizer.invalidate_result
 
     def __init__(self) -> None:
         super().__init__(patterns=[_IPV4], name="CgIpRecognizer")
