@@ -26,6 +26,7 @@ import asyncio
 import itertools
 import logging
 import os
+import re
 import time
 from typing import Any
 
@@ -45,6 +46,10 @@ from gateway.chain.requests import CHECKS, check_body_headers, parse_json_object
 from gateway.config import GatewayConfig
 from gateway.upstream import Router, Upstream
 
+# A trusted X-Request-Id must look like an id (UUID, hex, Envoy/Istio ids), not free text: no "@", ".",
+# spaces or other separators a personal value needs; 16 to 128 characters with at least one letter (so no
+# phone number or other bare digit string).
+_SAFE_REQUEST_ID = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,128}")
 log = logging.getLogger("gateway")
 
 ROUTES = ("chat", "completions", "embeddings", "models")
@@ -130,6 +135,8 @@ class Chain:
                     client: str | None) -> RequestContext:
         """``headers`` with lower-cased names. Every context must end with ``commit``."""
         rid = headers.get("x-request-id") if self.trust_request_id else None
+        if rid is not None and not _SAFE_REQUEST_ID.fullmatch(rid):
+            rid = None  # it goes into the audit record in plain text: only an opaque id shape is trusted
         ctx = RequestContext(
             request_id=rid or f"{self._id_prefix}-{next(self._ids)}",
             route=route, method=method, path=path, headers=headers, client=client,
