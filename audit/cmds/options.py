@@ -64,11 +64,6 @@ def out_option(help: str = "also write the result as JSON to FILE") -> Callable[
                         metavar="FILE", help=help)
 
 
-def progress_option(f: F) -> F:
-    return click.option("--progress/--no-progress", default=None,
-                        help="show a progress bar on stderr (default: only on a terminal)")(f)
-
-
 def to_json(data: Any) -> str:
     return json.dumps(data, indent=2, sort_keys=True, default=str)
 
