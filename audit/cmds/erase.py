@@ -26,14 +26,11 @@ from audit.cmds import options as o
 def erase(store: str, subject: str, reason: str, signing_key_file: Path | None, subject_key_file: Path | None,
           as_json: bool, out: Path | None) -> int:
     from audit.erasure import erase_subject
-    from audit.store import Query
 
     app = o.open_appender(store, signing_key_file, subject_key_file)
     try:
         actor = app.subjects.actor(subject)
-        known = bool(app.store.data_keys([actor])) or next(
-            iter(app.store.rows(query=Query(actor=actor), batch=1)), None) is not None
-        if not known:
+        if not o.subject_known(app.store, actor):
             # Never log an erasure for a subject that was never seen: that record would be the
             # first trace of them. The message names the keyed-hash actor, never the raw id.
             o.report(f"no such subject: the log has no record and no key of actor {actor[:16]}...; "

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from audit.cli import OK, UsageError
+from audit.cli import FAILURE, OK, UsageError
 from audit.cmds import options as o
 
 # The built-in report names, for --help without importing audit.reports (jinja2, the templates).
@@ -28,7 +28,10 @@ def _read_config(path: Path | None) -> tuple[Any, dict[str, Any] | None]:
 
 
 @click.command(help="Export records or a report (art30, access, activity) that verifies on its own: the "
-                    "records come with a signed checkpoint and their inclusion proofs.")
+                    "records come with a signed checkpoint and their inclusion proofs.",
+               epilog="Exit codes: 0 ok; 1 --subject names a subject the log has no record and no key of "
+                      "(the empty export is still written); 2 bad input, missing file or store; "
+                      "130 interrupted.")
 @o.store_option
 @click.option("--since", metavar="DATE", help="records at or after this time (ISO 8601, UTC)")
 @click.option("--until", metavar="DATE", help="records before this time (ISO 8601, UTC)")
@@ -96,6 +99,7 @@ def export(store: str, since: str | None, until: str | None, tenant: str | None,
         # Plain exports and access exports carry the records; the summaries carry the report alone.
         with_records = report in (None, "access")
         exp = collect(log, query, prove_from=prove_from)
+        unknown = actor is not None and not o.subject_known(log, actor)
         info: dict[str, Any] = {"actor": actor, "subject": subject}
         pruned = log.pruned()
         info["pruned_before"] = pruned.size if pruned else 0
@@ -125,14 +129,18 @@ def export(store: str, since: str | None, until: str | None, tenant: str | None,
         log.close()
     title = TITLES.get(report or "", "Audit log export")
     data = write(exp, fmt, out, title)
+    # A subject the log never saw: the (empty) export is still written, and the exit code says so.
+    code = FAILURE if unknown else OK
+    if unknown:
+        click.echo(f"no such subject: the log has no record and no key of actor {str(actor)[:16]}...", err=True)
     if out is None:
         sys.stdout.buffer.write(data)
-        return OK
+        return code
     summary = {"out": str(out), "format": fmt, "report": report, "records": len(exp.records),
-               "checkpoint_size": exp.header.get("checkpoint_size", 0)}
+               "checkpoint_size": exp.header.get("checkpoint_size", 0), "subject_found": not unknown}
     if as_json:
         click.echo(o.to_json(summary))
     else:
         click.echo(f"wrote {out} ({len(exp.records)} records, checkpoint size {summary['checkpoint_size']})",
                    err=True)
-    return OK
+    return code

@@ -88,6 +88,15 @@ def _must_exist(url: str) -> None:
         raise UsageError(f"no audit log at {store.path}; check --store")
 
 
+def subject_known(store: Store, actor: str) -> bool:
+    """Whether the log holds a data key or any record (erasures included) of this keyed-hash actor."""
+    from audit.store import Query
+
+    if store.data_keys([actor]):
+        return True
+    return next(iter(store.rows(query=Query(actor=actor), batch=1)), None) is not None
+
+
 def open_appender(store: str, signing_key_file: Path | None, subject_key_file: Path | None) -> Appender:
     """Open the store with the keys (commands that sign); the log must already exist."""
     from audit.log import open_appender as _open

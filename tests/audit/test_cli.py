@@ -83,6 +83,13 @@ def test_erase_unknown_subject_says_so_and_writes_nothing(tmp_path, capsys) -> N
     assert "no such subject" in out.out and "mallory" not in out.out + out.err
     with open_log(url, signing_key_file=kd / "signing-key.pem", subject_key_file=kd / "subject-key") as log:
         assert log.appender.store.head().size == size  # no erasure record for a stranger
+    access = tmp_path / "access.jsonl"
+    assert cli(["export", "--store", url, *keys, "--subject", "mallory", "--report", "access",
+                "--out", str(access)]) == 1
+    assert access.exists() and "no such subject" in capsys.readouterr().err
+    assert cli(["export", "--store", url, *keys, "--subject", "alice", "--report", "access",
+                "--out", str(access)]) == 0
+    capsys.readouterr()
     # A real subject: --json on stdout, --out to a file, the same data.
     report = tmp_path / "erase.json"
     assert cli(["erase", "--store", url, *keys, "--subject", "alice", "--json", "--out", str(report)]) == 0
