@@ -24,6 +24,7 @@ PROG = "audit"
 OK = 0
 FAILURE = 1  # the command ran and the answer is "no" (verification failed, no such subject...)
 ERROR = 2  # the command could not do its job (bad input, missing file, bad config)
+UNSIGNED = 3  # audit verify: everything checks, but records after the last checkpoint are not yet signed
 INTERRUPTED = 130
 
 EXIT_CODES_HELP = (

@@ -5,6 +5,6 @@ merged). New code: ``commandline`` outside audit, :mod:`audit.cli` inside. Delet
 
 from __future__ import annotations
 
-from audit.cli import ERROR, FAILURE, INTERRUPTED, OK, UsageError
+from audit.cli import ERROR, FAILURE, INTERRUPTED, OK, UNSIGNED, UsageError
 
-__all__ = ["ERROR", "FAILURE", "INTERRUPTED", "OK", "UsageError"]
+__all__ = ["ERROR", "FAILURE", "INTERRUPTED", "OK", "UNSIGNED", "UsageError"]

@@ -8,6 +8,7 @@ from commandline import run, tool
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("gateway.hosts.proxy.serve:main", "run the OpenAI-compatible compliance proxy"),
+    "extproc": ("gateway.hosts.extproc.cli:main", "run the chain as an Envoy ext_proc gRPC server"),
     "token": ("gateway.auth.devkey:token_main", "mint a JWT with the local development key"),
     "dev-upstream": ("gateway.devupstream.server:main", "serve a small real model on CPU (OpenAI API)"),
     "policy": ("gateway.policy.cli:main", "test and evaluate the Rego policy bundle"),

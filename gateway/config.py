@@ -36,6 +36,11 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, gt=0)
     # Reuse the client's X-Request-Id when present (trusted proxies only).
     trust_request_id: bool = False
+    # Request bodies nested deeper than this get 400 before any plugin runs.
+    max_json_depth: int = Field(64, ge=2, le=1000)
+    # On SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then
+    # flush and sign the audit tail and exit 0.
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
 
 
 class Timeouts(_Strict):
@@ -88,6 +93,12 @@ class AuthSettings(_Strict):
     roles_claim: str = "roles"
     # Cache verified tokens (keyed by a hash of the token) until they expire.
     cache_size: int = Field(10_000, ge=0)
+    # Identity already verified by a trusted proxy in front (Envoy's jwt_authn with
+    # forward_payload_header): the name of the header carrying the verified JWT payload
+    # (base64url JSON). When set, the token is NOT verified again and the header is the only
+    # source of identity: set it only where every request comes through that proxy, which
+    # overwrites the header (docs/integrations.md). A request without it gets 401.
+    trusted_payload_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class Limits(_Strict):
@@ -119,10 +130,18 @@ class AuditSettings(_Strict):
     checkpoint_every: int = Field(1000, gt=0)
     # Also sign a checkpoint when this many seconds passed with unsigned records (quiet logs).
     checkpoint_seconds: float = Field(60.0, gt=0)
-    # Group commit: gather records this long before one transaction (one fsync). Records are
-    # written after the client has its answer, so this costs no request latency; a crash can
-    # lose at most this window of records, which were never acknowledged as durable.
-    linger_ms: float = Field(10.0, ge=0, le=1000)
+    # Group commit: after the first record of a batch, wait this long for more before the
+    # transaction. Answers wait for their record, so this adds to latency; 0 (the default) writes
+    # whatever queued while the previous batch was being committed, which already groups records
+    # under load.
+    linger_ms: float = Field(0.0, ge=0, le=1000)
+    # How long an answer may wait for its record to become durable before it is withheld (503).
+    durable_timeout_s: float = Field(10.0, gt=0, le=300)
+    # true: no answer leaves before its record is durable (the guarantee in docs/audit.md).
+    # false: answers leave once their record is queued; a crash loses the records of answers
+    # given since the last commit. For measuring the cost of the guarantee (bench/gateway), not
+    # for production.
+    wait_for_durable: bool = True
 
 
 class PluginSpec(_Strict):

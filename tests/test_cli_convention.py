@@ -29,6 +29,7 @@ HEAVY = ("torch", "transformers")
 # that is neither converted nor listed here, and for a listed command that has been converted.
 PENDING: set[str] = {
     "gateway serve",  # core
+    "gateway extproc",  # envoy
     "privacy scan",  # pii
     "privacy redact",  # pii
     "privacy eval",  # pii

@@ -1,9 +1,15 @@
-"""``audit verify``: check a store or an export offline; exit 1 and name the first bad record on failure."""
+"""``audit verify``: check a store or an export offline.
+
+Exit 0: verified and fully signed. Exit 1: a check failed (the first bad record is named).
+Exit 2: could not run (no store, bad key...). Exit 3: verified, but the records after the
+last checkpoint are not yet signed (a warning: right after a crash, or a log younger than
+its first checkpoint; the gateway signs them at its next start or checkpoint).
+"""
 
 from __future__ import annotations
 
 from audit.cmds import options as o
-from audit.commands import FAILURE, OK, UsageError
+from audit.commands import FAILURE, OK, UNSIGNED, UsageError
 
 
 def main(argv: list[str]) -> int:
@@ -29,4 +35,6 @@ def main(argv: list[str]) -> int:
             store.close()
     print(rep.text())
     o.emit_json(args.json, rep.to_dict())
-    return OK if rep.ok else FAILURE
+    if not rep.ok:
+        return FAILURE
+    return UNSIGNED if rep.unsigned_tail else OK

@@ -62,7 +62,7 @@ def test_policy_eval_allowed_and_denied(capsys):
     assert d["revision"].startswith("2026.") and d["latency_ms"] >= 0
     assert gateway_main(["policy", "eval", "--input", str(EXAMPLES / "chat-eu-denied.json")]) == FAILURE
     out = capsys.readouterr().out
-    assert out.startswith("DENY") and "deny: the request contains CN_ID" in out
+    assert out.startswith("DENY") and "deny: the request contains CN_RESIDENT_ID" in out
 
 
 def test_policy_eval_bad_input_files(tmp_path, capsys):

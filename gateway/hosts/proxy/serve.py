@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 from typing import Any
 
@@ -38,7 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--workers", type=int, default=int(os.environ.get("CG_WORKERS", "1")),
                     help="worker processes sharing the port (env CG_WORKERS; default 1)")
     ap.add_argument("--log-level", default=os.environ.get("CG_LOG_LEVEL", "info"))
-    ap.add_argument("--check", action="store_true", help="validate the config, print it (secrets are never in it), exit")
+    ap.add_argument("--check", action="store_true",
+                    help="run the validation serve runs (plugins, settings, policy bundle and its tests, PII keys "
+                         "and model), print the config (secrets are never in it), exit")
     return ap
 
 
@@ -72,10 +75,18 @@ def _worker_app() -> Any:
     return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
 
 
+def _drained(signum: int, frame: Any) -> None:
+    """Runs after uvicorn's own SIGTERM handling (drain, lifespan shutdown) has finished."""
+    raise SystemExit(0)
+
+
 def main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
+    from gateway.chain.check import check_chain
+
     try:
         config = load_from_args(args)
+        plugins = check_chain(config)  # the one validation path: --check stops right after it
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.check:
@@ -87,8 +98,11 @@ def main(argv: list[str]) -> int:
 
     from gateway.hosts.proxy.app import GatewayApp
 
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with this
+    # handler in place a SIGTERM that drained cleanly exits 0 (not "killed by SIGTERM").
+    signal.signal(signal.SIGTERM, _drained)
     try:
-        app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
+        app = GatewayApp(config, plugins=plugins)  # checked once, in this process, before forking
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     target: Any = app
@@ -107,6 +121,8 @@ def main(argv: list[str]) -> int:
         lifespan="on",
         access_log=False,
         log_level=args.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        # SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then
+        # the lifespan shutdown flushes and signs the audit tail.
+        timeout_graceful_shutdown=config.server.shutdown_grace_s,
     )
     return 0
