@@ -29,7 +29,8 @@ INTERRUPTED = 130
 
 EXIT_CODES_HELP = (
     "Exit codes: 0 ok; 1 the command ran and the answer is no (the log does not verify, no such "
-    "subject); 2 bad input, missing file or store, or a configuration error; 130 interrupted."
+    "subject); 2 bad input, missing file or store, or a configuration error; 3 (verify) everything "
+    "checks but the records after the last checkpoint are not yet signed; 130 interrupted."
 )
 
 
