@@ -1,4 +1,4 @@
-.PHONY: setup demo test lint bench
+.PHONY: setup demo test lint bench lock
 
 setup:
 	./scripts/setup
@@ -20,6 +20,10 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+
+# Refresh requirements/lock.txt (hashes) after changing dependencies in pyproject.toml; commit it.
+lock:
+	./scripts/lock
 
 bench: setup
 	.venv/bin/python bench/run_all.py

@@ -61,9 +61,13 @@ def existing_path(**kw: Any) -> click.Path:
 
 # -- lazy groups ---------------------------------------------------------------------------
 def _with_exit_codes(cmd: click.Command) -> click.Command:
+    """Add the exit codes to a command's help, and to every command of a nested group."""
     extra = getattr(cmd, "exit_codes_help", None) or EXIT_CODES_HELP
     if not cmd.epilog or "Exit codes" not in cmd.epilog:
         cmd.epilog = f"{cmd.epilog}\n\n{extra}" if cmd.epilog else extra
+    if isinstance(cmd, click.Group) and not isinstance(cmd, LazyGroup):
+        for sub in cmd.commands.values():
+            _with_exit_codes(sub)
     return cmd
 
 
