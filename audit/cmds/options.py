@@ -5,7 +5,6 @@ The argparse helpers at the end serve ``audit verify`` until it is converted too
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections.abc import Callable
@@ -113,38 +112,3 @@ def open_reader(url: str) -> Store:
     store = open_store(url)
     store.open()
     return store
-
-
-# -- argparse helpers, for `audit verify` until it is converted -----------------------------------
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]  # argparse would exit(2) itself
-        raise UsageError(message)
-
-
-def parser(prog: str, description: str) -> argparse.ArgumentParser:
-    return _Parser(prog=f"audit {prog}", description=description)
-
-
-def add_store(p: argparse.ArgumentParser | argparse._MutuallyExclusiveGroup) -> None:
-    import os
-
-    p.add_argument("--store", default=os.environ.get(STORE_ENV, DEFAULT_STORE), metavar="URL",
-                   help=f"sqlite:///PATH or postgresql://... (default ${STORE_ENV} or {DEFAULT_STORE})")
-
-
-def add_public_key(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--public-key", metavar="PEM",
-                   help="Ed25519 public key that signs the checkpoints (default: the development key's)")
-
-
-def add_json(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--json", metavar="FILE", type=Path, help="also write the result as JSON to FILE ('-' for stdout)")
-
-
-def emit_json(target: Path | None, data: dict[str, Any]) -> None:
-    if target is None:
-        return
-    if str(target) == "-":
-        print(to_json(data))
-    else:
-        target.write_text(to_json(data) + "\n", encoding="utf-8")

@@ -15,7 +15,7 @@ from commandline import FAILURE, OK, UsageError, existing_path, json_option, pro
 @click.option("--model", required=True, type=existing_path(), help="Hugging Face causal LM directory")
 @click.option("--data", required=True, type=existing_path(dir_okay=False),
               help=".jsonl with a 'text' field, or .txt (one record a line)")
-@click.option("--out", required=True, type=click.Path(file_okay=False, path_type=Path),
+@click.option("--out-dir", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="output directory (model, report, checkpoint)")
 @click.option("--target-epsilon", type=float, required=True, help="the privacy budget epsilon to stay within")
 @click.option("--delta", type=float, default=None, help="the delta of (epsilon, delta)-DP; default min(1e-5, 1/(10 n))")

@@ -325,7 +325,7 @@ class DPTrainer:
                     or ckpt["base_model_sha256"] != base_hash:
                 raise CheckpointError(
                     f"{self.ckpt_path} belongs to a different run (data, base model or DP parameters changed); "
-                    "resuming it would misstate the privacy budget. Start a new --out directory.")
+                    "resuming it would misstate the privacy budget. Start a new --out-dir directory.")
             model.load_state_dict(ckpt["model"])
 
         device = _device(cfg.device, self.world)

@@ -22,7 +22,7 @@ def test_verify_exit_codes_and_first_bad_record(sqlite_url, key_files, tmp_path)
     with open_log(sqlite_url, **keys) as log:
         for i in range(12):
             log.append("gateway.request", {"i": i})
-    ok = run("verify", "--public-key", key_files["public_key"], "--json", str(tmp_path / "r.json"),
+    ok = run("verify", "--public-key", key_files["public_key"], "--out", str(tmp_path / "r.json"),
              env={"CG_AUDIT__STORE": sqlite_url})
     assert ok.returncode == 0 and "OK" in ok.stdout
     assert '"records": 12' in (tmp_path / "r.json").read_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from audit.commands import ERROR, FAILURE, OK
+from commandline import ERROR, FAILURE, OK
 from gateway.cli import main as gateway_main
 from tests.policies.conftest import SHIPPED, allowed_input, write_bundle
 from tests.policies.opa_server import ThreadedOpaServer
