@@ -40,7 +40,7 @@ from gateway.chain.errors import (
     UpstreamError,
     log_internal_error,
 )
-from gateway.chain.metrics import GatewayMetrics
+from gateway.chain.metrics import GatewayMetrics, tenant_of
 from gateway.chain.pipeline import Pipeline, build_plugins
 from gateway.chain.requests import CHECKS, check_body_headers, parse_json_object
 from gateway.config import GatewayConfig
@@ -70,6 +70,10 @@ class Chain:
         for p in self.pipeline.plugins:
             p.metrics = self.metrics  # plugins may count things (PII entities, denials)
         self._audit = self.pipeline.plugin("audit")
+        if self._audit is not None:
+            audit = self._audit
+            self.metrics.audit_queue_depth.set_function(
+                lambda: float(getattr(getattr(audit, "writer", None), "pending", 0) or 0))
         self._wire_plugin_events()
         self.max_body = config.server.max_body_bytes
         self.max_depth = config.server.max_json_depth
@@ -143,8 +147,6 @@ class Chain:
         )
         ctx.audit["host"] = self.host
         self._open += 1
-        if route != "models":
-            self.metrics.in_flight.inc()
         return ctx
 
     async def authenticate(self, ctx: RequestContext) -> None:
@@ -174,9 +176,13 @@ class Chain:
                 body = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
                 ctx.state["strip_usage_chunk"] = True
         try:
-            return orjson.dumps(body)
+            out = orjson.dumps(body)
         except (TypeError, orjson.JSONEncodeError):  # a plugin left something orjson cannot write
             raise GatewayError("internal error: the screened request could not be serialised") from None
+        # Admitted: in flight (by its verified tenant) until commit.
+        ctx.state["in_flight"] = tenant = tenant_of(ctx)
+        self.metrics.in_flight.labels(tenant).inc()
+        return out
 
     @staticmethod
     def upstream_path(ctx: RequestContext) -> str:
@@ -186,7 +192,7 @@ class Chain:
         """Hosts that forward themselves report the time to the upstream's first byte."""
         ctx.timings["upstream_ttfb"] = seconds
         if ctx.upstream is not None:
-            self.metrics.observe_ttfb(ctx.upstream.name, seconds)
+            self.metrics.observe_ttfb(ctx.upstream.name, seconds, tenant_of(ctx))
 
     async def response_json(self, ctx: RequestContext, raw: bytes, status: int = 200) -> bytes:
         """A complete (non-streamed) upstream answer -> the bytes for the client.
@@ -293,19 +299,24 @@ class Chain:
             s = ctx.status
             ctx.outcome = "ok" if 0 < s < 400 else "denied" if s < 500 and s else "error"
         m = self.metrics
-        m.count_request(ctx.route, ctx.status)
+        tenant = tenant_of(ctx)
+        m.count_request(ctx.route, ctx.status, tenant)
         if ctx.route == "models":
             return
-        m.in_flight.dec()
-        m.observe_stages(ctx.timings)
-        m.observe_request(ctx.route, time.perf_counter() - ctx.started)
+        admitted = ctx.state.pop("in_flight", None)
+        if admitted is not None:
+            m.in_flight.labels(admitted).dec()
+        m.observe_stages(ctx.timings, tenant)
+        m.observe_request(ctx.route, time.perf_counter() - ctx.started, tenant)
         if ctx.status == 200 or ctx.pii:
             ok = ctx.status == 200
             m.count_usage(ctx.identity.tenant if ctx.identity else None,
                           ctx.prompt_tokens if ok else 0, ctx.completion_tokens if ok else 0, ctx.pii)
         await self.pipeline.on_complete(ctx)
         if self._audit is not None:
+            t0 = time.perf_counter()
             await self._audit.wait_durable(ctx)
+            m.audit_write_seconds.labels(tenant).observe(time.perf_counter() - t0)
 
     # -- rendering -------------------------------------------------------------------------------
     def response_headers(self, ctx: RequestContext) -> list[tuple[str, str]]:
@@ -321,7 +332,7 @@ class Chain:
         headers = [("content-type", "application/json"), *exc.headers]
         if ctx is not None:
             headers.extend(self.response_headers(ctx))
-            self.metrics.denials.labels(exc.code).inc()
+            self.metrics.denials.labels(exc.code, tenant_of(ctx)).inc()
         return exc.status, headers, exc.body()
 
     @staticmethod

@@ -192,8 +192,10 @@ def test_health_ready_metrics(gateway_factory, token, upstream):
     assert r.status_code == 200 and r.json()["checks"]["upstream:u"]["ok"] is True
     httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=auth(token))
     m = httpx.get(f"{url}/metrics").text
-    assert 'gateway_stage_seconds_count{stage="auth"}' in m
-    assert 'gateway_requests_total{route="chat",status="200"} 1.0' in m
+    assert 'gateway_stage_seconds_count{stage="auth",tenant="acme"}' in m
+    assert 'gateway_requests_total{route="chat",status="200",tenant="acme"} 1.0' in m
+    assert 'gateway_requests_in_flight{tenant="acme"} 0.0' in m  # admitted, then done
+    assert 'gateway_audit_write_seconds_count{tenant="acme"}' in m
     assert 'gateway_tokens_total{kind="completion",tenant="acme"} 4.0' in m
     down, _ = gateway_factory(upstreams=[{"name": "gone", "url": f"http://127.0.0.1:{closed_port()}"}])
     r = httpx.get(f"{down}/readyz")
