@@ -79,6 +79,10 @@ LiteLLMField = Literal[
 ]
 
 
+def _fields(*names: LiteLLMField) -> list[LiteLLMField]:
+    return list(names)
+
+
 class GuardrailSettings(_Strict):
     """LiteLLM's Generic Guardrail API (POST /beta/litellm_basic_guardrail_api on `gateway serve`)."""
 
@@ -88,10 +92,11 @@ class GuardrailSettings(_Strict):
     api_key_envs: list[str] = Field(default_factory=lambda: ["CG_GUARDRAIL_API_KEY"])
     api_key_files: list[Path] = Field(default_factory=list)
     # Our tenant and subject: the first of these fields present in LiteLLM's request_data.
-    tenant_fields: list[LiteLLMField] = Field(default_factory=lambda: ["user_api_key_team_id", "user_api_key_org_id"])
+    tenant_fields: list[LiteLLMField] = Field(default_factory=lambda: _fields("user_api_key_team_id",
+                                                                           "user_api_key_org_id"))
     default_tenant: str = Field("litellm", min_length=1)
     subject_fields: list[LiteLLMField] = Field(
-        default_factory=lambda: ["user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"])
+        default_factory=lambda: _fields("user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"))
     default_subject: str = Field("litellm", min_length=1)
     # Roles the policy sees for LiteLLM callers.
     roles: list[str] = Field(default_factory=lambda: ["user"])
@@ -103,9 +108,13 @@ class GuardrailSettings(_Strict):
 Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256"]
 
 
+def _algorithms(*names: Algorithm) -> list[Algorithm]:
+    return list(names)
+
+
 class AuthSettings(_Strict):
     enabled: bool = True
-    algorithms: list[Algorithm] = Field(default_factory=lambda: ["RS256", "ES256", "EdDSA"])
+    algorithms: list[Algorithm] = Field(default_factory=lambda: _algorithms("RS256", "ES256", "EdDSA"))
     public_key_file: Path | None = None
     jwks_url: str | None = None
     jwks_cache_seconds: float = Field(300.0, gt=0)

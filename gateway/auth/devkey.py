@@ -11,16 +11,23 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import TypeAlias
 
 import click
 import jwt
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.ed448 import Ed448PrivateKey
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from commandline import UsageError, cg_home
 
 DEV_ISSUER = "compliance-gateway-dev"
 DEV_KID = "dev-ed25519"
+# The private keys PyJWT signs with (what ``jwt.encode`` accepts besides an HMAC secret).
+SigningKey: TypeAlias = (rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | Ed25519PrivateKey | Ed448PrivateKey
+                         | str | bytes)
+SIGNING_KEY_TYPES = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, Ed25519PrivateKey, Ed448PrivateKey)
 
 
 def dev_key_path() -> Path:
@@ -66,7 +73,7 @@ def mint(
     issuer: str | None = DEV_ISSUER,
     audience: str | None = None,
     extra: dict[str, object] | None = None,
-    key: object | None = None,
+    key: SigningKey | None = None,
     algorithm: str = "EdDSA",
     kid: str | None = DEV_KID,
 ) -> str:
@@ -110,15 +117,17 @@ def token_main(sub: str, tenant: str, roles: tuple[str, ...], ttl: int, audience
             extra[k] = orjson.loads(v)
         except orjson.JSONDecodeError:
             extra[k] = v
-    signing_key: object | None = None
+    signing_key: SigningKey | None = None
     algorithm = alg or "EdDSA"
     kid: str | None = DEV_KID
     if key is not None:
-        signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        loaded = serialization.load_pem_private_key(key.read_bytes(), password=None)
+        if not isinstance(loaded, SIGNING_KEY_TYPES):
+            raise UsageError(f"{key} holds a {type(loaded).__name__}; a JWT is signed with an RSA, EC, "
+                             "Ed25519 or Ed448 private key")
+        signing_key = loaded
         kid = None
         if alg is None:
-            from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
             algorithm = "RS256" if isinstance(signing_key, rsa.RSAPrivateKey) else "ES256" if isinstance(
                 signing_key, ec.EllipticCurvePrivateKey) else "EdDSA"
     token = mint(sub, tenant, list(roles) or ["user"], ttl=ttl, issuer=issuer, audience=audience, extra=extra,

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -21,6 +21,31 @@ from gateway.config import AuditSettings
 
 class AuditUnavailableError(Exception):
     pass
+
+
+class AuditSink(Protocol):
+    """What the audit plugin needs of its writer: the audit package's ``AuditWriter`` (hash chain,
+    signed checkpoints) and the plain ``JsonlAuditSink`` below both provide it."""
+
+    @property
+    def healthy(self) -> bool:
+        """True while the sink accepts records (running, not failing, queue not full)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def check(self) -> None:
+        """Raise if the sink cannot write (store unreachable, file not writable)."""
+        ...
+
+    def submit(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
+               subject: str | None = None, personal: dict[str, Any] | None = None) -> asyncio.Future[int]:
+        """Queue one record; the future resolves to its sequence number once it is durable."""
+        ...
+
+    async def aclose(self) -> None:
+        """Flush what is queued and close."""
+        ...
 
 
 class JsonlAuditSink:
@@ -88,7 +113,7 @@ class JsonlAuditSink:
         self._fh.close()
 
 
-def open_audit_writer(settings: AuditSettings) -> Any:
+def open_audit_writer(settings: AuditSettings) -> AuditSink:
     url = settings.store
     if url.startswith("jsonl://"):
         return JsonlAuditSink(Path(url[len("jsonl://"):]), settings.queue_size)

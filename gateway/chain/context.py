@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # types only: the context stays importable without the PII engine
+    from gateway.chain.plugins.pii import PIIRequestState
+    from gateway.upstream import Upstream
 
 
 @dataclass(slots=True)
@@ -52,11 +56,14 @@ class RequestContext:
     client: str | None = None
     body: dict[str, Any] | None = None
     model: str | None = None
-    upstream: Any = None  # gateway.upstream.Upstream chosen by the router
+    upstream: Upstream | None = None  # the upstream server chosen by the router
     stream: bool = False
     identity: Identity | None = None
     pii: list[PIIFinding] = field(default_factory=list)
     policy: PolicyDecision | None = None
+    # The PII stage's per-request session (set by the PII plugin, or by the guardrail host for a
+    # post_call): the policy stage's ``pii_operators`` obligation calls its ``enforce``. Never audited.
+    pii_state: PIIRequestState | None = None
     # Per-stage wall-clock durations in seconds, in chain order.
     timings: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)

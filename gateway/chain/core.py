@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import time
-from typing import Any
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -52,6 +52,16 @@ from gateway.upstream import Router, Upstream
 _SAFE_REQUEST_ID = re.compile(r"(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{16,128}")
 log = logging.getLogger("gateway")
 
+
+class AuditHooks(Protocol):
+    """What the chain calls on the plugin named ``audit`` (``gateway.chain.plugins.audit.AuditPlugin``
+    or a replacement registered under that name) besides the plugin hooks."""
+
+    def record(self, record_type: str, payload: dict[str, Any], *, tenant: str | None = None,
+               subject: str | None = None, personal: dict[str, Any] | None = None) -> None: ...
+
+    async def wait_durable(self, ctx: RequestContext) -> None: ...
+
 ROUTES = ("chat", "completions", "embeddings", "models")
 # The upstream path each OpenAI route is forwarded to.
 UPSTREAM_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}
@@ -69,7 +79,7 @@ class Chain:
         self.pipeline = Pipeline(build_plugins(config) if plugins is None else plugins, self.router)
         for p in self.pipeline.plugins:
             p.metrics = self.metrics  # plugins may count things (PII entities, denials)
-        self._audit = self.pipeline.plugin("audit")
+        self._audit = cast("AuditHooks | None", self.pipeline.plugin("audit"))
         if self._audit is not None:
             audit = self._audit
             self.metrics.audit_queue_depth.set_function(

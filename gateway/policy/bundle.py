@@ -75,8 +75,9 @@ def signature(root: str | Path) -> tuple[tuple[str, int, int], ...]:
 
 
 def _nest(path_parts: tuple[str, ...], doc: Any) -> dict[str, Any]:
-    node: Any = doc
-    for part in reversed(path_parts):
+    """``doc`` under the keys ``path_parts`` (not empty): ("a", "b"), doc -> {"a": {"b": doc}}."""
+    node: dict[str, Any] = {path_parts[-1]: doc}
+    for part in reversed(path_parts[:-1]):
         node = {part: node}
     return node
 

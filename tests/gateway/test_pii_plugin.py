@@ -131,10 +131,10 @@ async def test_enforce_rewrites_from_original(plugin):
     ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"card {CARD}, mail {EMAIL}"}]})
     await plugin.on_request(ctx)
     assert ctx.body["messages"][0]["content"] == "card <CREDIT_CARD_1>, mail <EMAIL_ADDRESS_1>"
-    ctx.state["pii"].enforce({"CREDIT_CARD": "remove", "EMAIL_ADDRESS": "mask"})
+    ctx.pii_state.enforce({"CREDIT_CARD": "remove", "EMAIL_ADDRESS": "mask"})
     assert ctx.body["messages"][0]["content"] == "card , mail m*************@example.com"
     with pytest.raises(ValueError):
-        ctx.state["pii"].enforce({"CREDIT_CARD": "shred"})
+        ctx.pii_state.enforce({"CREDIT_CARD": "shred"})
 
 
 async def test_fail_closed_without_leaking_text(plugin):

@@ -156,7 +156,7 @@ async def test_pii_findings_drive_deny_and_redaction_obligation():
         await plugin.on_request(make_ctx(pii=[("CN_RESIDENT_ID", 1)]))
     ctx = make_ctx(tenant="globex", model="qwen2.5-7b-instruct", upstream=US, pii=[("CREDIT_CARD", 1)])
     stage = PIIStage()
-    ctx.state["pii"] = stage
+    ctx.pii_state = stage
     await plugin.on_request(ctx)
     assert stage.calls == [{"CREDIT_CARD": "remove"}]
     assert ctx.policy.obligations["pii_operators"] == {"CREDIT_CARD": "remove"}
@@ -189,7 +189,7 @@ async def test_async_enforce_is_awaited():
             seen.append(operators)
 
     ctx = make_ctx(tenant="globex", model="qwen2.5-7b-instruct", upstream=US, pii=[("IBAN_CODE", 2)])
-    ctx.state["pii"] = AsyncStage()
+    ctx.pii_state = AsyncStage()
     await plugin.on_request(ctx)
     assert seen == [{"IBAN_CODE": "remove"}]
 

@@ -22,11 +22,14 @@ Hooks (all optional except ``name``):
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
 from gateway.chain.context import RequestContext
+
+if TYPE_CHECKING:
+    from gateway.chain.metrics import GatewayMetrics
 
 ENTRY_POINT_GROUP = "compliance_gateway.plugins"
 
@@ -42,6 +45,8 @@ class Plugin:
     # The top-level config section holding this plugin's settings (None: PluginSpec.settings).
     section: ClassVar[str | None] = None
     Settings: ClassVar[type[BaseModel]] = EmptySettings
+    # The chain's metrics, set by the chain once the pipeline is built (plugins may count things).
+    metrics: GatewayMetrics | None = None
 
     def __init__(self, settings: Any, config: Any) -> None:
         self.settings = settings
@@ -99,12 +104,12 @@ def resolve(name: str) -> type[Plugin]:
     if name in _REGISTRY:
         return _REGISTRY[name]
     if name in _BUILTINS:
-        cls = _import(_BUILTINS[name])
-        _REGISTRY[name] = cls
-        return cls
+        builtin: type[Plugin] = _import(_BUILTINS[name])
+        _REGISTRY[name] = builtin
+        return builtin
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         if ep.name == name:
-            cls = ep.load()
-            _REGISTRY[name] = cls
-            return cls
+            loaded: type[Plugin] = ep.load()
+            _REGISTRY[name] = loaded
+            return loaded
     raise LookupError(f"unknown plugin {name!r}: not built in and no entry point in {ENTRY_POINT_GROUP!r}")

@@ -17,7 +17,7 @@ import asyncio
 import logging
 from typing import Any
 
-from gateway.chain.audit_sink import open_audit_writer
+from gateway.chain.audit_sink import AuditSink, open_audit_writer
 from gateway.chain.context import RequestContext
 from gateway.chain.errors import ServiceUnavailable
 from gateway.chain.plugins import Plugin
@@ -33,11 +33,18 @@ class AuditPlugin(Plugin):
 
     def __init__(self, settings: AuditSettings, config: Any) -> None:
         super().__init__(settings, config)
-        self.writer: Any = None
+        self.writer: AuditSink | None = None
         self.failed_writes = 0
         # Model names the upstreams list by name; any other name is client input (None: no config).
         ups = getattr(config, "upstreams", None)
         self._models = None if ups is None else frozenset(m for u in ups for m in u.models if m != "*")
+
+    @property
+    def sink(self) -> AuditSink:
+        """The started writer (RuntimeError before ``startup``)."""
+        if self.writer is None:
+            raise RuntimeError("the audit writer is not started")
+        return self.writer
 
     async def startup(self) -> None:
         self.writer = open_audit_writer(self.settings)
@@ -49,13 +56,13 @@ class AuditPlugin(Plugin):
 
     async def ready(self) -> tuple[bool, str]:
         try:
-            await self.writer.check()
+            await self.sink.check()
         except Exception as exc:
             return False, type(exc).__name__
-        return (True, "ok") if self.writer.healthy else (False, "writer unhealthy")
+        return (True, "ok") if self.sink.healthy else (False, "writer unhealthy")
 
     async def on_request(self, ctx: RequestContext) -> None:
-        if not self.writer.healthy:
+        if not self.sink.healthy:
             if self.settings.fail_open:
                 ctx.audit["audit_fail_open"] = True
                 return
@@ -66,7 +73,7 @@ class AuditPlugin(Plugin):
                subject: str | None = None, personal: dict[str, Any] | None = None) -> None:
         """Submit a record without waiting for durability; failures are counted and logged."""
         try:
-            fut = self.writer.submit(record_type, payload, tenant=tenant, subject=subject, personal=personal)
+            fut = self.sink.submit(record_type, payload, tenant=tenant, subject=subject, personal=personal)
         except Exception as exc:
             self.failed_writes += 1
             log.error("audit record dropped: %s: %s", type(exc).__name__, exc)
@@ -130,7 +137,7 @@ class AuditPlugin(Plugin):
         for key, value in ctx.audit.items():
             payload.setdefault(key, value)
         try:
-            fut = self.writer.submit(
+            fut = self.sink.submit(
                 "gateway.request",
                 payload,
                 tenant=ident.tenant if ident else None,

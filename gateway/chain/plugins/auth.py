@@ -14,7 +14,7 @@ import asyncio
 import base64
 import binascii
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 import orjson
@@ -24,6 +24,9 @@ from gateway.chain.context import Identity, RequestContext
 from gateway.chain.errors import Unauthorized
 from gateway.chain.plugins import Plugin
 from gateway.config import AuthSettings
+
+if TYPE_CHECKING:
+    from jwt.types import Options
 
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 
@@ -43,7 +46,7 @@ class JWTAuthPlugin(Plugin):
             require.append("iss")
         if settings.audience:
             require.append("aud")
-        self._options = {"require": require, "verify_aud": bool(settings.audience)}
+        self._options: Options = {"require": require, "verify_aud": bool(settings.audience)}
         self._pending_refresh: asyncio.Task[bool] | None = None
         self._trusted = settings.trusted_payload_header.lower() if settings.trusted_payload_header else None
 

@@ -6,7 +6,7 @@ input is analysed in one batch (one NER pass for all messages) and rewritten
 with the operator configured per entity type. Findings (types, counts, top
 scores; never values) go to ``ctx.pii`` and ``ctx.audit["pii"]``.
 
-``ctx.state["pii"]`` holds a ``PIIRequestState``: the per-request redaction
+``ctx.pii_state`` holds a ``PIIRequestState``: the per-request redaction
 session (placeholder numbering, pseudonym map), the original texts and their
 findings, so the policy stage can demand stricter operators with
 ``enforce({"CREDIT_CARD": "remove"})`` without a second analysis.
@@ -259,7 +259,7 @@ class PIIPlugin(Plugin):
                 raise BadRequest(f"the model name holds personal data ({kinds}); use a model this gateway lists",
                                  code="personal_data_in_model")
         state = PIIRequestState(self, ctx, tenant, original, findings)
-        ctx.state["pii"] = state
+        ctx.pii_state = state
         try:
             ctx.body = state.redact_body()
         except Unscreenable as exc:
@@ -282,7 +282,7 @@ class PIIPlugin(Plugin):
 
     # -- response ----------------------------------------------------------------------
     async def on_response(self, ctx: RequestContext) -> None:
-        state: PIIRequestState | None = ctx.state.get("pii")
+        state = ctx.pii_state
         if state is None or not isinstance(ctx.response, dict):
             return
         s = self.settings
@@ -303,7 +303,7 @@ class PIIPlugin(Plugin):
 
     # -- streaming ---------------------------------------------------------------------
     def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> list[dict[str, Any]]:
-        state: PIIRequestState | None = ctx.state.get("pii")
+        state = ctx.pii_state
         choices = chunk.get("choices")
         if state is None or not isinstance(choices, list) or not choices:
             return [chunk]
@@ -357,7 +357,7 @@ class PIIPlugin(Plugin):
         return bool(out) or always
 
     def on_stream_end(self, ctx: RequestContext) -> list[dict[str, Any]]:
-        state: PIIRequestState | None = ctx.state.get("pii")
+        state = ctx.pii_state
         if state is None or not state.streams:
             return []
         template = state.last_chunk or {}

@@ -157,7 +157,7 @@ async def _enforce_pii(ctx: RequestContext, operators: Any) -> None:
         raise ObligationError("pii_operators obligation is not an object of entity -> operator")
     if not operators:
         return
-    pii_state = ctx.state.get("pii")
+    pii_state = ctx.pii_state
     enforce = getattr(pii_state, "enforce", None)
     if not callable(enforce):
         raise ObligationError("policy requires PII redaction but the PII stage is not active")
@@ -223,9 +223,9 @@ class PolicyPlugin(Plugin):
         s = self.settings
         timeout_s = s.timeout_ms / 1000
         if s.mode == "opa":
-            decider = OpaServerDecider(s.opa_url, s.decision, timeout_s, token_env=s.opa_token_env)
-            await decider.start()
-            self._decider = decider
+            opa = OpaServerDecider(s.opa_url, s.decision, timeout_s, token_env=s.opa_token_env)
+            await opa.start()
+            self._decider = opa
             return
         bundle_dir = s.resolved_bundle_dir()
         # Validate (load, compile, run the bundle's tests), then compile the serving copy here,
@@ -316,7 +316,7 @@ class PolicyPlugin(Plugin):
             fail_open=fail_open,
         )
         ctx.policy = decision
-        record = {
+        record: dict[str, Any] = {
             "allow": decision.allow,
             "deny_reasons": decision.deny_reasons,
             "obligations": decision.obligations,

@@ -290,7 +290,7 @@ def _without_done(out: bytes) -> bytes:
     return out[: -len(b"data: [DONE]\n\n")] if out.endswith(b"data: [DONE]\n\n") else out
 
 
-class ExtProcHost(pb_grpc.ExternalProcessorServicer):
+class ExtProcHost(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]  # grpc codegen: no stubs
     """The gRPC servicer; one :class:`Exchange` per stream."""
 
     def __init__(self, chain: Chain, *, upstream_keys: dict[str, str] | None = None) -> None:

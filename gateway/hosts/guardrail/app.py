@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 from weakref import WeakKeyDictionary
 
 import orjson
 
+from gateway.asgi_types import Receive, Scope, Send
+from gateway.chain.context import Identity, RequestContext
 from gateway.chain.core import Chain
 from gateway.chain.errors import (
     Forbidden,
@@ -48,13 +50,16 @@ from gateway.hosts.guardrail.models import GuardrailCall, answer, parse_call
 from gateway.hosts.proxy.app import ClientGone
 from privacy.pii.streaming import pii_cut, token_cut
 
+if TYPE_CHECKING:
+    from gateway.chain.plugins.pii import PIIRequestState
+
 log = logging.getLogger("gateway.guardrail")
 
 PATH = "/beta/litellm_basic_guardrail_api"
 JSON = b"application/json"
 
 
-ReadBody = Callable[[Any, "str | None"], Awaitable[bytes]]
+ReadBody = Callable[[Receive, "str | None"], Awaitable[bytes]]
 
 
 class GuardrailHost:
@@ -68,11 +73,10 @@ class GuardrailHost:
         self.keys = load_keys(self.settings)
         self.calls = CallStore(self.settings.call_ttl_seconds, self.settings.max_calls)
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         chain = self.chain
         if scope["method"] != "POST":
-            status, headers, body = chain.error_response(MethodNotAllowed("use POST"), None)
-            await _send(send, status, headers, body)
+            await _send(send, *chain.error_response(MethodNotAllowed("use POST"), None))
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
@@ -133,16 +137,16 @@ class GuardrailHost:
                 pass  # nobody is left to tell
 
     # -- pre_call: screen the request's texts -------------------------------------------------
-    async def _pre_call(self, ctx: Any, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
+    async def _pre_call(self, ctx: RequestContext, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
         texts = call.texts
         if not texts and not call.tool_calls:
             ctx.status = 200
             facts["action"] = "NONE"
             return answer("NONE")
-        rows = call.structured_messages
-        use_rows = bool(rows) and row_texts(rows) == texts  # type: ignore[arg-type]
+        rows = call.structured_messages or []
+        use_rows = bool(rows) and row_texts(rows) == texts
         if use_rows:
-            messages: list[dict[str, Any]] = rows  # type: ignore[assignment]
+            messages = rows
         else:
             messages = [{"role": "user", "content": t} for t in texts]
             if call.tool_calls:
@@ -168,7 +172,7 @@ class GuardrailHost:
             if call.tool_calls and _tool_calls(new_messages[-1]) != call.tool_calls:
                 raise Forbidden("tool-call arguments hold personal data that cannot be redacted "
                                 "without structured_messages", code="unredactable_tool_call")
-        if len(new_texts) != len(texts) or not all(isinstance(t, str) for t in new_texts):
+        if len(new_texts) != len(texts) or not _all_str(new_texts):
             raise GatewayError("internal error: the screened request lost texts")
         self._keep_session(ctx, call)
         ctx.status = 200
@@ -178,21 +182,20 @@ class GuardrailHost:
         facts["action"] = "GUARDRAIL_INTERVENED"
         return answer("GUARDRAIL_INTERVENED", new_texts, structured_messages=rewritten_rows)
 
-    def _keep_session(self, ctx: Any, call: GuardrailCall) -> None:
-        state = ctx.state.get("pii")
-        session = getattr(state, "session", None)
-        if call.litellm_call_id and session is not None and session.pseudonyms:
-            ident = ctx.identity
+    def _keep_session(self, ctx: RequestContext, call: GuardrailCall) -> None:
+        state = ctx.pii_state
+        if call.litellm_call_id and state is not None and state.session.pseudonyms:
+            ident = _caller(ctx)
             self.calls.put(call.litellm_call_id, ident.tenant, ident.subject, state)
 
     # -- post_call: restore pseudonyms, redact what the model produced -------------------------
-    async def _post_call(self, ctx: Any, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
-        ident = ctx.identity
+    async def _post_call(self, ctx: RequestContext, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
+        ident = _caller(ctx)
         entry = self.calls.get(call.litellm_call_id, ident.tenant, ident.subject) if call.litellm_call_id else None
         facts["restored_session"] = entry is not None
         state = entry.pii if entry is not None else self._fresh_session(ctx)
         if state is not None:
-            ctx.state["pii"] = state
+            ctx.pii_state = state
         texts = call.texts
         if not texts:
             ctx.status = 200
@@ -210,7 +213,7 @@ class GuardrailHost:
         if not isinstance(choices, list) or len(choices) != len(texts):
             raise GatewayError("internal error: the screened response lost texts")
         new_texts = [(c.get("message") or {}).get("content") for c in choices]
-        if not all(isinstance(t, str) for t in new_texts):
+        if not _all_str(new_texts):
             raise GatewayError("internal error: the screened response lost texts")
         # Streamed calls (LiteLLM's incremental_diff mode) send the text so far and cannot take
         # back what was emitted: hold back a tail that may still become a placeholder (restored
@@ -225,14 +228,27 @@ class GuardrailHost:
         facts["action"] = "GUARDRAIL_INTERVENED"
         return answer("GUARDRAIL_INTERVENED", new_texts, stream_holdback_chars=holdback if any(holdback) else None)
 
-    def _fresh_session(self, ctx: Any) -> Any:
+    def _fresh_session(self, ctx: RequestContext) -> PIIRequestState | None:
         """No pre_call session (expired, or post_call only): PII the model produced is still redacted."""
         pii = self.chain.pipeline.plugin("pii")
         if pii is None:
             return None
-        from gateway.chain.plugins.pii import PIIRequestState
+        from gateway.chain.plugins.pii import PIIPlugin, PIIRequestState
 
-        return PIIRequestState(pii, ctx, ctx.identity.tenant, None, [])
+        if not isinstance(pii, PIIPlugin):  # a plugin registered as "pii" that is not the PII stage
+            return None
+        return PIIRequestState(pii, ctx, _caller(ctx).tenant, None, [])
+
+
+def _caller(ctx: RequestContext) -> Identity:
+    """The caller the host set from LiteLLM's request_data before any stage ran."""
+    if ctx.identity is None:
+        raise RuntimeError("guardrail call without an identity")
+    return ctx.identity
+
+
+def _all_str(values: list[Any]) -> TypeGuard[list[str]]:
+    return all(isinstance(v, str) for v in values)
 
 
 def row_texts(rows: list[dict[str, Any]]) -> list[Any]:
@@ -252,7 +268,7 @@ def _tool_calls(row: Any) -> Any:
     return row.get("tool_calls") if isinstance(row, dict) else None
 
 
-async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+async def _send(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
     h = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
     h.append((b"content-length", str(len(body)).encode()))
     await send({"type": "http.response.start", "status": status, "headers": h})
@@ -262,7 +278,7 @@ async def _send(send: Any, status: int, headers: list[tuple[str, str]], body: by
 _HOSTS: WeakKeyDictionary[Chain, GuardrailHost] = WeakKeyDictionary()
 
 
-async def handle(chain: Chain, scope: dict[str, Any], receive: Any, send: Any, read_body: ReadBody) -> None:
+async def handle(chain: Chain, scope: Scope, receive: Receive, send: Send, read_body: ReadBody) -> None:
     """The route `gateway serve` mounts: one GuardrailHost per chain, built on first use."""
     host = _HOSTS.get(chain)
     if host is None:

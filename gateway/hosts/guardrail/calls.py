@@ -11,14 +11,17 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from gateway.chain.plugins.pii import PIIRequestState
 
 
 @dataclass(slots=True)
 class CallEntry:
     tenant: str
     subject: str
-    pii: Any  # the PII plugin's PIIRequestState from the pre_call
+    pii: PIIRequestState  # the PII plugin's session from the pre_call
     expires: float
 
 
@@ -32,7 +35,7 @@ class CallStore:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def put(self, call_id: str, tenant: str, subject: str, pii: Any) -> None:
+    def put(self, call_id: str, tenant: str, subject: str, pii: PIIRequestState) -> None:
         now = self._clock()
         self._expire(now)
         calls = self._calls

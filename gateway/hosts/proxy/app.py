@@ -14,6 +14,7 @@ import logging
 import time
 from typing import Any
 
+from gateway.asgi_types import Receive, Scope, Send
 from gateway.chain.context import RequestContext
 from gateway.chain.core import Chain, StreamRelay
 from gateway.chain.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
@@ -54,7 +55,7 @@ class GatewayApp:
         return self.chain.started
 
     # -- ASGI entry point ---------------------------------------------------------------
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
             path = scope["path"]
@@ -82,7 +83,7 @@ class GatewayApp:
         elif kind == "lifespan":
             await self._lifespan(receive, send)
 
-    async def _lifespan(self, receive: Any, send: Any) -> None:
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:
             msg = await receive()
             if msg["type"] == "lifespan.startup":
@@ -104,13 +105,13 @@ class GatewayApp:
         await self.chain.shutdown()
 
     # -- the proxied API ----------------------------------------------------------------
-    def _new_context(self, scope: dict[str, Any], route: str) -> RequestContext:
+    def _new_context(self, scope: Scope, route: str) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
         return self.chain.new_context(route=route, method=scope["method"], path=scope["path"],
                                       headers=headers, client=client[0] if client else None)
 
-    async def _handle_api(self, scope: dict[str, Any], receive: Any, send: Any, route: str) -> None:
+    async def _handle_api(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
         chain = self.chain
         ctx = self._new_context(scope, route)
         state = {"started": False}
@@ -134,7 +135,7 @@ class GatewayApp:
             except GatewayError:
                 pass  # nobody is left to tell
 
-    async def _refuse(self, ctx: RequestContext, exc: GatewayError, send: Any, state: dict[str, Any]) -> None:
+    async def _refuse(self, ctx: RequestContext, exc: GatewayError, send: Send, state: dict[str, bool]) -> None:
         """Commit the record of a refusal or failure, then send it (or 503 if the record failed)."""
         try:
             await self.chain.commit(ctx)
@@ -147,7 +148,7 @@ class GatewayApp:
         else:
             await self._end_stream_with_error(send, exc)
 
-    async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
+    async def _read_body(self, receive: Receive, content_length: str | None) -> bytes:
         limit = self.max_body
         if content_length is not None and content_length.isdigit() and int(content_length) > limit:
             raise PayloadTooLarge(f"the request body exceeds the limit of {limit} bytes")
@@ -167,7 +168,7 @@ class GatewayApp:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _forward_watching_disconnect(
-        self, ctx: RequestContext, body: bytes, receive: Any, send: Any, state: dict[str, Any]
+        self, ctx: RequestContext, body: bytes, receive: Receive, send: Send, state: dict[str, bool]
     ) -> None:
         """Run the upstream exchange; cancel it (and so the upstream request) if the client leaves.
 
@@ -204,10 +205,13 @@ class GatewayApp:
                 watch.remove_done_callback(_client_left)
                 watch.cancel()
 
-    async def _forward(self, ctx: RequestContext, body: bytes, send: Any, state: dict[str, Any]) -> None:
+    async def _forward(self, ctx: RequestContext, body: bytes, send: Send, state: dict[str, bool]) -> None:
         chain = self.chain
+        upstream = ctx.upstream
+        if upstream is None:  # the route stage always sets it; an internal error otherwise
+            raise RuntimeError("no upstream was routed for this request")
         t0 = time.perf_counter()
-        resp = await ctx.upstream.send(chain.upstream_path(ctx), body, ctx.request_id)
+        resp = await upstream.send(chain.upstream_path(ctx), body, ctx.request_id)
         try:
             chain.upstream_answered(ctx, time.perf_counter() - t0)
             if resp.status == 200 and ctx.stream and resp.content_type.startswith("text/event-stream"):
@@ -226,8 +230,8 @@ class GatewayApp:
             else:
                 resp.close()  # cancelled or failed mid-answer: drop the connection
 
-    async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any,
-                            state: dict[str, Any]) -> None:
+    async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Send,
+                            state: dict[str, bool]) -> None:
         chain = self.chain
         relay: StreamRelay = chain.stream(ctx)
         headers = [
@@ -254,7 +258,7 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": tail, "more_body": False})
         state["finished"] = True
 
-    async def _end_stream_with_error(self, send: Any, exc: GatewayError) -> None:
+    async def _end_stream_with_error(self, send: Send, exc: GatewayError) -> None:
         """A stream already started: say what went wrong in-band (as OpenAI does) and end it."""
         try:
             await send({"type": "http.response.body", "body": self.chain.error_event(exc), "more_body": False})
@@ -262,7 +266,7 @@ class GatewayApp:
             pass
 
     # -- other routes ------------------------------------------------------------------
-    async def _handle_models(self, scope: dict[str, Any], send: Any) -> None:
+    async def _handle_models(self, scope: Scope, send: Send) -> None:
         chain = self.chain
         ctx = self._new_context(scope, "models")
         try:
@@ -281,7 +285,7 @@ class GatewayApp:
             await chain.commit(ctx)
             await self._send_error(send, err, ctx)
 
-    async def _handle_ready(self, send: Any) -> None:
+    async def _handle_ready(self, send: Send) -> None:
         import orjson
 
         checks = await self.chain.ready()
@@ -291,7 +295,7 @@ class GatewayApp:
 
     # -- sending -----------------------------------------------------------------------
     @staticmethod
-    async def _send(send: Any, status: int, body: bytes, content_type: bytes,
+    async def _send(send: Send, status: int, body: bytes, content_type: bytes,
                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
         h = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         if headers:
@@ -299,14 +303,14 @@ class GatewayApp:
         await send({"type": "http.response.start", "status": status, "headers": h})
         await send({"type": "http.response.body", "body": body})
 
-    async def _send_error(self, send: Any, exc: GatewayError, ctx: RequestContext | None) -> None:
+    async def _send_error(self, send: Send, exc: GatewayError, ctx: RequestContext | None) -> None:
         status, headers, body = self.chain.error_response(exc, ctx)
         h = [(b"content-length", str(len(body)).encode()), *_enc(headers)]
         await send({"type": "http.response.start", "status": status, "headers": h})
         await send({"type": "http.response.body", "body": body})
 
 
-async def _wait_disconnect(receive: Any) -> None:
+async def _wait_disconnect(receive: Receive) -> None:
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
