@@ -20,6 +20,7 @@ from audit.hashing import CHAIN_PREFIX, LEAF_PREFIX
 from audit.personal import SubjectCrypto
 from audit.record import Entry, check_type, make_body, utc_now
 from audit.store import Head, Store
+from audit.store.base import RecordTuple
 from audit.tree import CompactRange
 
 
@@ -96,7 +97,7 @@ class Appender:
             head = tx.head()
             tree = CompactRange.from_bytes(head.size, head.frontier)
             chain = head.chain
-            rows: list[tuple] = []
+            rows: list[RecordTuple] = []
             seq = head.size
             sha, append, add = hashlib.sha256, tree.append, rows.append  # the hot loop, under the lock
             for e in entries:

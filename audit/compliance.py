@@ -89,7 +89,7 @@ class Party(_Strict):
 
 
 class Controller(Party):
-    country: str  # type: ignore[assignment]  # required here: transfers are judged from it
+    country: str  # required here: transfers are judged from it
 
 
 class Authority(_Strict):
@@ -261,7 +261,7 @@ def load_compliance(path: str | Path) -> tuple[ComplianceSettings | None, dict[s
         names = [u.get("name") for u in data.get("upstreams") or [] if isinstance(u, dict)]
         if names:
             try:
-                settings.check_upstreams(names)
+                settings.check_upstreams([n for n in names if isinstance(n, str)])
             except ValueError as exc:
                 raise ComplianceConfigError(f"invalid configuration: {exc}") from None
     return settings, data

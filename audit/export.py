@@ -28,7 +28,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -38,6 +38,9 @@ from audit.proof import consistency_proof, inclusion_proof
 from audit.record import parse_body, utc_now
 from audit.store import Query, Store
 from audit.tree import CompactRange, MemoryTree
+
+if TYPE_CHECKING:
+    import jinja2
 
 FORMAT_VERSION = 1
 
@@ -132,7 +135,7 @@ _DATE = re.compile(r"^\d{4}-\d\d-\d\d( |$)")
 
 
 @cache
-def _environment() -> Any:
+def _environment() -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
@@ -166,12 +169,13 @@ def to_html(exp: Export, title: str, *, filename: str = "FILE", pdf: bool = Fals
     import markupsafe
 
     n = len(exp.records)
-    return _environment().get_template("report.html.j2").render(
+    html: str = _environment().get_template("report.html.j2").render(
         report=report, css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
         created=when(exp.header.get("created")), origin=exp.header.get("origin", "-"), note=exp.note,
         covered=(f"this document carries {n} record{'' if n == 1 else 's'} with their proofs" if n else
                  "this summary carries the checkpoint only"), size=exp.header.get("checkpoint_size", 0), filename=filename, pdf=pdf,
         blob=markupsafe.Markup(blob)) + "\n"
+    return html
 
 
 FORMATS = {"jsonl": "jsonl", "csv": "csv", "html": "html", "pdf": "pdf"}
@@ -259,9 +263,9 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
             from audit.pdf import attachment
 
             blob, shown = attachment(raw, ATTACHMENT)
-            lines = json.loads(blob)["lines"]
-            _same_document(lines, shown, path)
-            return _split(lines)
+            attached = json.loads(blob)["lines"]
+            _same_document(attached, shown, path)
+            return _split(attached)
         text = raw.decode("utf-8")
     except OSError as exc:
         raise StoreError(f"cannot read export {path}: {exc.strerror}") from None

@@ -110,4 +110,5 @@ class SubjectCrypto:
             pt = key.decrypt(_unb64(sealed["n"]), _unb64(sealed["ct"]), f"{actor}|{sealed['kid']}".encode())
         except (InvalidTag, KeyError, ValueError):
             raise PersonalDataError("personal data does not decrypt (altered record or wrong key)") from None
-        return orjson.loads(pt)
+        data: dict[str, Any] = orjson.loads(pt)  # what seal() encrypted: a JSON object
+        return data

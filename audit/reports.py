@@ -16,7 +16,7 @@ and the ``compliance:`` section (:mod:`audit.compliance`).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,7 +186,7 @@ def outcome_words(p: dict[str, Any]) -> str:
 
 
 def action_words(doc: dict[str, Any]) -> str:
-    t = doc.get("type", "")
+    t: str = doc.get("type", "")
     p = doc.get("payload") or {}
     if t == "gateway.request":
         route = str(p.get("route") or "").rstrip("/").rsplit("/", 1)[-1]
@@ -309,7 +309,8 @@ def destinations(inp: ReportInput) -> list[Destination]:
     out = []
     for name in sorted(set(configured) | set(seen)):
         u = configured.get(name, {})
-        labels = u.get("labels") if isinstance(u.get("labels"), dict) else {}
+        raw_labels = u.get("labels")
+        labels = raw_labels if isinstance(raw_labels, dict) else {}
         out.append(Destination(name, str(u.get("url") or "(not in the configuration)"),
                                location_of({str(k): str(v) for k, v in labels.items()}),
                                inp.compliance.recipient_for(name) if inp.compliance else None,
@@ -428,7 +429,7 @@ def _purposes(inp: ReportInput) -> list[str]:
 
 def _retention(c: ComplianceSettings | None) -> tuple[str, str, str | None]:
     if c is None:
-        return (f"({TO_COMPLETE})",) * 2 + (None,)  # type: ignore[return-value]
+        return (f"({TO_COMPLETE})",) * 2 + (None,)
     return c.retention.audit_records, c.retention.connection_data, c.retention.justification
 
 
@@ -491,13 +492,13 @@ def art30(inp: ReportInput) -> dict[str, Any]:
                           warn=warn)
     t_rows = []
     t_warn = []
-    for d in dests:
-        t = d.transfer(ctry)
-        t_rows.append([_recipient_name(d), d.where(), t, d.safeguard(ctry) if t != "no" else "not needed"])
+    for dest in dests:
+        t = dest.transfer(ctry)
+        t_rows.append([_recipient_name(dest), dest.where(), t, dest.safeguard(ctry) if t != "no" else "not needed"])
         if t.startswith("unknown"):
-            t_warn.append(f"'{d.upstream}': {d.where()}. Label the upstream with its region or country.")
-        elif t.startswith("yes") and "NONE" in d.safeguard(ctry):
-            t_warn.append(f"'{d.upstream}' sends data to {d.where()} without a documented safeguard.")
+            t_warn.append(f"'{dest.upstream}': {dest.where()}. Label the upstream with its region or country.")
+        elif t.startswith("yes") and "NONE" in dest.safeguard(ctry):
+            t_warn.append(f"'{dest.upstream}' sends data to {dest.where()} without a documented safeguard.")
     transfers = _section("transfers", "Transfers to third countries", ref="Art. 30(1)(e)", columns=[
         "Recipient", "Location of the processing", "Third country", "Safeguard"], rows=t_rows, warn=t_warn,
         paragraphs=[f"Judged from each model server's region or country label and the controller's country "
@@ -624,7 +625,10 @@ def access(inp: ReportInput) -> dict[str, Any]:
 
     rows = []
     tech = []
-    for d, (seq, _) in zip(docs, inp.personal or [(None, None)] * len(docs), strict=False):
+    pairs: Sequence[tuple[int | None, Any]] = inp.personal
+    if not pairs:
+        pairs = [(None, None)] * len(docs)
+    for d, (seq, _) in zip(docs, pairs, strict=False):
         p = d.get("payload") or {}
         rows.append([when(d.get("time")), action_words(d),
                      outcome_words(p) if d.get("type") == "gateway.request" else "Done",

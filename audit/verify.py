@@ -86,7 +86,7 @@ class Report:
         return "\n".join(lines)
 
 
-def _progress(total: int, enabled: bool):  # noqa: ANN202
+def _progress(total: int, enabled: bool) -> Any:  # a tqdm bar (tqdm ships no type annotations)
     from tqdm import tqdm
 
     return tqdm(total=total, unit="rec", disable=not enabled, mininterval=0.5, leave=False)
@@ -165,9 +165,9 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
             chain = ch
             expected += 1
             rep.records += 1
-            cp = signed.get(expected)
-            if cp is not None:
-                if cp.root != tree.root() or cp.chain != chain:
+            due = signed.get(expected)
+            if due is not None:
+                if due.root != tree.root() or due.chain != chain:
                     rep.fail(f"records {last_good_cp}..{expected - 1} do not match the signed checkpoint at size "
                              f"{expected} (a record was altered and rehashed, or the log forked)", seq=last_good_cp)
                     stopped = True

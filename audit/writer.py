@@ -14,6 +14,7 @@ and takes writes again once the store answers.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from typing import Any
@@ -40,8 +41,9 @@ class AuditWriter:
         # transactions (one fsync each) when callers do not wait on the acknowledgement.
         self.linger_seconds = linger_seconds
         self.url = url
-        self._opts = {"signing_key_file": signing_key_file, "subject_key_file": subject_key_file,
-                      "checkpoint_every": checkpoint_every}
+        self._open = functools.partial(open_appender, url, signing_key_file=signing_key_file,
+                                       subject_key_file=subject_key_file, checkpoint_every=checkpoint_every,
+                                       separate_key_connection=True)
         self.queue_size = queue_size
         self.max_batch = max_batch
         self._appender: Appender | None = None
@@ -58,8 +60,7 @@ class AuditWriter:
     async def start(self) -> None:
         if self._task is not None:
             return
-        self._appender = await asyncio.to_thread(open_appender, self.url, separate_key_connection=True,
-                                                 **self._opts)
+        self._appender = await asyncio.to_thread(self._open)
         await asyncio.to_thread(self._sign_tail)
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.create_task(self._run(), name="audit-writer")

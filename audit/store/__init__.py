@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from audit.errors import StoreError
@@ -29,4 +30,5 @@ def open_store(url: str) -> Store:
         raise StoreError(f"unknown audit store {url.split(':', 1)[0]!r}: use one of "
                          + ", ".join(f"{s}://" for s in STORES))
     module, _, cls = STORES[scheme].partition(":")
-    return getattr(importlib.import_module(module), cls)(url)
+    factory: Callable[[str], Store] = getattr(importlib.import_module(module), cls)
+    return factory(url)

@@ -15,12 +15,16 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 from audit.errors import StoreError
 from audit.hashing import GENESIS
 
 RECORD_COLUMNS = ("seq", "time", "type", "actor", "tenant", "body", "leaf", "chain")
+# One record as a tuple in RECORD_COLUMNS order, as the database driver returns it (a tampered store
+# may hold anything in any column: readers check the values).
+RecordTuple: TypeAlias = tuple[Any, ...]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,40}$")
 
 
@@ -69,7 +73,7 @@ class AppendTx(ABC):
     def head(self) -> Head: ...
 
     @abstractmethod
-    def insert(self, rows: list[tuple]) -> None:
+    def insert(self, rows: list[RecordTuple]) -> None:
         """Rows as tuples in RECORD_COLUMNS order."""
 
     @abstractmethod
@@ -133,7 +137,7 @@ class Store(ABC):
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]: ...
 
-    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[RecordTuple]:
         """Raw (seq, time, type, actor, tenant, body, leaf, chain) tuples in order: the verifier's fast path."""
         for r in self.rows(start, end):
             yield (r.seq, r.time, r.type, r.actor, r.tenant, r.body, r.leaf, r.chain)

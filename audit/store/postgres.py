@@ -17,12 +17,13 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 
-from audit.errors import AuditUnavailable
-from audit.store.base import AppendTx, Head, Pruned, Query, Row, Store, table_prefix
+from audit.errors import AuditUnavailable, StoreError
+from audit.store.base import AppendTx, Head, Pruned, Query, RecordTuple, Row, Store, table_prefix
 
 
 def _safe(url: str) -> str:
@@ -35,6 +36,13 @@ def _safe(url: str) -> str:
     return urlunsplit((p.scheme, f"{user}{host}{port}", p.path, urlencode(keep), ""))
 
 
+def _one(row: tuple[Any, ...] | None, table: str) -> tuple[Any, ...]:
+    """The head row, which the schema creates with the tables."""
+    if row is None:
+        raise StoreError(f"audit store table {table}_head has no row: the store is damaged")
+    return row
+
+
 class _Tx(AppendTx):
     def __init__(self, store: PostgresStore, cur: psycopg.Cursor) -> None:
         self.s = store
@@ -42,10 +50,10 @@ class _Tx(AppendTx):
 
     def head(self) -> Head:
         self.cur.execute(f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1 FOR UPDATE")
-        size, chain, frontier, cp = self.cur.fetchone()
+        size, chain, frontier, cp = _one(self.cur.fetchone(), self.s.t)
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[tuple]) -> None:
+    def insert(self, rows: list[RecordTuple]) -> None:
         with self.cur.copy(f"COPY {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
                            "FROM STDIN") as cp:
             for r in rows:
@@ -177,7 +185,7 @@ class PostgresStore(Store):
     def head(self) -> Head:
         with self._cursor("read the head") as cur:
             cur.execute(f"SELECT size, chain, frontier, checkpoint_size FROM {self.t}_head WHERE id = 1")
-            size, chain, frontier, cp = cur.fetchone()
+            size, chain, frontier, cp = _one(cur.fetchone(), self.t)
         return Head(size, bytes(chain), bytes(frontier), cp)
 
     def meta(self, key: str) -> str | None:
@@ -219,7 +227,8 @@ class PostgresStore(Store):
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:
-        where, args = ["seq >= %s"], [start]
+        where: list[str] = ["seq >= %s"]
+        args: list[int | str] = [start]
         if end is not None:
             where.append("seq < %s")
             args.append(end)
@@ -241,7 +250,7 @@ class PostgresStore(Store):
                 return
             args[0] = got[-1][0] + 1
 
-    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[RecordTuple]:
         self._reconnect_if_broken()
         try:
             with self.conn.transaction(), self.conn.cursor(name=f"scan_{id(self)}") as cur:

@@ -20,10 +20,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from audit.errors import AuditUnavailable, StoreError
-from audit.store.base import AppendTx, Head, Pruned, Query, Row, Store, table_prefix
+from audit.store.base import AppendTx, Head, Pruned, Query, RecordTuple, Row, Store, table_prefix
 
 _READONLY_HINT = "check that the file and its directory are writable and the disk is not full"
 
@@ -48,14 +49,14 @@ def _b(v: object) -> bytes:
 class _Tx(AppendTx):
     def __init__(self, store: SQLiteStore) -> None:
         self.s = store
-        self.c = store._conn
+        self.c = store.conn
 
     def head(self) -> Head:
         size, chain, frontier, cp = self.c.execute(
             f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1").fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
-    def insert(self, rows: list[tuple]) -> None:
+    def insert(self, rows: list[RecordTuple]) -> None:
         self.c.executemany(
             f"INSERT INTO {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
@@ -190,7 +191,7 @@ class SQLiteStore(Store):
         except sqlite3.Error:
             pass
 
-    def _read(self, sql: str, args: tuple = ()) -> list[tuple]:
+    def _read(self, sql: str, args: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
         try:
             with self._lock:
                 return self.conn.execute(sql, args).fetchall()
@@ -255,7 +256,8 @@ class SQLiteStore(Store):
 
     def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
              batch: int = 5000) -> Iterator[Row]:
-        where, args = ["seq >= ?"], [start]
+        where: list[str] = ["seq >= ?"]
+        args: list[int | str] = [start]
         if end is not None:
             where.append("seq < ?")
             args.append(end)
@@ -275,7 +277,7 @@ class SQLiteStore(Store):
                 return
             args[0] = got[-1][0] + 1
 
-    def scan(self, start: int = 0, end: int | None = None) -> Iterator[tuple]:
+    def scan(self, start: int = 0, end: int | None = None) -> Iterator[RecordTuple]:
         sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
                "WHERE seq >= ? AND seq < ? ORDER BY seq")
         try:

@@ -355,6 +355,6 @@ def build_app(engine: Engine) -> Starlette:
         Route("/debug/requests", api.debug_requests, methods=["GET", "DELETE"]),
     ]
     handlers = {GatewayError: _gateway_error, HTTPException: _http_error, Exception: _unexpected}
-    app = Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    app = Starlette(routes=routes, exception_handlers=handlers)
     app.state.api = api
     return app

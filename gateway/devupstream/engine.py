@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from transformers import AsyncTextIteratorStreamer, StoppingCriteria, StoppingCriteriaList
@@ -70,7 +70,7 @@ class _Flag(StoppingCriteria):
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
     ) -> torch.BoolTensor:
-        return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+        return cast(torch.BoolTensor, torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool))
 
 
 class _TextStop(StoppingCriteria):
@@ -88,7 +88,7 @@ class _TextStop(StoppingCriteria):
         tail = input_ids[0, max(self.prompt_len, input_ids.shape[1] - self.window) :]
         text = self.tokenizer.decode(tail, skip_special_tokens=True)
         self.hit = self.hit or any(s in text for s in self.stops)
-        return torch.full((input_ids.shape[0],), self.hit, dtype=torch.bool)
+        return cast(torch.BoolTensor, torch.full((input_ids.shape[0],), self.hit, dtype=torch.bool))
 
 
 def _settle(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
@@ -98,12 +98,12 @@ def _settle(loop: asyncio.AbstractEventLoop, callback: Any, *args: Any) -> None:
         pass
 
 
-def _set_result(fut: asyncio.Future, value: Any) -> None:
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
     if not fut.done():
         fut.set_result(value)
 
 
-def _set_exception(fut: asyncio.Future, exc: BaseException) -> None:
+def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
     if not fut.done():
         fut.set_exception(exc)
 
@@ -130,13 +130,16 @@ class Engine:
     # -- tokens ------------------------------------------------------------------
     def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
         text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        ids: list[int] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        return ids
 
     def text_prompt_ids(self, prompt: str) -> list[int]:
-        return self.tokenizer(prompt)["input_ids"]
+        ids: list[int] = self.tokenizer(prompt)["input_ids"]
+        return ids
 
     def decode(self, ids: list[int]) -> str:
-        return self.tokenizer.decode(ids, skip_special_tokens=True)
+        text: str = self.tokenizer.decode(ids, skip_special_tokens=True)
+        return text
 
     def new_token_budget(self, prompt_len: int, requested: int | None) -> int:
         """Tokens this answer may have: asked for, capped, and what the context leaves."""
