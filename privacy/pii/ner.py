@@ -114,8 +114,9 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
 
 _LOWER = "a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’"
 _NAME_WORD = rf"(?:[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ]['’])?[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+)?"
+_INITIAL = r"[A-Z]\."  # a middle initial: "Dağhan A. Zhu"
 _PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch|st\.|St\.|ben|el|ní|ó|mac|van den|van der|de la)"
-_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}")
+_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}")
 # A cue that introduces a person, then two or three capitalised words: a name even when the
 # small NER model misses it or calls it an ORG. Written from general English usage.
 _CUED_NAME = re.compile(
@@ -125,7 +126,7 @@ _CUED_NAME = re.compile(
     r"thanks,?|cheers,?|regards,?|sincerely,?|emailed|called|told|escalated\s+to|reassigned\s+to|forwarded\s+to|"
     r"on\s+behalf\s+of|c/o|via|said|says|requester:?|assignee:?|assigned:?|visitor|reporter:?|author:?|"
     r"sender:?|recipient:?|from:|to:|—|--|mr\.?|mrs\.?|miss|interview\s+with)\s+)"
-    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})"
 )
 # A single capitalised word after a greeting and before a comma/line end: "Hey Viktor," "Thanks, Hana!".
 _GREETED = re.compile(
@@ -134,22 +135,22 @@ _GREETED = re.compile(
 )
 # Person-shaped words followed by a verb a person does ("Nadia Lindqvist has approved", "... joined").
 _BEFORE_VERB = re.compile(
-    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=(?:['’]s)?\s+(?:has|had|was|is|will|would|wrote|"
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})(?=(?:['’]s)?\s+(?:has|had|was|is|will|would|wrote|"
     r"said|says|called|asked|joined|approved|reported|sent|replied|mentioned|confirmed|signed|left|needs|wants|"
     r"and|agreed|requested|emailed|phoned|visited|paid|ordered|complained|says|thinks|can|could|should|from)\b)"
 )
 # A mention ("@Viktor"), a speaker at the start of a line ("Thảo MacLeod: ..."), the first of a list
 # of names ("Femi Yates, Lorena Underwood and ..."), a lone first name before a reporting verb.
 _MENTION = re.compile(rf"(?<![\w.])@({_NAME_WORD})")
-_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}):")
-_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
-                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
+_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}):")
+_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
+                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
 _FIRST_BEFORE_VERB = re.compile(rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
                                 r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)")
 # Latin-script names inside Chinese text: "请把文件发给Nate Ikeda。", "Rania MacLeod的账户".
 _HAN_ADJACENT = re.compile(
-    rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
-    rf"|({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=\s?[\u4e00-\u9fff，。：、；！？）])"
+    rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})"
+    rf"|({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})(?=\s?[\u4e00-\u9fff，。：、；！？）])"
 )
 # Words that make a capitalised phrase an organisation, product or place rather than a person.
 _NOT_PERSON_WORDS = frozenset(
@@ -298,6 +299,10 @@ class GatedNer:
                 ex_starts = [a for a, _ in ex]
                 spans = [sp for sp in spans if not _inside(sp, ex, ex_starts)]
             spans = [sp for sp in spans if not _lone_sentence_start(text, sp)]
+            if spans and len(_DE_HINT.findall(text, 0, 4000)) >= 2:
+                # German text: a lone capitalised word is a noun (its results are dropped below anyway)
+                spans = [sp for k, sp in enumerate(spans)
+                         if (k > 0 and sp[0] - spans[k - 1][1] <= 4) or (k + 1 < len(spans) and spans[k + 1][0] - sp[1] <= 4)]
             if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
                 cued_starts = [a for a, _ in cued]
                 spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]
