@@ -101,7 +101,7 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
         we = min(n, e + width)
         if ws > 0:
             sp = text.rfind(" ", 0, ws)
-            ws = sp + 1 if sp >= 0 and ws - sp < 24 else ws
+            ws = sp + 1 if sp >= 0 and ws - sp < 24 else (0 if sp < 0 and ws < 24 else ws)
         if we < n:
             sp = text.find(" ", we)
             we = sp if 0 <= sp - we < 24 else we
@@ -115,6 +115,10 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
 _LOWER = "a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’"
 _NAME_WORD = rf"(?:[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ]['’])?[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+)?"
 _INITIAL = r"[A-Z]\."  # a middle initial: "Dağhan A. Zhu"
+_DE_NOUN_ENDINGS = ("ung", "heit", "keit", "schaft", "zeit", "nummer", "schrift", "stelle", "kosten", "vertrag",
+                    "dienst", "teil", "adresse", "anschrift", "zentrale", "abteilung", "leistung", "lieferung",
+                    "sendung", "datum", "betrag", "konto", "gebühr", "service", "mitarbeiter", "filiale")
+_PARTICLE_WORDS = frozenset("van von de der den da del della di du la le dos das bin al auch st. ben el ní ó mac".split())
 _PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch|st\.|St\.|ben|el|ní|ó|mac|van den|van der|de la)"
 _PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}")
 # A cue that introduces a person, then two or three capitalised words: a name even when the
@@ -383,8 +387,30 @@ class GatedNer:
                 continue  # "Status", "Email", "Tel": field labels the small model calls a person
             if any(c.isdigit() for c in span) or "@" in span:
                 continue  # digits or an address are never part of a name: the patterns own those
+            # A name the model found is capitalised word by word (particles and initials aside):
+            # "Gutschrift erfolgt innerhalb von" is a German sentence, not a person.
+            words = span.split(" ")
+            lead = 0
+            while lead < len(words) and not words[lead][:1].isupper():
+                lead += 1
+            trail = len(words)
+            while trail > lead and not words[trail - 1][:1].isupper():
+                trail -= 1
+            if lead or trail < len(words):  # "with Karen Vu", "Karen Vu called": trim the lower-case words
+                start += sum(len(w) + 1 for w in words[:lead])
+                words = words[lead:trail]
+                span = " ".join(words)
+                end = start + len(span)
+            if not words or any(not (w[:1].isupper() or w.lower() in _PARTICLE_WORDS) for w in words):
+                continue
+            if any(len(w) >= 9 and w.lower().endswith(_DE_NOUN_ENDINGS) for w in span.split()):
+                continue  # "Lieferzeit", "Neue Lieferanschrift": German compound nouns, not names
             k = bisect_right(seg_starts, start) - 1
             doc_off, text_off, length = segs[k]
             end = min(end, doc_off + length)
             s0, e0 = extend_name(text, text_off + start - doc_off, text_off + end - doc_off)
+            if s0 > 0 and text[s0 - 1].isalpha():
+                continue  # the window cut a word: not a name boundary
+            if " " not in text[s0:e0] and text.startswith(":", e0) and (s0 == 0 or text[s0 - 1] == "\n"):
+                continue  # "Betreff:", "Status:" opening a line: a field label
             out.append(RecognizerResult("PERSON", s0, e0, score))
