@@ -7,9 +7,12 @@ Three formats carry the same content:
   = hex node hashes, and a readable ``view``).
 - ``csv``: the same as rows with a ``kind`` column (header, checkpoint, report,
   record), readable columns first.
-- ``html``: a printable report; the whole export is embedded as JSON in a
-  ``<script type="application/json">`` block, so ``audit verify --export``
-  checks the HTML file itself.
+- ``html``: a printable report (``audit/templates``); the whole export is
+  embedded as JSON in a ``<script type="application/json">`` block, so
+  ``audit verify --export`` checks the HTML file itself.
+- ``pdf``: the HTML printed by headless Chromium, with the same JSON attached
+  to the PDF as ``audit-export.json`` (an embedded file, PDF 1.7 section 7.11.4);
+  ``audit verify --export FILE.pdf`` reads and checks that attachment.
 
 Decrypted personal data (Art. 15 access exports only) sits beside the signed
 bytes: the ciphertext is what is signed, and AES-GCM authenticates the plaintext.
@@ -18,10 +21,12 @@ bytes: the ciphertext is what is signed, and AES-GCM authenticates the plaintext
 from __future__ import annotations
 
 import csv
-import html
 import io
 import json
+import re
+import unicodedata
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -121,70 +126,84 @@ def to_csv(exp: Export) -> str:
     return buf.getvalue()
 
 
-_CSS = """body{font-family:system-ui,sans-serif;margin:2em;color:#111}h1{font-size:1.4em}
-h2{font-size:1.15em;margin-top:1.6em;border-bottom:1px solid #999}table{border-collapse:collapse;width:100%;
-font-size:.85em}td,th{border:1px solid #bbb;padding:3px 6px;text-align:left;vertical-align:top}
-th{background:#eee}pre{background:#f6f6f6;padding:8px;white-space:pre-wrap;font-size:.8em}
-.ok{color:#064}@media print{body{margin:0}}"""
+TEMPLATES = Path(__file__).with_name("templates")
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_DATE = re.compile(r"^\d{4}-\d\d-\d\d( |$)")
 
 
-def _html_value(v: Any) -> str:
-    if isinstance(v, dict):
-        if not v:
-            return "<em>none</em>"
-        rows = "".join(f"<tr><th>{html.escape(str(k))}</th><td>{_html_value(x)}</td></tr>" for k, x in v.items())
-        return f"<table>{rows}</table>"
-    if isinstance(v, list):
-        if not v:
-            return "<em>none</em>"
-        if all(isinstance(x, dict) for x in v):
-            keys = list(dict.fromkeys(k for x in v for k in x))
-            head = "".join(f"<th>{html.escape(str(k))}</th>" for k in keys)
-            body = "".join("<tr>" + "".join(f"<td>{_html_value(x.get(k, ''))}</td>" for k in keys) + "</tr>"
-                           for x in v)
-            return f"<table><tr>{head}</tr>{body}</table>"
-        return "<ul>" + "".join(f"<li>{_html_value(x)}</li>" for x in v) + "</ul>"
-    return html.escape(str(v))
+@cache
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                             undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env.tests["number_like"] = lambda v: isinstance(v, str) and bool(_NUMBER.match(v))
+    env.tests["date_like"] = lambda v: isinstance(v, str) and bool(_DATE.match(v))
+    return env
 
 
-def to_html(exp: Export, title: str) -> str:
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-             f"<style>{_CSS}</style></head><body><h1>{html.escape(title)}</h1>",
-             f"<p>Log <code>{html.escape(exp.header['origin'])}</code>, exported {html.escape(exp.header['created'])}."
-             " The signed checkpoint is at the end; every record in this export carries a Merkle inclusion "
-             "proof against it. Check this file with <code>audit verify --export FILE --public-key KEY.pem</code>."
-             "</p>"]
-    if exp.report is not None:
-        for section, value in exp.report.items():
-            parts.append(f"<h2>{html.escape(section.replace('_', ' ').capitalize())}</h2>{_html_value(value)}")
-    if exp.records:
-        parts.append(f"<h2>Records ({len(exp.records)})</h2><table><tr><th>seq</th><th>time</th><th>type</th>"
-                     "<th>tenant</th><th>payload</th><th>personal data</th></tr>")
-        for r in exp.records:
-            v = r["view"]
-            parts.append(f"<tr><td>{r['seq']}</td><td>{html.escape(v.get('time', ''))}</td>"
-                         f"<td>{html.escape(v.get('type', ''))}</td><td>{html.escape(str(v.get('tenant') or ''))}</td>"
-                         f"<td>{_html_value(v.get('payload'))}</td><td>{_html_value(r.get('personal') or '')}</td></tr>")
-        parts.append("</table>")
-    if exp.note is not None:
-        parts.append(f"<h2>Signed checkpoint</h2><pre>{html.escape(exp.note)}</pre>")
+def _plain_report(exp: Export, title: str) -> dict[str, Any]:
+    """A records-only export, laid out like the reports (no Python values or raw keys shown)."""
+    from audit.reports import _section, action_words, outcome_words, when
+
+    rows = []
+    for r in exp.records:
+        v = r["view"]
+        p = v.get("payload") or {}
+        rows.append([r["seq"], when(v.get("time")), v.get("type", ""), v.get("tenant") or "-", action_words(v),
+                     outcome_words(p) if v.get("type") == "gateway.request" else "-"])
+    return {"title": title, "summary": [["Records", str(len(exp.records))]], "warnings": [],
+            "sections": [_section("records", "Records", columns=["Record", "Time", "Type", "Tenant",
+                                                                  "What was done", "Outcome"], rows=rows)],
+            "appendix": []}
+
+
+def to_html(exp: Export, title: str, *, filename: str = "FILE", pdf: bool = False) -> str:
+    from audit.reports import when
+
+    report = exp.report if exp.report is not None and "sections" in exp.report else _plain_report(exp, title)
     blob = json.dumps({"lines": _lines(exp)}, ensure_ascii=False).replace("<", "\\u003c")
-    parts.append(f"<script type='application/json' id='audit-export'>{blob}</script></body></html>\n")
-    return "".join(parts)
+    import markupsafe
+
+    n = len(exp.records)
+    return _environment().get_template("report.html.j2").render(
+        report=report, css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
+        created=when(exp.header.get("created")), origin=exp.header.get("origin", "-"), note=exp.note,
+        covered=(f"this document carries {n} record{'' if n == 1 else 's'} with their proofs" if n else
+                 "this summary carries the checkpoint only"), size=exp.header.get("checkpoint_size", 0), filename=filename, pdf=pdf,
+        blob=markupsafe.Markup(blob)) + "\n"
 
 
-FORMATS = {"jsonl": "jsonl", "csv": "csv", "html": "html"}
+FORMATS = {"jsonl": "jsonl", "csv": "csv", "html": "html", "pdf": "pdf"}
+ATTACHMENT = "audit-export.json"
+
+
+def to_pdf(exp: Export, title: str, *, filename: str = "FILE") -> bytes:
+    """Print the HTML with headless Chromium, then attach the export JSON (checkpoint, records, proofs)."""
+    from audit.pdf import attach, html_to_pdf
+
+    html_text = to_html(exp, title, filename=filename, pdf=True)
+    blob = json.dumps({"lines": _lines(exp)}, ensure_ascii=False).encode()
+    return attach(html_to_pdf(html_text), {ATTACHMENT: blob}, title=report_title(exp, title),
+                  subject=f"audit export of log {exp.header.get('origin', '-')}")
+
+
+def report_title(exp: Export, default: str) -> str:
+    return str(exp.report.get("title")) if exp.report and exp.report.get("title") else default
 
 
 def write(exp: Export, fmt: str, path: Path | None, title: str) -> bytes:
+    name = path.name if path is not None else "FILE"
     if fmt == "jsonl":
         data = to_jsonl(exp)
     elif fmt == "csv":
         data = to_csv(exp).encode()
     elif fmt == "html":
-        data = to_html(exp, title).encode()
+        data = to_html(exp, title, filename=name).encode()
+    elif fmt == "pdf":
+        data = to_pdf(exp, title, filename=name)
     else:
-        raise ValueError(f"unknown export format {fmt!r}: use jsonl, csv or html")
+        raise ValueError(f"unknown export format {fmt!r}: use jsonl, csv, html or pdf")
     if path is not None:
         path.write_bytes(data)
     return data
@@ -208,10 +227,42 @@ def _split(lines: list[dict[str, Any]]) -> tuple[dict[str, Any], str | None, lis
     return header, note, records
 
 
+def _squash(text: str) -> str:
+    """Text compared without white space and with ligatures (PDF text extraction's "ﬃ") spelled out."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def _same_document(lines: list[dict[str, Any]], shown: str, path: Path) -> None:
+    """The pages of a PDF must show the report and the checkpoint its attachment carries.
+
+    This binds the attachment to the pages (a valid export from another document, or another checkpoint,
+    attached to these pages is refused); it does not re-render the pages, so an edit of the page text
+    alone is not caught here.
+    """
+    page = _squash(shown)
+    for line in lines:
+        if line.get("kind") == "report" and isinstance(line.get("report"), dict):
+            title = str(line["report"].get("title") or "")
+            if title and _squash(title) not in page:
+                raise StoreError(f"{path}: the pages do not show the report attached to them ({title!r})")
+        if line.get("kind") == "checkpoint" and isinstance(line.get("note"), str):
+            parts = line["note"].split("\n")
+            if len(parts) > 2 and _squash(parts[2]) not in page:
+                raise StoreError(f"{path}: the pages show another checkpoint than the one attached")
+
+
 def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, Any]]]:
     """(header, checkpoint note, records) from a jsonl, csv or html export."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
+        if raw.startswith(b"%PDF-"):
+            from audit.pdf import attachment
+
+            blob, shown = attachment(raw, ATTACHMENT)
+            lines = json.loads(blob)["lines"]
+            _same_document(lines, shown, path)
+            return _split(lines)
+        text = raw.decode("utf-8")
     except OSError as exc:
         raise StoreError(f"cannot read export {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
@@ -221,8 +272,11 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
         if start == "{":
             return _split([json.loads(line) for line in text.splitlines() if line.strip()])
         if start == "<":
-            marker = "id='audit-export'>"
+            marker = 'id="audit-export">'
             i = text.find(marker)
+            if i < 0:  # exports written before the templates
+                marker = "id='audit-export'>"
+                i = text.find(marker)
             j = text.find("</script>", i)
             if i < 0 or j < 0:
                 raise StoreError(f"HTML file {path} holds no embedded audit export")

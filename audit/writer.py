@@ -60,6 +60,7 @@ class AuditWriter:
             return
         self._appender = await asyncio.to_thread(open_appender, self.url, separate_key_connection=True,
                                                  **self._opts)
+        await asyncio.to_thread(self._sign_tail)
         self._queue = asyncio.Queue(self.queue_size)
         self._task = asyncio.create_task(self._run(), name="audit-writer")
         self._task.add_done_callback(self._task_done)
@@ -78,6 +79,15 @@ class AuditWriter:
             except Exception as exc:  # the next write reports the store; do not kill the timer
                 self._dirty = True
                 log.error("audit: timed checkpoint failed: %s", exc)
+
+    def _sign_tail(self) -> None:
+        """Records a crash left after the last checkpoint are signed before anything new is written."""
+        assert self._appender is not None
+        head = self._appender.store.head()
+        if head.size > head.checkpoint_size:
+            size = self._appender.checkpoint()
+            log.warning("audit: signed %d records left unsigned by the last run (checkpoint at size %d)",
+                        head.size - head.checkpoint_size, size)
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         """A crashed background task must not leave the writer looking healthy (fail closed)."""

@@ -35,15 +35,14 @@ logging.getLogger("opacus").setLevel(logging.ERROR)
 
 # ---------------------------------------------------------------- 1. cost (one variant per process)
 def _cost_worker(variant: str, model_dir: str, steps: int, batch: int) -> dict[str, Any]:
+    """Time the training step itself: ``DPTrainer.step`` on what ``DPTrainer.prepare`` set up."""
     import torch
-    from opacus import PrivacyEngine
-    from torch.utils.data import DataLoader, TensorDataset
 
     from privacy.dp.config import TrainConfig
-    from privacy.dp.data import encode
+    from privacy.dp.data import Dataset
     from privacy.dp.model_io import load_model
     from privacy.dp.tiny import synthetic_records
-    from privacy.dp.trainer import IGNORE, lm_logits, per_sample_loss, prepare_model, shifted
+    from privacy.dp.trainer import DPTrainer
 
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -52,33 +51,21 @@ def _cost_worker(variant: str, model_dir: str, steps: int, batch: int) -> dict[s
     lora = 8 if "lora" in variant else 0
     model, tok = load_model(model_dir)
     mode = "ghost" if (not lora or variant.endswith("ghost")) else "hooks"
-    cfg = TrainConfig(model=model_dir, data="", out="", lora_r=lora, private=private, grad_sample_mode=mode)
-    model, _ = prepare_model(model, cfg, mode)
     records = synthetic_records(batch * 4, seed=5)
-    enc = encode(records, list(range(1, len(records) + 1)), tok, 64, truncate=True)
-    loader = DataLoader(TensorDataset(enc.input_ids, enc.attention_mask), batch_size=batch)
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
-    criterion = None
-    if private:
-        engine = PrivacyEngine(accountant="prv")
-        made = engine.make_private(module=model, optimizer=opt, data_loader=loader, noise_multiplier=1.0,
-                                   max_grad_norm=1.0, poisson_sampling=False, grad_sample_mode=mode,
-                                   criterion=torch.nn.CrossEntropyLoss(ignore_index=IGNORE))
-        model, opt, criterion, loader = made if mode == "ghost" else (made[0], made[1], None, made[2])
-    batches = list(loader)
+    ds = Dataset(path="bench", records=records, line_numbers=list(range(1, len(records) + 1)),
+                 file_sha256="-", records_sha256="-")
+    cfg = TrainConfig(model=model_dir, data="", out="", lora_r=lora, private=private, grad_sample_mode=mode,
+                      batch_size=batch, physical_batch_size=batch, max_length=64, truncate=True, lr=1e-3,
+                      progress=False)
+    trainer = DPTrainer(cfg, write_outputs=False)
+    prepared = trainer.prepare(dataset=ds, model=model, tokenizer=tok, noise_multiplier=1.0 if private else None)
+    enc = prepared.encoded
+    batches = [(enc.input_ids[i:i + batch], enc.attention_mask[i:i + batch]) for i in range(0, len(records), batch)]
+    model = prepared.model
 
     def step(i: int) -> None:
         ids, mask = batches[i % len(batches)]
-        logits = lm_logits(model, ids, mask)
-        if criterion is not None:
-            fl, lab = shifted(logits, ids, mask)
-            loss = criterion(fl, lab, shape=(ids.shape[0], ids.shape[1] - 1))
-        else:
-            loss = per_sample_loss(logits, ids, mask).mean()
-        loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
+        trainer.step(prepared, ids, mask)
 
     for i in range(2):  # warm-up
         step(i)

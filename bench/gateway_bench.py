@@ -262,8 +262,11 @@ def _gateway_setup(
     return cfg, env, token, port, store
 
 
-def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = None, name: str = "gateway") -> Target:
+def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = None, name: str = "gateway",
+                   durable: bool = True) -> Target:
     cfg, env, token, port, store = _gateway_setup(stack, args, chain)
+    if not durable:  # answers leave once their record is queued: what the durability guarantee costs
+        cfg.write_text(cfg.read_text().replace("audit:\n", "audit:\n  wait_for_durable: false\n"))
     profile = ["-m", "cProfile", "-o", str(stack.dir / f"{name}.prof")] if args.profile else []
     cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning",
            "--workers", str(args.gateway_workers)]
@@ -272,7 +275,7 @@ def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = N
     plugins = args.gateway_plugins if chain is None else chain
     return Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", token,
                   f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}, "
-                  f"{args.gateway_workers} worker(s)"
+                  f"{args.gateway_workers} worker(s)" + ("" if durable else ", answers NOT held for the record")
                   + (" (under cProfile: slower)" if args.profile else ""), proc)
 
 
@@ -366,8 +369,23 @@ register("nginx", target_nginx)
 register("litellm", target_litellm)
 register("python-floor", target_floor)
 register("gateway", target_gateway)
+register("gateway-nodurable", functools.partial(target_gateway, name="gateway-nodurable", durable=False))
 register("gateway-granian", target_gateway_granian)
-DEFAULT_TARGETS = ["direct", "nginx", "litellm", "python-floor", "gateway"]
+DEFAULT_TARGETS = ["direct", "nginx", "litellm", "python-floor", "gateway", "gateway-nodurable"]
+
+
+def durability_cost(runs: list[Run]) -> list[dict]:
+    """The price of "no answer without its record": gateway vs gateway-nodurable, same run."""
+    by = {(r.target, r.concurrency): r for r in runs}
+    out = []
+    for (name, c), r in sorted(by.items(), key=lambda kv: kv[0][1]):
+        base = by.get(("gateway-nodurable", c))
+        if name != "gateway" or base is None or base.rps <= 0:
+            continue
+        out.append({"concurrency": c, "added_p50_ms": round(r.p50_ms - base.p50_ms, 3),
+                    "added_p99_ms": round(r.p99_ms - base.p99_ms, 3), "rps_durable": round(r.rps),
+                    "rps_not_durable": round(base.rps), "rps_ratio": round(r.rps / base.rps, 3)})
+    return out
 
 
 # -- measuring ----------------------------------------------------------------------
@@ -622,6 +640,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name}: {note}")
     for name, why in failed.items():
         print(f"  {name}: NOT MEASURED: {why.splitlines()[0] if why else ''}")
+    durability = durability_cost(runs)
+    if durability:
+        print("\ndurability (answers held until their audit record is committed) vs answers released at once:")
+        for d in durability:
+            print(f"  c={d['concurrency']:<4} +p50 {d['added_p50_ms']:.3f} ms  +p99 {d['added_p99_ms']:.3f} ms  "
+                  f"req/s {d['rps_durable']} vs {d['rps_not_durable']} (x{d['rps_ratio']})")
     if client_results:
         print(f"\nupstream client alone (concurrency {args.client_concurrency}):")
         for r in client_results:
@@ -637,6 +661,7 @@ def main(argv: list[str] | None = None) -> int:
         "not_measured": failed,
         "runs": [asdict(r) | {"valid": r.valid} for r in runs],
         "ratios": rows,
+        "durability_cost": durability,
         "upstream_clients": client_results,
     }
     if profile_text:

@@ -61,7 +61,7 @@ INPUTS = [
     {**BASE, "roles": ["user"]},
     {**BASE, "tenant": "globex", "model": "qwen2.5-7b-instruct", "pii": {"CREDIT_CARD": 2},
      "upstream": {"name": "us", "labels": {"region": "us"}}},
-    {**BASE, "pii": {"CN_ID": 1}},
+    {**BASE, "pii": {"CN_RESIDENT_ID": 1}},
     {**BASE, "upstream": {"name": "us-gpu", "labels": {"region": "us"}}},
     {**BASE, "subject": "alice@globex", "tenant": "globex", "roles": ["user"], "model": "deepseek-r1",
      "upstream": {"name": "u", "labels": {}}},

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from audit.compliance import ComplianceSettings
 
 ENV_PREFIX = "CG_"
 
@@ -34,6 +36,11 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(1_048_576, gt=0)
     # Reuse the client's X-Request-Id when present (trusted proxies only).
     trust_request_id: bool = False
+    # Request bodies nested deeper than this get 400 before any plugin runs.
+    max_json_depth: int = Field(64, ge=2, le=1000)
+    # On SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then
+    # flush and sign the audit tail and exit 0.
+    shutdown_grace_s: float = Field(30.0, ge=0, le=3600)
 
 
 class Timeouts(_Strict):
@@ -66,6 +73,33 @@ class UpstreamSettings(_Strict):
         return v.rstrip("/")
 
 
+LiteLLMField = Literal[
+    "user_api_key_hash", "user_api_key_alias", "user_api_key_user_id", "user_api_key_user_email",
+    "user_api_key_team_id", "user_api_key_team_alias", "user_api_key_end_user_id", "user_api_key_org_id",
+]
+
+
+class GuardrailSettings(_Strict):
+    """LiteLLM's Generic Guardrail API (POST /beta/litellm_basic_guardrail_api on `gateway serve`)."""
+
+    enabled: bool = True
+    # Keys LiteLLM sends as x-api-key: names of environment variables and files holding one key
+    # each (never the keys themselves). No key configured: every call is refused (401).
+    api_key_envs: list[str] = Field(default_factory=lambda: ["CG_GUARDRAIL_API_KEY"])
+    api_key_files: list[Path] = Field(default_factory=list)
+    # Our tenant and subject: the first of these fields present in LiteLLM's request_data.
+    tenant_fields: list[LiteLLMField] = Field(default_factory=lambda: ["user_api_key_team_id", "user_api_key_org_id"])
+    default_tenant: str = Field("litellm", min_length=1)
+    subject_fields: list[LiteLLMField] = Field(
+        default_factory=lambda: ["user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"])
+    default_subject: str = Field("litellm", min_length=1)
+    # Roles the policy sees for LiteLLM callers.
+    roles: list[str] = Field(default_factory=lambda: ["user"])
+    # Pseudonyms given out on pre_call are kept (in memory) this long for the post_call.
+    call_ttl_seconds: float = Field(600.0, gt=0, le=86_400)
+    max_calls: int = Field(100_000, gt=0)
+
+
 Algorithm = Literal["RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA", "HS256"]
 
 
@@ -86,6 +120,12 @@ class AuthSettings(_Strict):
     roles_claim: str = "roles"
     # Cache verified tokens (keyed by a hash of the token) until they expire.
     cache_size: int = Field(10_000, ge=0)
+    # Identity already verified by a trusted proxy in front (Envoy's jwt_authn with
+    # forward_payload_header): the name of the header carrying the verified JWT payload
+    # (base64url JSON). When set, the token is NOT verified again and the header is the only
+    # source of identity: set it only where every request comes through that proxy, which
+    # overwrites the header (docs/integrations.md). A request without it gets 401.
+    trusted_payload_header: str | None = Field(None, pattern=r"^[A-Za-z0-9-]+$")
 
 
 class Limits(_Strict):
@@ -117,10 +157,18 @@ class AuditSettings(_Strict):
     checkpoint_every: int = Field(1000, gt=0)
     # Also sign a checkpoint when this many seconds passed with unsigned records (quiet logs).
     checkpoint_seconds: float = Field(60.0, gt=0)
-    # Group commit: gather records this long before one transaction (one fsync). Records are
-    # written after the client has its answer, so this costs no request latency; a crash can
-    # lose at most this window of records, which were never acknowledged as durable.
-    linger_ms: float = Field(10.0, ge=0, le=1000)
+    # Group commit: after the first record of a batch, wait this long for more before the
+    # transaction. Answers wait for their record, so this adds to latency; 0 (the default) writes
+    # whatever queued while the previous batch was being committed, which already groups records
+    # under load.
+    linger_ms: float = Field(0.0, ge=0, le=1000)
+    # How long an answer may wait for its record to become durable before it is withheld (503).
+    durable_timeout_s: float = Field(10.0, gt=0, le=300)
+    # true: no answer leaves before its record is durable (the guarantee in docs/audit.md).
+    # false: answers leave once their record is queued; a crash loses the records of answers
+    # given since the last commit. For measuring the cost of the guarantee (bench/gateway), not
+    # for production.
+    wait_for_durable: bool = True
 
 
 class PluginSpec(_Strict):
@@ -142,15 +190,26 @@ class GatewayConfig(_Strict):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
+    # Controller, DPO, retention periods, recipients and transfer safeguards for the GDPR reports
+    # (audit/compliance.py; `audit export --config FILE` reads the same section).
+    compliance: ComplianceSettings | None = None
     # Sections owned by their plugins, validated by each plugin's own Settings model at build time.
     pii: dict[str, Any] = Field(default_factory=dict)
     policy: dict[str, Any] = Field(default_factory=dict)
+    guardrail: GuardrailSettings = Field(default_factory=GuardrailSettings)
 
     @field_validator("plugins", mode="before")
     @classmethod
     def _names_as_specs(cls, v: Any) -> Any:
         if isinstance(v, list):
             return [{"name": item} if isinstance(item, str) else item for item in v]
+        return v
+
+    @field_validator("compliance")
+    @classmethod
+    def _recipients_name_real_upstreams(cls, v: ComplianceSettings | None, info: ValidationInfo) -> Any:
+        if v is not None and info.data.get("upstreams"):
+            v.check_upstreams([u.name for u in info.data["upstreams"]])
         return v
 
     @field_validator("upstreams")

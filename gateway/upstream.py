@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from gateway.config import UpstreamSettings
 from gateway.chain.errors import UnknownModel, UpstreamError, UpstreamTimeout
+from gateway.config import UpstreamSettings
 
 
 @dataclass(slots=True)
@@ -39,6 +39,16 @@ class UpstreamResponse:
         try:
             async for line in self._resp.content:
                 yield line
+        except (TimeoutError, aiohttp.ServerTimeoutError):
+            raise UpstreamTimeout("the model server stalled mid-stream") from None
+        except aiohttp.ClientError:
+            raise UpstreamError("the model server closed the stream") from None
+
+    async def iter_chunks(self) -> AsyncIterator[bytes]:
+        """Yield the body in chunks as they arrive (split anywhere: the SSE relay reframes them)."""
+        try:
+            async for chunk in self._resp.content.iter_any():
+                yield chunk
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise UpstreamTimeout("the model server stalled mid-stream") from None
         except aiohttp.ClientError:

@@ -66,6 +66,15 @@ def main() -> int:
         "audit": {"store": f"sqlite:///{audit_db}"},
         # Reversible pseudonymization: the model sees stand-ins, the user gets the real values back.
         "pii": {"default_operator": "pseudonymize"},
+        # Who answers for the processing: read by the GDPR reports (audit export --config), checked at start.
+        "compliance": {
+            "controller": {"name": "Demo Company (replace in your config)", "country": "DE",
+                           "email": "privacy@example.com"},
+            "dpo": {"name": "Data Protection Officer", "email": "dpo@example.com"},
+            "retention": {"audit_records": "6 years", "connection_data": "90 days"},
+            "recipients": [{"upstream": "dev-smollm2", "name": "Demo Company, on-premises model server",
+                            "country": "DE"}],
+        },
     }
     cfg_path = OUT / "gateway.yaml"
     cfg_path.write_text(json.dumps(config, indent=2))  # JSON is valid YAML
@@ -119,6 +128,20 @@ def main() -> int:
         verify = subprocess.run([PY, "-m", "audit", "verify", "--store", f"sqlite:///{audit_db}"], env=env,
                                 capture_output=True, text=True)
         print(verify.stdout.strip() or verify.stderr.strip())
+
+        section("7. the GDPR reports (Art. 15 reply for alice, Art. 30 record, activity), HTML and PDF")
+        httpx.post(f"http://127.0.0.1:{gw_port}/v1/chat/completions", json=body, timeout=30,
+                   headers={"Authorization": "Bearer not-a-token"})  # an authentication failure, for the report
+        time.sleep(0.5)
+        (OUT / "reports").mkdir(exist_ok=True)
+        for report, extra in (("access", ["--subject", "alice"]), ("art30", []), ("activity", [])):
+            for fmt in ("html", "pdf"):
+                target = OUT / "reports" / f"{report}.{fmt}"
+                res = subprocess.run([PY, "-m", "audit", "export", "--store", f"sqlite:///{audit_db}", "--report",
+                                      report, *extra, "--config", str(cfg_path), "--format", fmt, "--out",
+                                      str(target)], env=env, capture_output=True, text=True)
+                print(f"    {target.relative_to(ROOT)}" if res.returncode == 0 else
+                      f"    {report}.{fmt}: {(res.stderr.strip().splitlines() or ['failed'])[-1]}")
         ok = r.status_code == 200
         print("\nDemo " + ("succeeded." if ok else "FAILED.") + f" Logs and config in {OUT}/")
         return 0 if ok else 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from audit.commands import CommandTable, run
+from commandline import run, tool
 
-COMMANDS: CommandTable = {
+COMMANDS: dict[str, tuple[str, str]] = {
     "keygen": ("watermark.commands.keygen:main", "create a key, its key id and salted commitment"),
     "detect": ("watermark.commands.detect:main", "detect the text watermark in a text or file"),
     "embed": ("watermark.commands.embed:main", "embed the keyed weight watermark (short fine-tune)"),
@@ -15,5 +15,8 @@ COMMANDS: CommandTable = {
 }
 
 
+CLI = tool("watermark", "Text, weight and trigger watermarks; verify a suspect model.", COMMANDS)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    return run("watermark", "Text, weight and trigger watermarks; verify a suspect model.", COMMANDS, argv)
+    return run(CLI, argv)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 
-from gateway.hosts.proxy.app import GatewayApp
 from gateway.config import load_config
+from gateway.hosts.proxy.app import GatewayApp
 
 
 def create() -> GatewayApp:

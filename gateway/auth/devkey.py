@@ -8,17 +8,16 @@ configured, i.e. on embedded defaults, and says so in its log.
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 from pathlib import Path
 
+import click
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.commands import UsageError
-from audit.keys import cg_home
+from commandline import UsageError, cg_home
 
 DEV_ISSUER = "compliance-gateway-dev"
 DEV_KID = "dev-ed25519"
@@ -85,24 +84,25 @@ def mint(
     return jwt.encode(claims, signing_key, algorithm=algorithm, headers=headers)
 
 
-def token_main(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="gateway token", description=__doc__.splitlines()[0])
-    ap.add_argument("--sub", required=True, help="subject (user or service id)")
-    ap.add_argument("--tenant", required=True)
-    ap.add_argument("--role", action="append", default=[], help="repeat for several roles")
-    ap.add_argument("--ttl", type=int, default=3600, help="seconds until expiry (default 3600)")
-    ap.add_argument("--audience", default=None)
-    ap.add_argument("--issuer", default=DEV_ISSUER)
-    ap.add_argument("--claim", action="append", default=[], metavar="KEY=VALUE",
-                    help="extra claim; VALUE is parsed as JSON when it can be (repeatable)")
-    ap.add_argument("--key", type=Path, default=None,
-                    help="PEM private key to sign with (default: the local development key)")
-    ap.add_argument("--alg", default=None, help="algorithm (default: EdDSA for the dev key, else by key type)")
-    args = ap.parse_args(argv)
+@click.command(help="Mint a JWT for local testing, signed with the local development key (or --key).")
+@click.option("--sub", required=True, help="subject: the user or service id")
+@click.option("--tenant", required=True, help="the tenant the caller belongs to (rate limits, policy, audit)")
+@click.option("--role", "roles", multiple=True, help="a role of the caller; repeat for several (default: user)")
+@click.option("--ttl", type=int, default=3600, show_default=True, help="seconds until expiry")
+@click.option("--audience", default=None, help="the aud claim (must match the gateway's auth.audience)")
+@click.option("--issuer", default=DEV_ISSUER, show_default=True, help="the iss claim")
+@click.option("--claim", "claims", multiple=True, metavar="KEY=VALUE",
+              help="extra claim; VALUE is parsed as JSON when it can be (repeatable)")
+@click.option("--key", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="PEM private key to sign with (default: the local development key)")
+@click.option("--alg", default=None, help="algorithm (default: EdDSA for the dev key, else by key type)")
+@click.option("--json", "as_json", is_flag=True, help="print {\"token\": ...} as JSON instead of the bare token")
+def token_main(sub: str, tenant: str, roles: tuple[str, ...], ttl: int, audience: str | None, issuer: str,
+               claims: tuple[str, ...], key: Path | None, alg: str | None, as_json: bool) -> int:
     import orjson
 
     extra: dict[str, object] = {}
-    for item in args.claim:
+    for item in claims:
         k, sep, v = item.partition("=")
         if not sep:
             raise UsageError(f"--claim expects KEY=VALUE, got {item!r}")
@@ -110,17 +110,18 @@ def token_main(argv: list[str]) -> int:
             extra[k] = orjson.loads(v)
         except orjson.JSONDecodeError:
             extra[k] = v
-    key: object | None = None
-    alg = args.alg or "EdDSA"
+    signing_key: object | None = None
+    algorithm = alg or "EdDSA"
     kid: str | None = DEV_KID
-    if args.key is not None:
-        key = serialization.load_pem_private_key(args.key.read_bytes(), password=None)
+    if key is not None:
+        signing_key = serialization.load_pem_private_key(key.read_bytes(), password=None)
         kid = None
-        if args.alg is None:
+        if alg is None:
             from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-            alg = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "ES256" if isinstance(
-                key, ec.EllipticCurvePrivateKey) else "EdDSA"
-    print(mint(args.sub, args.tenant, args.role or ["user"], ttl=args.ttl, issuer=args.issuer,
-               audience=args.audience, extra=extra, key=key, algorithm=alg, kid=kid))
+            algorithm = "RS256" if isinstance(signing_key, rsa.RSAPrivateKey) else "ES256" if isinstance(
+                signing_key, ec.EllipticCurvePrivateKey) else "EdDSA"
+    token = mint(sub, tenant, list(roles) or ["user"], ttl=ttl, issuer=issuer, audience=audience, extra=extra,
+                 key=signing_key, algorithm=algorithm, kid=kid)
+    print(orjson.dumps({"token": token}).decode() if as_json else token)
     return 0

@@ -72,6 +72,11 @@ class RequestContext:
     audit: dict[str, Any] = field(default_factory=dict)
     # Per-request scratch space for plugins (pseudonym maps, stream buffers). Never audited.
     state: dict[str, Any] = field(default_factory=dict)
+    # How the request ended: "ok", "denied" (4xx refusal), "error" (5xx), "cancelled" (client gone).
+    # Set by the chain (Chain.fail / Chain.cancelled / Chain.commit) and written to the audit record.
+    outcome: str | None = None
+    # Chain.commit ran (completion hooks, audit record durable): a second call is a no-op.
+    committed: bool = False
 
     def server_timing(self) -> str:
         return ", ".join(f"{name};dur={secs * 1000:.3f}" for name, secs in self.timings.items())

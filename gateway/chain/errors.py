@@ -3,6 +3,7 @@
     GatewayError                      (500 internal_error)
     ├── BadRequest                    (400 invalid_request_error)
     │   ├── PayloadTooLarge           (413)
+    │   ├── UnsupportedMediaType      (415 not JSON, or a content-encoding)
     │   └── UnknownModel              (404 model_not_found)
     ├── Unauthorized                  (401, WWW-Authenticate)
     ├── Forbidden                     (403 policy denial)
@@ -24,11 +25,14 @@ import traceback
 
 import orjson
 
+LOGGED_FRAMES = 5  # a RecursionError has a thousand frames: only the innermost few are logged
+
 
 def log_internal_error(log: logging.Logger, where: str, exc: BaseException) -> None:
-    """Log an unexpected exception by type and stack frames only: its message could quote
-    request content (personal data), so it never reaches the log."""
-    frames = "".join(traceback.format_tb(exc.__traceback__))
+    """Log an unexpected exception by type and its innermost stack frames only: its message could
+    quote request content (personal data), so it never reaches the log; a deep recursion logs
+    ``LOGGED_FRAMES`` frames, not a thousand."""
+    frames = "".join(traceback.format_list(traceback.extract_tb(exc.__traceback__, limit=-LOGGED_FRAMES)))
     log.error("internal error (%s) in %s\n%s", type(exc).__name__, where, frames)
 
 
@@ -57,6 +61,11 @@ class BadRequest(GatewayError):
 class PayloadTooLarge(BadRequest):
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(BadRequest):
+    status = 415
+    code = "unsupported_media_type"
 
 
 class UnknownModel(BadRequest):

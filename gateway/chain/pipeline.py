@@ -20,10 +20,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from gateway.config import ConfigError, GatewayConfig, format_validation_error
 from gateway.chain.context import RequestContext
 from gateway.chain.errors import GatewayError, log_internal_error
 from gateway.chain.plugins import Plugin, resolve
+from gateway.config import ConfigError, GatewayConfig, format_validation_error
 from gateway.upstream import Router
 
 log = logging.getLogger("gateway.chain.pipeline")

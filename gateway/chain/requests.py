@@ -11,20 +11,68 @@ from typing import Any
 
 import orjson
 
-from gateway.chain.errors import BadRequest
+from gateway.chain.errors import BadRequest, UnsupportedMediaType
+
+DEFAULT_MAX_DEPTH = 64
 
 
-def parse_json_object(raw: bytes) -> dict[str, Any]:
+def check_body_headers(headers: dict[str, str]) -> None:
+    """A JSON body, not encoded: anything else is refused (415) rather than forwarded unscreened.
+
+    A missing content-type is read as JSON (many clients omit it); a content-encoding other than
+    ``identity`` (gzip, br...) would hide the text from every check, so it is refused.
+    """
+    ctype = headers.get("content-type")
+    if ctype is not None:
+        media = ctype.split(";", 1)[0].strip().lower()
+        if media and media != "application/json" and not media.endswith("+json"):
+            raise UnsupportedMediaType("the request body must be JSON (content-type: application/json)")
+    enc = headers.get("content-encoding")
+    if enc is not None and enc.strip().lower() not in ("", "identity"):
+        raise UnsupportedMediaType("encoded request bodies are not accepted; send plain JSON")
+
+
+def json_depth_exceeds(value: Any, limit: int) -> bool:
+    """True if containers nest deeper than ``limit`` (the top-level object is depth 1); iterative."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, d = pop()
+        if d > limit:
+            return True
+        if isinstance(v, dict):
+            for x in v.values():
+                if isinstance(x, (dict, list)):
+                    push((x, d + 1))
+        else:
+            for x in v:
+                if isinstance(x, (dict, list)):
+                    push((x, d + 1))
+    return False
+
+
+def too_deep(raw: bytes, value: Any, limit: int) -> bool:
+    # Fewer brackets in the whole body than the limit: cannot be too deep (the common case).
+    if raw.count(b"{") + raw.count(b"[") <= limit:
+        return False
+    return json_depth_exceeds(value, limit)
+
+
+def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[str, Any]:
+    """Parse a request body: a JSON object nested at most ``max_depth`` levels, or 400."""
     if not raw:
         raise BadRequest("the request body is empty; expected a JSON object", code="invalid_json")
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        # orjson's message gives a position, never the content.
+        # orjson's message gives a position, never the content (and its own recursion limit, 1024
+        # levels, lands here too).
         raise BadRequest(f"the request body is not valid JSON ({exc.args[0] if exc.args else 'parse error'})",
                          code="invalid_json") from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="invalid_json")
+    if too_deep(raw, body, max_depth):
+        raise BadRequest(f"the request body nests deeper than {max_depth} levels", code="json_too_deep")
     return body
 
 

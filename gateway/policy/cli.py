@@ -12,7 +12,6 @@ when allowed, 1 when denied.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import sys
@@ -20,7 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from audit.commands import FAILURE, OK, UsageError
+import click
+
+from commandline import FAILURE, OK, UsageError, json_option
 from gateway.policy.bundle import default_bundle_dir, load_bundle
 from gateway.policy.decision import InvalidDecision, check_decision
 from gateway.policy.engines import engine_names, get_engine
@@ -30,30 +31,24 @@ from gateway.policy.testing import TestReport, TestResult, discover_tests, run_t
 DEFAULT_DECISION = "gateway/authz/decision"
 
 
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--bundle", type=Path, default=None, help="bundle directory (default: the repository's policies/)")
-    p.add_argument("--engine", default="regorus", choices=engine_names(), help="embedded engine (default: regorus)")
-    p.add_argument("--json", action="store_true", help="print JSON only")
+def _common(f: Any) -> Any:
+    f = click.option("--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+                     help="bundle directory (default: the repository's policies/)")(f)
+    f = click.option("--engine", default="regorus", show_default=True, type=click.Choice(engine_names()),
+                     help="embedded Rego engine")(f)
+    return json_option(f)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway policy", description="Test and evaluate the Rego policy bundle.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    t = sub.add_parser("test", help="run the bundle's test_ rules and print pass/fail per test")
-    _common(t)
-    t.add_argument("--opa-url", default=None, help="run the tests on this OPA server instead (it must serve the bundle)")
-    e = sub.add_parser("eval", help="print the decision for one input document")
-    _common(e)
-    e.add_argument("--input", required=True, help="JSON file holding the input document ('-' reads stdin)")
-    e.add_argument("--decision", default=DEFAULT_DECISION, help=f"decision path (default: {DEFAULT_DECISION})")
-    return parser
+@click.group(help="Test and evaluate the Rego policy bundle.")
+def main() -> None:
+    pass
 
 
-def _compile(args: argparse.Namespace, entrypoints: list[str]) -> Any:
-    bundle_dir = args.bundle or default_bundle_dir()
+def _compile(bundle: Path | None, engine: str, entrypoints: list[str]) -> Any:
+    bundle_dir = bundle or default_bundle_dir()
     try:
-        bundle = load_bundle(bundle_dir)
-        return get_engine(args.engine).compile(bundle, entrypoints, include_tests=True)
+        loaded = load_bundle(bundle_dir)
+        return get_engine(engine).compile(loaded, entrypoints, include_tests=True)
     except PolicyError as exc:
         raise UsageError(f"bundle {bundle_dir} cannot be used: {exc}") from None
 
@@ -93,11 +88,15 @@ async def _test_over_opa(url: str, bundle_dir: Path) -> TestReport:
         await decider.close()
 
 
-def _cmd_test(args: argparse.Namespace) -> int:
-    if args.opa_url:
-        return _report(asyncio.run(_test_over_opa(args.opa_url, args.bundle or default_bundle_dir())), args.json)
-    policy = _compile(args, [DEFAULT_DECISION])
-    return _report(run_tests(policy), args.json)
+@main.command("test", help="Run the bundle's test_ rules and print pass/fail per test. "
+                           "Exit 0 when all pass, 1 when any fails, 2 when the bundle cannot be loaded.")
+@_common
+@click.option("--opa-url", default=None, help="run the tests on this OPA server instead (it must serve the bundle)")
+def _cmd_test(bundle: Path | None, engine: str, as_json: bool, opa_url: str | None) -> int:
+    if opa_url:
+        return _report(asyncio.run(_test_over_opa(opa_url, bundle or default_bundle_dir())), as_json)
+    policy = _compile(bundle, engine, [DEFAULT_DECISION])
+    return _report(run_tests(policy), as_json)
 
 
 def _read_input(source: str) -> Any:
@@ -111,10 +110,14 @@ def _read_input(source: str) -> Any:
         raise UsageError(f"input file {source} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
 
 
-def _cmd_eval(args: argparse.Namespace) -> int:
-    doc = _read_input(args.input)
-    decision_path = args.decision.strip("/")
-    policy = _compile(args, [decision_path])
+@main.command("eval", help="Print the decision for one input document. Exit 0 when allowed, 1 when denied.")
+@_common
+@click.option("--input", "source", required=True, help="JSON file holding the input document ('-' reads stdin)")
+@click.option("--decision", default=DEFAULT_DECISION, show_default=True, help="decision path")
+def _cmd_eval(bundle: Path | None, engine: str, as_json: bool, source: str, decision: str) -> int:
+    doc = _read_input(source)
+    decision_path = decision.strip("/")
+    policy = _compile(bundle, engine, [decision_path])
     t0 = time.perf_counter()
     try:
         raw = policy.evaluate_json(decision_path, json.dumps(doc))
@@ -130,7 +133,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         out = {"allow": False, "deny_reasons": [f"fail closed: {exc}"], "obligations": {}}
     out["revision"] = policy.revision
     out["latency_ms"] = round((time.perf_counter() - t0) * 1000, 3)
-    if args.json:
+    if as_json:
         print(json.dumps(out, indent=2))
     else:
         print("ALLOW" if out["allow"] else "DENY", f"(bundle {policy.revision}, {out['latency_ms']} ms)")
@@ -138,13 +141,4 @@ def _cmd_eval(args: argparse.Namespace) -> int:
             print(f"  deny: {reason}")
         for name, value in out["obligations"].items():
             print(f"  obligation {name}: {json.dumps(value)}")
-        print(json.dumps(out, indent=2))
     return OK if out["allow"] else FAILURE
-
-
-_SUBCOMMANDS = {"test": _cmd_test, "eval": _cmd_eval}
-
-
-def main(argv: list[str]) -> int:
-    args = _parser().parse_args(argv)
-    return _SUBCOMMANDS[args.command](args)

@@ -29,3 +29,11 @@ deny_reasons contains msg if {
 	not rule.without in {"deny", "remove"}
 	msg := sprintf("the PII rule for %s has an unknown action", [entity])
 }
+
+# The vocabulary shared with the PII engine (data.gateway.pii_entities): the bundle's own
+# tests refuse a bundle whose rules name an entity the engine never emits (a rule that can
+# never fire), and tests/policies/test_vocabulary.py keeps the list equal to the engine's.
+unknown_rule_entities contains entity if {
+	some entity, _ in data.gateway.pii_rules
+	not entity in data.gateway.pii_entities
+}

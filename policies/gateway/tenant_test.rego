@@ -15,11 +15,11 @@ test_claims_fill_in_for_unknown_tenants if {
 	inp := with_({"tenant": "newco", "claims": {"plan": "pro", "region": "cn", "entitlements": ["kyc"]}})
 	authz.plan == "pro" with input as inp
 	authz.region == "cn" with input as inp
-	authz.allow with input as object.union(inp, {"pii": {"CN_ID": 1}, "upstream": {"name": "cn-gpu", "labels": {"region": "cn"}}})
+	authz.allow with input as object.union(inp, {"pii": {"CN_RESIDENT_ID": 1}, "upstream": {"name": "cn-gpu", "labels": {"region": "cn"}}})
 }
 
 test_entitlements_union_data_and_claims if {
-	inp := with_({"pii": {"CN_ID": 1, "CREDIT_CARD": 1}, "claims": {"entitlements": ["kyc"]}})
+	inp := with_({"pii": {"CN_RESIDENT_ID": 1, "CREDIT_CARD": 1}, "claims": {"entitlements": ["kyc"]}})
 	d := authz.decision with input as inp
 	d.allow # kyc from the claims
 	not "pii_operators" in object.keys(d.obligations) # pci from data

@@ -162,14 +162,20 @@ def total_steps(history: Sequence[Segment]) -> int:
     return sum(int(s[2]) for s in history)
 
 
-def account(history: Sequence[Segment], delta: float, *, check: bool = True) -> AccountingReport:
-    """Epsilon from every registered accountant; with ``check``, refuse on disagreement."""
+def account(history: Sequence[Segment], delta: float, *, check: bool = True,
+            reported: str | None = "opacus_prv") -> AccountingReport:
+    """Epsilon from every registered accountant; with ``check``, refuse on disagreement.
+
+    ``reported`` names the accountant the run was charged with (its epsilon is the one reported).
+    """
+    reported = reported or "opacus_prv"
+    _known(reported)
     history = [(float(s), float(q), int(n)) for s, q, n in history if int(n) > 0]
     if not history:
-        return AccountingReport([], delta, {name: 0.0 for name in ACCOUNTANTS})
+        return AccountingReport([], delta, {name: 0.0 for name in ACCOUNTANTS}, reported=reported)
     epsilons = {name: fn(history, delta) for name, fn in ACCOUNTANTS.items()}
     steps = total_steps(history)
-    report = AccountingReport(history, delta, epsilons)
+    report = AccountingReport(history, delta, epsilons, reported=reported)
     for a, b, tol_fn, rule in PAIRS:
         ea, eb = epsilons[a], epsilons[b]
         tol = tol_fn(ea, eb, steps)
@@ -194,12 +200,19 @@ def check_delta(delta: float, n: int) -> None:
             "delta allows releasing a whole record. Omit --delta for the default (< 1/(10n)).")
 
 
+def _known(accountant: str) -> Callable[..., float]:
+    try:
+        return ACCOUNTANTS[accountant]
+    except KeyError:
+        raise BudgetError(f"unknown accountant {accountant!r}; registered: {', '.join(sorted(ACCOUNTANTS))}") from None
+
+
 def noise_reachable(target_epsilon: float, delta: float, q: float, steps: int,
-                    *, max_noise: float = 50.0) -> None:
+                    *, max_noise: float = 50.0, accountant: str | None = "opacus_prv") -> None:
     """Refuse (BudgetError) a target that even the capped noise multiplier cannot meet."""
     if not (target_epsilon > 0 and math.isfinite(target_epsilon)):
         raise BudgetError(f"target epsilon must be a positive number, got {target_epsilon!r}")
-    reach = ACCOUNTANTS["opacus_prv"]([(max_noise, q, steps)], delta)
+    reach = _known(accountant or "opacus_prv")([(max_noise, q, steps)], delta)
     if reach > target_epsilon:
         raise BudgetError(
             f"target epsilon {target_epsilon:g} cannot be met: even noise multiplier {max_noise:g} "
@@ -219,16 +232,18 @@ def noise_for_target(target_epsilon: float, delta: float, q: float, steps: int,
 
 
 def steps_within_budget(target_epsilon: float, delta: float, sigma: float, q: float, wanted: int,
-                        prior: Sequence[Segment] = ()) -> int:
-    """How many of ``wanted`` further steps keep the PRV epsilon within the target.
+                        prior: Sequence[Segment] = (), *, accountant: str | None = "opacus_prv") -> int:
+    """How many of ``wanted`` further steps keep the epsilon (of ``accountant``) within the target.
 
     Binary search over the step count, so a run stops cleanly on the last step that
     fits (a resumed or extended run cannot overshoot its budget).
     """
 
+    fn = _known(accountant or "opacus_prv")
+
     def fits(k: int) -> bool:
         hist = list(prior) + ([(sigma, q, k)] if k > 0 else [])
-        return (ACCOUNTANTS["opacus_prv"](hist, delta) if hist else 0.0) <= target_epsilon * 1.001
+        return (fn(hist, delta) if hist else 0.0) <= target_epsilon * 1.001
 
     if wanted <= 0:
         return 0

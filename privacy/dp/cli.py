@@ -2,85 +2,82 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-from collections.abc import Sequence
+from pathlib import Path
 
-from audit.commands import FAILURE, OK, UsageError
+import click
 
-
-def _train_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="privacy train", description="DP-SGD fine-tuning of a causal LM (Opacus).")
-    p.add_argument("--model", required=True, help="Hugging Face causal LM directory")
-    p.add_argument("--data", required=True, help=".jsonl with a 'text' field, or .txt (one record a line)")
-    p.add_argument("--out", required=True, help="output directory (model, report, checkpoint)")
-    p.add_argument("--target-epsilon", type=float, required=True)
-    p.add_argument("--delta", type=float, default=None, help="default: min(1e-5, 1/(10 n))")
-    p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--batch-size", type=int, required=True, help="expected (logical) batch size")
-    p.add_argument("--max-grad-norm", type=float, required=True, help="per-record clipping norm C")
-    p.add_argument("--lora-r", type=int, default=0, help="LoRA rank (0: full fine-tuning)")
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--physical-batch-size", type=int, default=16, help="BatchMemoryManager physical batch")
-    p.add_argument("--grad-sample-mode", choices=["auto", "hooks", "ghost"], default="auto")
-    p.add_argument("--gradient-checkpointing", action="store_true")
-    p.add_argument("--max-length", type=int, default=None, help="cap on tokens per record")
-    p.add_argument("--truncate", action="store_true", help="truncate records longer than the context")
-    p.add_argument("--redact-pii", action="store_true", help="redact the data with privacy.pii first")
-    p.add_argument("--resume", action="store_true", help="resume from OUT/checkpoint")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
-    p.add_argument("--max-noise-multiplier", type=float, default=50.0)
-    p.add_argument("--checkpoint-every", type=int, default=50, help="steps between checkpoints")
-    p.add_argument("--stop-after-steps", type=int, default=None,
-                   help="stop cleanly after this many steps in this session (time-boxed jobs); resume later")
-    p.add_argument("--nproc", type=int, default=1, help="processes (Opacus DPDDP, gloo on CPU)")
-    p.add_argument("--audit-store", default=None, help="audit log URL (sqlite:///..., postgresql://...)")
-    p.add_argument("--signing-key", default=None, help="Ed25519 PEM key for the report")
-    p.add_argument("--no-progress", action="store_true")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
-    return p
+from commandline import FAILURE, OK, UsageError, existing_path, json_option, progress_option
 
 
-def _config(args: argparse.Namespace) -> object:
-    from privacy.dp.config import TrainConfig
-
-    return TrainConfig(
-        model=args.model, data=args.data, out=args.out, target_epsilon=args.target_epsilon, delta=args.delta,
-        epochs=args.epochs, batch_size=args.batch_size, max_grad_norm=args.max_grad_norm, lora_r=args.lora_r,
-        lr=args.lr, physical_batch_size=args.physical_batch_size, grad_sample_mode=args.grad_sample_mode,
-        gradient_checkpointing=args.gradient_checkpointing, max_length=args.max_length, truncate=args.truncate,
-        redact_pii=args.redact_pii, resume=args.resume, seed=args.seed, device=args.device,
-        max_noise_multiplier=args.max_noise_multiplier, checkpoint_every=args.checkpoint_every,
-        stop_after_steps=args.stop_after_steps, progress=not args.no_progress, audit_store=args.audit_store,
-        signing_key=args.signing_key)
-
-
-def train(argv: Sequence[str]) -> int:
-    args = _train_parser().parse_args(list(argv))
+@click.command(help="DP-SGD fine-tuning of a causal LM (Opacus). Writes the model, a signed privacy report "
+                    "(privacy_report.json/.txt) and a checkpoint to OUT.")
+@click.option("--model", required=True, type=existing_path(), help="Hugging Face causal LM directory")
+@click.option("--data", required=True, type=existing_path(dir_okay=False),
+              help=".jsonl with a 'text' field, or .txt (one record a line)")
+@click.option("--out-dir", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="output directory (model, report, checkpoint)")
+@click.option("--target-epsilon", type=float, required=True, help="the privacy budget epsilon to stay within")
+@click.option("--delta", type=float, default=None, help="the delta of (epsilon, delta)-DP; default min(1e-5, 1/(10 n))")
+@click.option("--epochs", type=int, required=True, help="passes over the data (planned; the budget may stop earlier)")
+@click.option("--batch-size", type=int, required=True, help="expected (logical) batch size")
+@click.option("--max-grad-norm", type=float, required=True, help="per-record clipping norm C")
+@click.option("--lora-r", type=int, default=0, show_default=True, help="LoRA rank (0: full fine-tuning)")
+@click.option("--lr", type=float, default=1e-3, show_default=True, help="AdamW learning rate")
+@click.option("--physical-batch-size", type=int, default=16, show_default=True,
+              help="records per forward pass (BatchMemoryManager); memory, not privacy")
+@click.option("--grad-sample-mode", type=click.Choice(["auto", "hooks", "ghost"]), default="auto", show_default=True,
+              help="how per-record gradients are clipped (ghost: less memory)")
+@click.option("--gradient-checkpointing", is_flag=True, help="trade compute for memory (re-entrant checkpointing)")
+@click.option("--max-length", type=int, default=None, help="cap on tokens per record")
+@click.option("--truncate", is_flag=True, help="truncate records longer than the context instead of refusing")
+@click.option("--redact-pii", is_flag=True, help="redact the data with the PII engine first")
+@click.option("--resume", is_flag=True, help="resume from OUT/checkpoint (same data, model and DP parameters)")
+@click.option("--seed", type=int, default=0, show_default=True, help="random seed")
+@click.option("--device", default="auto", show_default=True, help="auto (cuda if available), cpu, cuda, cuda:N")
+@click.option("--max-noise-multiplier", type=float, default=50.0, show_default=True,
+              help="refuse a target that needs more noise than this")
+@click.option("--accountant", type=click.Choice(["prv", "rdp"]), default="prv", show_default=True,
+              help="the accountant the run is charged with (prv: near-tight; rdp: a looser upper bound)")
+@click.option("--checkpoint-every", type=int, default=50, show_default=True, help="steps between checkpoints")
+@click.option("--stop-after-steps", type=int, default=None,
+              help="stop cleanly after this many steps in this session (time-boxed jobs); resume later")
+@click.option("--nproc", type=int, default=1, show_default=True, help="processes (Opacus DPDDP, gloo on CPU)")
+@click.option("--audit-store", default=None, metavar="URL",
+              help="audit log URL (sqlite:///..., postgresql://...) to record the run in")
+@click.option("--signing-key", default=None, type=existing_path(dir_okay=False),
+              help="Ed25519 PEM key that signs the report (default: the development key)")
+@progress_option
+@json_option
+def train(as_json: bool, progress: bool | None, nproc: int, **opts: object) -> int:
     import logging
+    import sys
+
+    from privacy.dp.config import TrainConfig
 
     for name in ("opacus", "absl"):  # dp-accounting RDP per-order convergence chatter (bound stays valid)
         logging.getLogger(name).setLevel(logging.ERROR)
-    cfg = _config(args)
-    if args.nproc > 1:
+    opts = {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()}
+    show = sys.stderr.isatty() if progress is None else progress
+    cfg = TrainConfig(**opts, progress=show)  # type: ignore[arg-type]
+    if nproc > 1:
         from privacy.dp.ddp import launch
 
-        summary = launch(cfg, args.nproc)  # type: ignore[arg-type]
+        summary = launch(cfg, nproc)
     else:
         from privacy.dp.runner import run_training
 
-        result, _report = run_training(cfg)  # type: ignore[arg-type]
+        result, _report = run_training(cfg)
         summary = result.to_dict()
     summary.pop("losses", None)
-    if args.json:
+    if as_json:
         print(json.dumps(summary, indent=2, default=str))
     else:
         _print_summary(summary)
     return OK
 
 
-def _print_summary(s: dict) -> None:
+def _print_summary(s: dict[str, object]) -> None:
     print(f"status: {s['status']}  steps {s['steps_done']}/{s['planned_steps']}  records {s['n_records']}")
     if s["status"] == "stopped":
         print(f"checkpoint saved in {s['out']}/checkpoint; continue with --resume")
@@ -93,29 +90,32 @@ def _print_summary(s: dict) -> None:
     print(f"model and privacy_report.{{json,txt}} in {s['out']}")
 
 
-def audit(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="privacy audit",
-                                description="Empirical privacy audit: canaries, MIA AUC, one-run epsilon lower bound.")
-    p.add_argument("run_dir", nargs="?", help="a directory written by 'privacy train' (holds run.json)")
-    p.add_argument("--config", help="instead of RUN_DIR: a JSON/YAML file of train options (model, data, out, ...)")
-    p.add_argument("--canaries", type=int, default=64)
-    p.add_argument("--alternatives", type=int, default=63, help="random secrets per canary for exposure")
-    p.add_argument("--no-baseline", action="store_true", help="skip the non-private baseline")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--signing-key", default=None)
-    p.add_argument("--json", action="store_true")
-    args = p.parse_args(list(argv))
+@click.command(help="Empirical privacy audit: retrain with canaries, membership-inference AUC and a one-run "
+                    "epsilon lower bound, compared with the accountant. Exit 1 if the bound exceeds the "
+                    "accounted epsilon (a bug).")
+@click.argument("run_dir", required=False, type=existing_path(file_okay=False))
+@click.option("--config", type=existing_path(dir_okay=False),
+              help="instead of RUN_DIR: a JSON/YAML file of train options (model, data, out, ...)")
+@click.option("--canaries", type=int, default=64, show_default=True, help="canary records planted in the data")
+@click.option("--alternatives", type=int, default=63, show_default=True,
+              help="random secrets per canary for exposure")
+@click.option("--no-baseline", is_flag=True, help="skip the non-private baseline")
+@click.option("--seed", type=int, default=1234, show_default=True, help="random seed of the canaries")
+@click.option("--signing-key", default=None, type=existing_path(dir_okay=False),
+              help="Ed25519 PEM key that signs the audit report (default: the development key)")
+@json_option
+def audit(run_dir: Path | None, config: Path | None, canaries: int, alternatives: int, no_baseline: bool, seed: int,
+          signing_key: Path | None, as_json: bool) -> int:
     from privacy.dp.audit_run import audit_run_dir, audit_text, run_audit
 
-    if (args.run_dir is None) == (args.config is None):
+    if (run_dir is None) == (config is None):
         raise UsageError("give either RUN_DIR or --config FILE")
-    options = dict(canaries=args.canaries, alternatives=args.alternatives, baseline=not args.no_baseline,
-                   seed=args.seed)
-    if args.config:
-        report = run_audit(_load_config(args.config), **options)
+    options = dict(canaries=canaries, alternatives=alternatives, baseline=not no_baseline, seed=seed)
+    if config:
+        report = run_audit(_load_config(str(config)), **options)
     else:
-        report = audit_run_dir(args.run_dir, signing_key=args.signing_key, **options)
-    print(json.dumps(report, indent=2) if args.json else audit_text(report), end="" if not args.json else "\n")
+        report = audit_run_dir(str(run_dir), signing_key=str(signing_key) if signing_key else None, **options)
+    print(json.dumps(report, indent=2) if as_json else audit_text(report), end="" if not as_json else "\n")
     return FAILURE if report["bug"] else OK
 
 

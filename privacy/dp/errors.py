@@ -1,6 +1,6 @@
 """Errors of the DP fine-tuning tools.
 
-All derive from ``audit.commands.UsageError`` so the command table prints them as one
+All derive from ``commandline.UsageError`` so the command table prints them as one
 line with exit code ERROR. Messages name files, line numbers, layers and parameters,
 never the content of a record (it may hold personal data).
 
@@ -15,7 +15,7 @@ never the content of a record (it may hold personal data).
 
 from __future__ import annotations
 
-from audit.commands import UsageError
+from commandline import UsageError
 
 
 class DPError(UsageError):

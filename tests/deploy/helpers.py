@@ -26,7 +26,7 @@ DASHBOARD = DEPLOY / "grafana" / "compliance-gateway.json"
 DOCKERFILE = DEPLOY / "Dockerfile"
 
 # YAML files that are not Kubernetes objects.
-NOT_OBJECTS = {"kustomization.yaml", "gateway.yaml"}
+NOT_OBJECTS = {"kustomization.yaml", "gateway.yaml", "envoy.yaml", "envoy-jwt-authn.yaml"}  # + Envoy configs
 
 
 def yaml_files() -> list[Path]:

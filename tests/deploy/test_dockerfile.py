@@ -22,9 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from gateway.chain.plugins.policy import PolicySettings
 from gateway.cli import COMMANDS
 from gateway.config import load_config
-from gateway.chain.plugins.policy import PolicySettings
 from gateway.hosts.proxy.serve import FLAGS
 from tests.deploy.helpers import DOCKERFILE, ROOT
 

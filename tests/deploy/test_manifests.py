@@ -15,8 +15,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from gateway.config import GatewayConfig, load_config
 from gateway.chain.plugins import resolve
+from gateway.config import GatewayConfig, load_config
 from tests.deploy.helpers import (
     DEPLOY,
     GATEWAY_YAML,

@@ -30,6 +30,28 @@ from tests.deploy.helpers import (
 
 PROMETHEUS_BUILTINS = {"up"}
 
+# What the dashboard needs that gateway/chain/metrics.py does not export yet (series name -> labels).
+# Until a series carries ``tenant``, ``tenant=~"$tenant"`` matches it only when "All" tenants are
+# selected (".*" matches an absent label), so these panels show the whole gateway today and follow
+# the tenant filter once the gateway adds the label. A series that is already exported is checked
+# against its real labels, never against this list.
+_TENANT = {"tenant"}
+PROPOSED: dict[str, set[str]] = {
+    "gateway_requests_total": {"route", "status"} | _TENANT,
+    "gateway_denials_total": {"code"} | _TENANT,
+    "gateway_pii_entities_total": {"entity_type"} | _TENANT,
+    "gateway_requests_in_flight": _TENANT,
+    **{f"gateway_stage_seconds{s}": {"stage", "le"} | _TENANT for s in ("_bucket",)},
+    **{f"gateway_request_seconds{s}": {"route", "le"} | _TENANT for s in ("_bucket",)},
+    **{f"gateway_upstream_first_byte_seconds{s}": {"upstream", "le"} | _TENANT for s in ("_bucket",)},
+    # New: policy denials by the rule (Rego module) that denied: a bounded label, unlike the reason text.
+    "gateway_policy_denials_total": {"rule"} | _TENANT,
+    # New: the audit store. Submission-to-durable time per record, records waiting, records not yet signed.
+    "gateway_audit_write_seconds_bucket": {"le"} | _TENANT,
+    "gateway_audit_queue_depth": _TENANT,
+    "gateway_audit_unsigned_records": _TENANT,
+}
+
 
 def _rules() -> list[dict]:
     rule = documents(ALERTS)[0]
@@ -50,15 +72,19 @@ def _dashboard_queries() -> list[str]:
     return exprs
 
 
-def _check_expr(expr: str, where: str) -> set[str]:
+def _check_expr(expr: str, where: str, proposed: dict[str, set[str]] | None = None) -> set[str]:
     cat = catalogue()
+    proposed = proposed or {}
     names = promql_metric_names(expr)
     assert names, f"{where}: no metric in {expr!r}"
-    unknown = names - set(cat) - PROMETHEUS_BUILTINS
+    unknown = names - set(cat) - set(proposed) - PROMETHEUS_BUILTINS
     assert not unknown, f"{where}: {sorted(unknown)} are not gateway metrics ({sorted(cat)})"
     known_labels = set(TARGET_LABELS)
     for name, labels in promql_selectors(expr):
-        allowed = (cat[name].labels if name in cat else set()) | TARGET_LABELS
+        real = cat[name].labels if name in cat else set()
+        # Once the gateway exports a series with its tenant label, its real labels rule.
+        allowed = real if "tenant" in real else real | proposed.get(name, set())
+        allowed |= TARGET_LABELS
         assert labels <= allowed, f"{where}: {name} has no label {sorted(labels - allowed)}"
         known_labels |= allowed
     extra = grouping_labels(expr) - known_labels
@@ -138,7 +164,7 @@ def test_dashboard_uses_only_real_metric_and_label_names() -> None:
     used: set[str] = set()
     exprs = _dashboard_queries()
     for e in exprs:
-        used |= _check_expr(e, f"dashboard {e[:60]}")
+        used |= _check_expr(e, f"dashboard {e[:60]}", PROPOSED)
     for var in dash["templating"]["list"]:
         if var["type"] != "query":
             continue
@@ -161,8 +187,54 @@ def test_dashboard_has_the_required_breakdowns() -> None:
     assert has("gateway_stage_seconds_bucket", "stage", quantile="0.99")
     assert has("gateway_upstream_first_byte_seconds_bucket", "upstream", quantile="0.99")
     assert has("gateway_denials_total", "code")
-    assert has("gateway_pii_entities_total", "entity_type")
+    assert has("gateway_pii_entities_total", "entity_type", "tenant")
     assert has("gateway_tokens_total", "tenant")
+    assert has("gateway_policy_denials_total", "rule")
+    assert has("gateway_audit_write_seconds_bucket", "le", quantile="0.99")
+    assert has("gateway_audit_queue_depth") and has("gateway_audit_unsigned_records")
+
+
+def _panels(panels: list[dict]) -> list[dict]:
+    out = []
+    for p in panels:
+        out.append(p)
+        out.extend(_panels(p.get("panels", [])))
+    return out
+
+
+_SELECTOR = re.compile(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*(\{[^}]*\})?")
+
+
+def tenant_filter_problems(expr: str) -> list[str]:
+    """Selectors in ``expr`` that do not filter on the dashboard's tenant variable."""
+    names = promql_metric_names(expr)
+    stripped = re.sub(r"\[[^\]]*\]", " ", expr)
+    problems = []
+    for m in _SELECTOR.finditer(stripped):
+        name, matcher = m.group(1), m.group(2) or ""
+        if name in names and not re.search(r'(?<![A-Za-z0-9_])tenant\s*=~\s*"\$\{?tenant(:[a-z]+)?\}?"', matcher):
+            problems.append(name)
+    return problems
+
+
+def test_every_panel_honours_the_tenant_variable() -> None:
+    dash = json.loads(DASHBOARD.read_text())
+    assert any(v["name"] == "tenant" for v in dash["templating"]["list"])
+    checked = 0
+    for p in _panels(dash["panels"]):
+        if p["type"] == "row":
+            continue
+        assert p.get("targets"), f"panel {p['title']!r} has no query"
+        for t in p["targets"]:
+            bad = tenant_filter_problems(t["expr"])
+            assert not bad, f"panel {p['title']!r}: {bad} ignore the tenant variable in {t['expr']!r}"
+            checked += 1
+    assert checked >= 20
+    # The check can fail: a selector without the filter, or with a fixed tenant, is caught.
+    assert tenant_filter_problems('sum(rate(gateway_requests_total{job="x"}[5m])) / sum(up)') == \
+        ["gateway_requests_total", "up"]
+    assert tenant_filter_problems('gateway_tokens_total{tenant="acme"}') == ["gateway_tokens_total"]
+    assert tenant_filter_problems('a{tenant=~"$tenant"} / b{xtenant=~"$tenant"}') == ["b"]
 
 
 # --- promtool (Prometheus' own parser and rule evaluator) ----------------------------------------

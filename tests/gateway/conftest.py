@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from gateway.hosts.proxy.app import GatewayApp
 from gateway.auth.devkey import mint
 from gateway.config import load_config
+from gateway.hosts.proxy.app import GatewayApp
 from tests.gateway.upstream_app import EchoUpstream
 from tests.servers import ServerThread
 

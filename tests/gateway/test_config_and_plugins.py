@@ -107,7 +107,8 @@ def test_third_party_plugin_via_entry_point(upstream, gateway_factory, token, tm
 
 def test_audit_event_per_request_without_raw_pii(upstream, gateway_factory, token, tmp_path):
     _, up_url = upstream
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}])
+    # echo-1 is listed by name: a configured model name is kept in plain text (others are not).
+    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url, "models": ["echo-1", "*"]}])
     assert httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=auth(token)).status_code == 200
     assert httpx.post(f"{url}/v1/chat/completions", json=CHAT).status_code == 401
     assert httpx.post(f"{url}/v1/chat/completions", content=b"{", headers=auth(token)).status_code == 400

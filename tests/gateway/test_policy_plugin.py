@@ -152,8 +152,8 @@ async def test_denied_request_is_403_with_reasons():
 
 async def test_pii_findings_drive_deny_and_redaction_obligation():
     plugin = await started()
-    with pytest.raises(Forbidden, match="CN_ID and the tenant lacks the kyc entitlement"):
-        await plugin.on_request(make_ctx(pii=[("CN_ID", 1)]))
+    with pytest.raises(Forbidden, match="CN_RESIDENT_ID and the tenant lacks the kyc entitlement"):
+        await plugin.on_request(make_ctx(pii=[("CN_RESIDENT_ID", 1)]))
     ctx = make_ctx(tenant="globex", model="qwen2.5-7b-instruct", upstream=US, pii=[("CREDIT_CARD", 1)])
     stage = PIIStage()
     ctx.state["pii"] = stage
@@ -174,10 +174,10 @@ async def test_unbuildable_input_fails_closed_and_pii_counts_add_up():
     with pytest.raises(Forbidden, match="could not be built"):
         await plugin.on_request(ctx)
     assert ctx.policy.allow is False and ctx.audit["policy"]["failure"] == "error"
-    twice = make_ctx(pii=[("CN_ID", 1), ("CN_ID", 2)])
+    twice = make_ctx(pii=[("CN_RESIDENT_ID", 1), ("CN_RESIDENT_ID", 2)])
     with pytest.raises(Forbidden):
         await plugin.on_request(twice)
-    assert twice.audit["policy"]["input"]["pii"] == {"CN_ID": 3}
+    assert twice.audit["policy"]["input"]["pii"] == {"CN_RESIDENT_ID": 3}
 
 
 async def test_async_enforce_is_awaited():
@@ -197,7 +197,7 @@ async def test_async_enforce_is_awaited():
 async def test_claims_and_anonymous_requests():
     plugin = await started()
     ctx = make_ctx(tenant="newco", claims={"plan": "pro", "email": "x@y", "entitlements": ["kyc"]}, upstream=US,
-                   pii=[("CN_ID", 1)])
+                   pii=[("CN_RESIDENT_ID", 1)])
     await plugin.on_request(ctx)
     assert ctx.audit["policy"]["input"]["claims"] == {"plan": "pro", "entitlements": ["kyc"]}
     anon = make_ctx(anonymous=True, model="smollm2-135m", upstream=SimpleNamespace(name="dev", labels={}))
@@ -274,7 +274,7 @@ async def test_opa_mode_matches_embedded_and_fails_closed(shipped_bundle):
     embedded = await started()
     try:
         assert (await opa.ready())[0]
-        for kwargs in ({}, {"roles": ("user",)}, {"pii": [("CN_ID", 1)]}, {"upstream": US}):
+        for kwargs in ({}, {"roles": ("user",)}, {"pii": [("CN_RESIDENT_ID", 1)]}, {"upstream": US}):
             a, b = make_ctx(**kwargs), make_ctx(**kwargs)
             ra = rb = None
             try:

@@ -118,7 +118,7 @@ def test_huge_input_document_is_evaluated_without_harm(shipped_policy):
         ({"model": 42}, "input.model must be a string or null"),
         ({"tenant": {"id": "acme"}}, "input.tenant must be a string or null"),
         ({"pii": "CREDIT_CARD"}, "input.pii must be an object of entity type -> count"),
-        ({"pii": {"CN_ID": "one"}}, "input.pii counts must be non-negative numbers"),
+        ({"pii": {"CN_RESIDENT_ID": "one"}}, "input.pii counts must be non-negative numbers"),
         ({"request": [1]}, "input.request must be an object"),
         ({"time": "2026-01-01"}, "input.time must be a number (unix seconds)"),
         ({"route": None}, "input.route must be a string"),

@@ -23,7 +23,7 @@ INPUTS = [
     allowed_input(),
     allowed_input(roles=["user"]),
     allowed_input(tenant="globex", model="qwen2.5-7b-instruct", pii={"CREDIT_CARD": 2}, upstream={"name": "u", "labels": {"region": "us"}}),
-    allowed_input(pii={"CN_ID": 1}),
+    allowed_input(pii={"CN_RESIDENT_ID": 1}),
     allowed_input(model="qwen-jailbreak-v2"),
     allowed_input(upstream={"name": "us-gpu", "labels": {"region": "us"}}),
     allowed_input(subject="alice@globex", tenant="globex", roles=["user"], model="deepseek-r1", upstream={"name": "u", "labels": {}}),

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from audit.commands import UsageError
+from commandline import UsageError
 from watermark.errors import WatermarkError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from audit.commands import FAILURE, OK
+from commandline import FAILURE, OK
 from watermark.commands.common import add_key_options, command, load_key_from_args, write_json
 
 
@@ -38,7 +38,7 @@ def main(argv: list[str]) -> int:
     try:
         tok = AutoTokenizer.from_pretrained(args.tokenizer)
     except (OSError, ValueError) as exc:
-        from audit.commands import UsageError
+        from commandline import UsageError
 
         raise UsageError(f"cannot load a tokenizer from {args.tokenizer} ({type(exc).__name__})") from None
     cfg = TextWatermarkConfig(gamma=args.gamma, context_width=args.context_width, self_hash=args.self_hash,

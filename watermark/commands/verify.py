@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from audit.commands import FAILURE, OK
+from commandline import FAILURE, OK
 from watermark.commands.common import add_key_options, command, load_key_from_args, write_json
 
 
@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--audit-store", metavar="URL", help="record the report in this audit log")
     args = p.parse_args(argv)
     if not 0.0 < args.alpha < 1.0:
-        from audit.commands import UsageError
+        from commandline import UsageError
 
         raise UsageError(f"--alpha must be in (0, 1), got {args.alpha}")
     from watermark.report import render_text

@@ -14,8 +14,9 @@ Hooks (all optional except ``name``):
   parsed SSE event (the JSON of a ``data:`` line) and returns the events to pass on
   (hold back by returning ``[]``, release later).
 - ``on_stream_end(ctx) -> list[dict]``: flush anything held back.
-- ``on_complete(ctx)``: always, in chain order, after the client got its answer or
-  error (audit events, token debits). Must not raise.
+- ``on_complete(ctx)``: always, in chain order, once the answer or error is decided and
+  before its final bytes are released (``Chain.commit``: token debits, the audit record,
+  whose durability the host then waits for). Must not raise.
 """
 
 from __future__ import annotations

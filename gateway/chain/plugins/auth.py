@@ -11,16 +11,19 @@ is checked once per token, not once per request.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import time
 from typing import Any
 
 import jwt
+import orjson
 
 from gateway.auth.keys import KeySet
-from gateway.config import AuthSettings
 from gateway.chain.context import Identity, RequestContext
 from gateway.chain.errors import Unauthorized
 from gateway.chain.plugins import Plugin
+from gateway.config import AuthSettings
 
 HMAC_ALGS = {"HS256", "HS384", "HS512"}
 
@@ -42,6 +45,7 @@ class JWTAuthPlugin(Plugin):
             require.append("aud")
         self._options = {"require": require, "verify_aud": bool(settings.audience)}
         self._pending_refresh: asyncio.Task[bool] | None = None
+        self._trusted = settings.trusted_payload_header.lower() if settings.trusted_payload_header else None
 
     async def startup(self) -> None:
         if self.settings.enabled:
@@ -55,7 +59,10 @@ class JWTAuthPlugin(Plugin):
         return True, "dev key" if self.keys.using_dev_key else "ok"
 
     async def on_request(self, ctx: RequestContext) -> None:
-        if not self.settings.enabled:
+        if not self.settings.enabled or ctx.identity is not None:  # a host verified the caller (guardrail API key)
+            return
+        if self._trusted is not None:
+            ctx.identity = self._trusted_identity(ctx.headers.get(self._trusted))
             return
         header = ctx.headers.get("authorization")
         if not header:
@@ -133,6 +140,41 @@ class JWTAuthPlugin(Plugin):
             raise Unauthorized("the token's signing algorithm is not accepted") from None
         except jwt.InvalidTokenError:
             raise Unauthorized("the token is invalid") from None
+        return self._identity(claims), float(claims["exp"])
+
+    def _trusted_identity(self, payload: str | None) -> Identity:
+        """The identity from a payload a trusted proxy verified (Envoy jwt_authn), cached like tokens."""
+        if not payload:
+            raise Unauthorized("missing bearer token", code="missing_token", error="invalid_request")
+        cached = self._cache.get(payload)
+        now = time.time()
+        if cached is not None and now < cached[1] + self.settings.leeway_seconds:
+            return cached[0]
+        try:
+            claims = orjson.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        except (binascii.Error, ValueError):
+            raise Unauthorized("the forwarded identity is malformed") from None
+        if not isinstance(claims, dict):
+            raise Unauthorized("the forwarded identity is malformed")
+        exp = claims.get("exp")
+        if not isinstance(exp, (int, float)) or isinstance(exp, bool):
+            raise Unauthorized("the token lacks the required claim 'exp'", code="missing_claim")
+        if now > exp + self.settings.leeway_seconds:
+            raise Unauthorized("the token has expired", code="token_expired")
+        if self.settings.issuer and claims.get("iss") != self.settings.issuer:
+            raise Unauthorized("the token's issuer is not trusted", code="invalid_issuer")
+        aud = claims.get("aud")
+        if self.settings.audience and self.settings.audience not in (aud if isinstance(aud, list) else [aud]):
+            raise Unauthorized("the token is not meant for this gateway (audience)", code="invalid_audience")
+        identity = self._identity(claims)
+        if self.settings.cache_size:
+            if len(self._cache) >= self.settings.cache_size:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[payload] = (identity, float(exp))
+        return identity
+
+    def _identity(self, claims: dict[str, Any]) -> Identity:
+        s = self.settings
         subject = claims.get(s.subject_claim)
         tenant = claims.get(s.tenant_claim)
         if not isinstance(subject, str) or not subject:
@@ -146,5 +188,4 @@ class JWTAuthPlugin(Plugin):
             roles = tuple(raw_roles)
         else:
             raise Unauthorized(f"the token's '{s.roles_claim}' claim must be a list of strings", code="invalid_claim")
-        exp = float(claims["exp"])
-        return Identity(subject=subject, tenant=tenant, roles=roles, claims=claims), exp
+        return Identity(subject=subject, tenant=tenant, roles=roles, claims=claims)

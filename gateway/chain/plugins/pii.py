@@ -26,12 +26,13 @@ import asyncio
 import copy
 import logging
 from collections import Counter
-from typing import Any
+from typing import Any, Literal
 
 from gateway.chain.context import PIIFinding, RequestContext
 from gateway.chain.errors import BadRequest, PayloadTooLarge, ServiceUnavailable
 from gateway.chain.plugins import Plugin
-from privacy.pii.body import Texts, Unscreenable, request_texts, response_texts
+from gateway.config import ConfigError
+from privacy.pii.body import Texts, UnknownField, Unscreenable, request_texts, response_texts
 from privacy.pii.engine import PIIEngine, TextTooLarge
 from privacy.pii.findings import Finding
 from privacy.pii.keys import TenantKeys, load_master_secret
@@ -42,6 +43,26 @@ from privacy.pii.streaming import StreamRewriter
 
 log = logging.getLogger("gateway.pii")
 DEFAULT_TENANT = "default"
+
+
+# Streamed text fields of a chat delta, each restored and redacted like the message content.
+REASONING_FIELDS = ("reasoning_content", "reasoning")
+TEXT_DELTAS = frozenset(("content", *REASONING_FIELDS))
+
+
+class PIIConfigError(ConfigError, ValueError):
+    """A ``pii:`` setting the engine cannot start with; the message names the key."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(f"invalid configuration: {message}")
+
+
+class GatewayPIISettings(PIISettings):
+    """The ``pii:`` section: the engine's settings plus what only the gateway does."""
+
+    # A request field the gateway does not know: screen it as free text, or refuse the request (400
+    # naming the field's path, never its value).
+    unknown_fields: Literal["screen", "reject"] = "screen"
 
 
 class PIIRequestState:
@@ -67,7 +88,7 @@ class PIIRequestState:
 
     def redact_body(self, overrides: dict[str, str] | None = None) -> dict[str, Any]:
         body = copy.deepcopy(self.original) if self.original is not None else {}
-        texts = request_texts(body, self.ctx.route)
+        texts = request_texts(body, self.ctx.route, self.plugin.settings.unknown_fields)
         values = texts.texts()
         texts.write([self.session.apply(t, f, overrides) for t, f in zip(values, self.findings, strict=True)])
         return body
@@ -82,6 +103,8 @@ class PIIRequestState:
             raise ValueError(f"unknown PII operators {unknown}")
         try:
             self.ctx.body = self.redact_body(dict(operators))
+        except Unscreenable as exc:
+            raise BadRequest(str(exc), code="unscreenable_input") from None
         except Exception as exc:
             log.error("PII enforce failed: %s", type(exc).__name__)
             raise ServiceUnavailable("PII engine unavailable") from None
@@ -127,33 +150,54 @@ class PIIRequestState:
 class PIIPlugin(Plugin):
     name = "pii"
     section = "pii"
-    Settings = PIISettings
+    Settings = GatewayPIISettings
 
-    def __init__(self, settings: PIISettings, config: Any) -> None:
+    def __init__(self, settings: GatewayPIISettings, config: Any) -> None:
         super().__init__(settings, config)
-        self.settings: PIISettings = settings
+        self.settings: GatewayPIISettings = settings
+        # Model names the upstreams list by name; any other name is client input and is screened.
+        ups = getattr(config, "upstreams", None)
+        self._models = frozenset() if ups is None else frozenset(m for u in ups for m in u.models if m != "*")
         self.engine: PIIEngine | None = None
+        self._master: bytes | None = None
         self.keys: TenantKeys | None = None
         self.store: PseudonymStore | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
-    async def startup(self) -> None:
+    def check(self) -> None:
+        """Start-up validation that needs no network (``gateway serve`` and ``--check`` both run it):
+        the key the operators need, settings that need each other, the engine and its model loaded."""
         s = self.settings
-        master = load_master_secret(s.hash_key_file, s.hash_key_env)
+        try:
+            master = load_master_secret(s.hash_key_file, s.hash_key_env)
+        except OSError as exc:
+            raise PIIConfigError(f"pii.hash_key_file: cannot read {s.hash_key_file} ({exc.strerror})") from None
+        except ValueError as exc:
+            raise PIIConfigError(f"pii.hash_key_file: {exc}") from None
         if master is None and _uses_hash(s):
-            raise ValueError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
-        self.keys = TenantKeys(master) if master is not None else None
+            raise PIIConfigError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
         if any(t.durable_pseudonyms for t in s.tenants.values()):
             if s.pseudonym_store is None:
-                raise ValueError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
+                raise PIIConfigError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
             if master is None:
-                raise ValueError("pii.hash_key_file: durable pseudonyms need the PII master key")
+                raise PIIConfigError("pii.hash_key_file: durable pseudonyms need the PII master key")
+        engine = PIIEngine(s)
+        try:
+            engine.start()
+        except (OSError, ImportError) as exc:
+            raise PIIConfigError(f"pii.ner.model: cannot load {s.ner.model!r} ({type(exc).__name__})") from None
+        self._master, self.engine = master, engine
+
+    async def startup(self) -> None:
+        if self.engine is None:
+            await asyncio.to_thread(self.check)
+        s, master = self.settings, self._master
+        self.keys = TenantKeys(master) if master is not None else None
+        if master is not None and s.pseudonym_store is not None and any(
+                t.durable_pseudonyms for t in s.tenants.values()):
             ps = s.pseudonym_store
             self.store = PseudonymStore(ps.url, ps.key_prefix, ps.ttl_seconds, master)
             await self.store.start()
-        engine = PIIEngine(s)
-        await asyncio.to_thread(engine.start)
-        self.engine = engine
 
     async def shutdown(self) -> None:
         if self.store is not None:
@@ -191,20 +235,35 @@ class PIIPlugin(Plugin):
         if not self.settings.enabled or ctx.body is None:
             return
         tenant = ctx.identity.tenant if ctx.identity is not None else DEFAULT_TENANT
-        original = copy.deepcopy(ctx.body)
+        # ctx.body is replaced below by a redacted copy, so the parsed body itself stays the original.
+        original = ctx.body
         try:
-            texts: Texts = request_texts(original, ctx.route)
+            texts: Texts = request_texts(original, ctx.route, self.settings.unknown_fields)
         except Unscreenable as exc:
             raise BadRequest(str(exc), code="unscreenable_input") from None
+        except UnknownField as exc:
+            raise BadRequest(str(exc), code="unknown_field") from None
         values = texts.texts()
+        model = ctx.model if isinstance(ctx.model, str) and ctx.model not in self._models else None
+        if model:
+            values.append(model)  # analysed in the same batch; never rewritten, refused if personal
         total = sum(len(v) for v in values)
         if total > self.settings.max_chars:
             raise PayloadTooLarge(f"request text is over the PII engine limit of {self.settings.max_chars} characters")
         findings = await self._analyze_off_loop(values, tenant) if values else []
+        if model:
+            found = findings.pop()
+            values.pop()
+            if found:
+                kinds = ", ".join(sorted({f.entity_type for f in found}))
+                raise BadRequest(f"the model name holds personal data ({kinds}); use a model this gateway lists",
+                                 code="personal_data_in_model")
         state = PIIRequestState(self, ctx, tenant, original, findings)
         ctx.state["pii"] = state
         try:
             ctx.body = state.redact_body()
+        except Unscreenable as exc:
+            raise BadRequest(str(exc), code="unscreenable_input") from None
         except Exception as exc:
             log.error("PII redaction failed: %s", type(exc).__name__)
             raise ServiceUnavailable("PII engine unavailable") from None
@@ -218,6 +277,8 @@ class PIIPlugin(Plugin):
                 top[f.entity_type] = max(top.get(f.entity_type, 0.0), f.score)
         ctx.pii = [PIIFinding(et, n, round(top[et], 3)) for et, n in sorted(counts.items())]
         ctx.audit["pii"] = dict(sorted(counts.items()))
+        if texts.media:  # binary images and audio go out as they are: say so in the record
+            ctx.audit["pii_unscreened_media"] = dict(sorted(texts.media.items()))
 
     # -- response ----------------------------------------------------------------------
     async def on_response(self, ctx: RequestContext) -> None:
@@ -260,12 +321,15 @@ class PIIPlugin(Plugin):
             delta = choice.get("delta")
             if isinstance(delta, dict):
                 keep |= self._rewrite_field(state, (idx, "content", 0), delta, "content", done)
+                for field in REASONING_FIELDS:  # reasoning models (DeepSeek-R1 on vLLM): the same as content
+                    if field in delta or (done and (idx, field, 0) in state.streams):
+                        keep |= self._rewrite_field(state, (idx, field, 0), delta, field, done)
                 for call in delta.get("tool_calls") or []:
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict):
                         t = call.get("index", 0) if isinstance(call.get("index"), int) else 0
                         keep |= self._rewrite_field(state, (idx, "args", t), fn, "arguments", done, always=True)
-                keep |= any(k not in ("content",) for k in delta if delta.get(k) is not None)
+                keep |= any(k not in TEXT_DELTAS for k in delta if delta.get(k) is not None)
             elif "text" in choice:
                 keep |= self._rewrite_field(state, (idx, "text", 0), choice, "text", done)
             keep |= done
@@ -308,8 +372,8 @@ class PIIPlugin(Plugin):
             elif kind == "args":
                 choice = {"index": idx, "delta": {"tool_calls": [{"index": t, "function": {"arguments": text}}]},
                           "finish_reason": None}
-            else:
-                choice = {"index": idx, "delta": {"content": text}, "finish_reason": None}
+            else:  # content, reasoning_content, reasoning
+                choice = {"index": idx, "delta": {kind: text}, "finish_reason": None}
             ev["choices"] = [choice]
             events.append(ev)
         state.streams.clear()

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from gateway.chain.context import PolicyDecision, RequestContext
 from gateway.chain.errors import Forbidden, GatewayError, ServiceUnavailable
 from gateway.chain.plugins import Plugin
+from gateway.config import ConfigError
 from gateway.policy.bundle import default_bundle_dir
 from gateway.policy.decision import CheckedDecision, build_input, check_decision
 from gateway.policy.embedded import EmbeddedDecider, validate
@@ -118,6 +119,14 @@ class PolicySettings(BaseModel):
         return self.bundle_dir if self.bundle_dir is not None else default_bundle_dir()
 
 
+def configured_models(config: Any) -> frozenset[str] | None:
+    """Model names the configured upstreams list by name (None: no gateway config to ask)."""
+    upstreams = getattr(config, "upstreams", None)
+    if upstreams is None:
+        return None
+    return frozenset(m for u in upstreams for m in u.models if m != "*")
+
+
 # --- obligations: name -> handler(ctx, value); unknown names deny -------------------------
 
 ObligationHandler = Callable[[RequestContext, Any], Awaitable[None] | None]
@@ -185,10 +194,30 @@ class PolicyPlugin(Plugin):
         self.watcher: BundleWatcher | None = None
         self._claim_keys = tuple(settings.claims)
         self._fail_open = frozenset(settings.fail_open_routes)
+        self._models = configured_models(config)
+        self._validated: Any = None  # the bundle check() validated, reused by startup()
         # The gateway wires this to its audit log: called with every reload event (a dict).
         self.on_reload_event: ReloadHook | None = None
 
     # --- lifecycle -----------------------------------------------------------------------
+
+    def check(self) -> None:
+        """Start-up validation that needs no network (``gateway serve`` and ``--check`` both run it).
+
+        Embedded mode: load, compile and test the bundle; a bad bundle is a configuration error
+        naming ``policy.bundle_dir``. The validated bundle is kept for ``startup()``.
+        """
+        s = self.settings
+        if s.mode != "embedded":
+            return
+        try:
+            self._validated = self._validate()
+        except PolicyError as exc:
+            raise ConfigError(f"invalid configuration: policy.bundle_dir: {exc}") from None
+
+    def _validate(self) -> Any:
+        s = self.settings
+        return validate(s.engine, s.resolved_bundle_dir(), s.decision, run_bundle_tests=s.test_on_load)
 
     async def startup(self) -> None:
         s = self.settings
@@ -201,7 +230,7 @@ class PolicyPlugin(Plugin):
         bundle_dir = s.resolved_bundle_dir()
         # Validate (load, compile, run the bundle's tests), then compile the serving copy here,
         # on the loop thread that will evaluate. A bad bundle stops start-up with its reason.
-        validated = validate(s.engine, bundle_dir, s.decision, run_bundle_tests=s.test_on_load)
+        validated, self._validated = self._validated or self._validate(), None
         decider = EmbeddedDecider(s.engine, s.decision, timeout_s)
         decider.activate(validated.bundle)
         self._decider = decider
@@ -299,6 +328,12 @@ class PolicyPlugin(Plugin):
             # The decision log: the input minus the subject (the audit event carries identity).
             "input": {k: v for k, v in doc.items() if k != "subject"},
         }
+        if ctx.model and self._models is not None and ctx.model not in self._models:
+            # A model name no upstream lists is whatever the client typed: keep it out of the log
+            # (the audit plugin keeps it in the record's encrypted personal part).
+            record["input"]["model"] = None
+            record["model_redacted"] = True
+            record["deny_reasons"] = [r.replace(ctx.model, "<model>") for r in decision.deny_reasons]
         if checked.audit:
             record["policy_audit"] = checked.audit
         ctx.audit["policy"] = record
@@ -316,7 +351,9 @@ class PolicyPlugin(Plugin):
         DECISIONS.labels(outcome="fail_open" if fail_open else "allow").inc()
 
     async def _apply_obligations(self, ctx: RequestContext, obligations: dict[str, Any]) -> None:
-        for name, value in obligations.items():
+        # pii_operators re-redacts the original body into a new one: it runs first, so that the
+        # other obligations (max_tokens) apply to the body that is sent.
+        for name, value in sorted(obligations.items(), key=lambda kv: kv[0] != "pii_operators"):
             handler = OBLIGATIONS.get(name)
             try:
                 if handler is None:

@@ -13,10 +13,10 @@ import logging
 import math
 from typing import Any
 
-from gateway.config import Limits, RateLimitSettings
 from gateway.chain.context import RequestContext
 from gateway.chain.errors import RateLimited, ServiceUnavailable
 from gateway.chain.plugins import Plugin
+from gateway.config import Limits, RateLimitSettings
 from gateway.ratelimit.buckets import Bucket, Limiter, MemoryLimiter, RedisLimiter, format_reset
 
 log = logging.getLogger("gateway.ratelimit")

@@ -1,37 +1,25 @@
-"""The gateway as a plain ASGI application.
+"""`gateway serve`'s host: a plain ASGI application driving the chain (gateway/chain/core.py).
 
-One dict maps paths to handlers; the body is read once (with a size limit),
-parsed once, checked once and handed to the plugin chain on the request
-context. Streaming answers are relayed event by event through the chain's
-chunk hooks; if the client goes away, the upstream request is cancelled.
-Every error a client sees is rendered from gateway.chain.errors in the OpenAI shape.
+It only translates ASGI events into Chain calls: the body is read (with a size limit) and
+handed to ``chain.request``; the upstream answer goes through ``chain.response_json`` or a
+``StreamRelay``; ``chain.commit`` makes the audit record durable before the final bytes
+(the JSON body, the stream's ``[DONE]``, or an error) are released. If the client goes away,
+the upstream request is cancelled and the record says so.
 """
 
 from __future__ import annotations
 
 import asyncio
-import itertools
 import logging
-import os
 import time
 from typing import Any
 
-import orjson
-
-from gateway.config import GatewayConfig
 from gateway.chain.context import RequestContext
-from gateway.chain.errors import (
-    GatewayError,
-    MethodNotAllowed,
-    NotFound,
-    PayloadTooLarge,
-    UpstreamError,
-    log_internal_error,
-)
-from gateway.chain.metrics import GatewayMetrics
-from gateway.chain.pipeline import Pipeline, build_plugins
-from gateway.chain.requests import CHECKS, parse_json_object
-from gateway.upstream import Router, Upstream, UpstreamResponse
+from gateway.chain.core import Chain, StreamRelay
+from gateway.chain.errors import GatewayError, MethodNotAllowed, NotFound, PayloadTooLarge
+from gateway.config import GatewayConfig
+from gateway.hosts.proxy.openapi import openapi_document
+from gateway.upstream import UpstreamResponse
 
 log = logging.getLogger("gateway")
 
@@ -48,29 +36,22 @@ class ClientGone(Exception):
     """The client disconnected before we answered."""
 
 
+def _enc(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+
+
 class GatewayApp:
     def __init__(self, config: GatewayConfig, *, plugins: list[Any] | None = None) -> None:
+        self.chain = Chain(config, plugins=plugins, host="proxy")
         self.config = config
-        self.metrics = GatewayMetrics()
-        self.router = Router([Upstream(u) for u in config.upstreams])
-        self.pipeline = Pipeline(build_plugins(config) if plugins is None else plugins, self.router)
-        for p in self.pipeline.plugins:
-            p.metrics = self.metrics  # plugins may count things (PII entities, denials)
-        self._wire_plugin_events()
+        self.metrics = self.chain.metrics
+        self.router = self.chain.router
+        self.pipeline = self.chain.pipeline
         self.max_body = config.server.max_body_bytes
-        self.trust_request_id = config.server.trust_request_id
-        self._ids = itertools.count(1)
-        self._id_prefix = os.urandom(4).hex()
-        self.started = False
 
-    def _wire_plugin_events(self) -> None:
-        """Events plugins raise outside any request (policy bundle reloads...) go to the audit log."""
-        audit = self.pipeline.plugin("audit")
-        if audit is None:
-            return
-        for p in self.pipeline.plugins:
-            if hasattr(p, "on_reload_event"):
-                p.on_reload_event = lambda event, _name=p.name: audit.record(f"{_name}.reload", event)
+    @property
+    def started(self) -> bool:
+        return self.chain.started
 
     # -- ASGI entry point ---------------------------------------------------------------
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -84,11 +65,16 @@ class GatewayApp:
                     return
                 await self._handle_api(scope, receive, send, route)
             elif path == "/v1/models":
-                await self._handle_models(scope, receive, send)
+                await self._handle_models(scope, send)
+            elif path == "/beta/litellm_basic_guardrail_api":  # LiteLLM's Generic Guardrail API
+                from gateway.hosts.guardrail.app import handle
+                await handle(self.chain, scope, receive, send, self._read_body)
             elif path == "/healthz":
                 await self._send(send, 200, b'{"status":"ok"}', JSON)
             elif path == "/readyz":
                 await self._handle_ready(send)
+            elif path == "/openapi.json":
+                await self._send(send, 200, openapi_document(), JSON)
             elif path == "/metrics":
                 await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
             else:
@@ -112,64 +98,54 @@ class GatewayApp:
                 return
 
     async def startup(self) -> None:
-        await self.pipeline.startup()
-        self.started = True
+        await self.chain.startup()
 
     async def shutdown(self) -> None:
-        await self.pipeline.shutdown()
-        self.started = False
+        await self.chain.shutdown()
 
     # -- the proxied API ----------------------------------------------------------------
     def _new_context(self, scope: dict[str, Any], route: str) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
-        rid = headers.get("x-request-id") if self.trust_request_id else None
         client = scope.get("client")
-        return RequestContext(
-            request_id=rid or f"{self._id_prefix}-{next(self._ids)}",
-            route=route,
-            method=scope["method"],
-            path=scope["path"],
-            headers=headers,
-            client=client[0] if client else None,
-        )
+        return self.chain.new_context(route=route, method=scope["method"], path=scope["path"],
+                                      headers=headers, client=client[0] if client else None)
 
     async def _handle_api(self, scope: dict[str, Any], receive: Any, send: Any, route: str) -> None:
+        chain = self.chain
         ctx = self._new_context(scope, route)
         state = {"started": False}
-        self.metrics.in_flight.inc()
         try:
             raw = await self._read_body(receive, ctx.headers.get("content-length"))
-            body = parse_json_object(raw)
-            ctx.model, ctx.prompt_tokens = CHECKS[route](body)
-            ctx.body = body
-            ctx.stream = bool(body.get("stream", False)) and route != "embeddings"
-            await self.pipeline.on_request(ctx)
-            await self._forward_watching_disconnect(ctx, receive, send, state)
+            body = await chain.request(ctx, raw)
+            await self._forward_watching_disconnect(ctx, body, receive, send, state)
         except GatewayError as exc:
-            ctx.status, ctx.error_code = exc.status, exc.code
-            if not state["started"]:
-                await self._send_error(send, exc, ctx)
-            elif not state.get("finished"):
-                await self._end_stream_with_error(send, exc)
+            chain.fail(ctx, exc)
+            await self._refuse(ctx, exc, send, state)
         except ClientGone:
-            ctx.status, ctx.error_code = 499, "client_closed_request"
+            chain.cancelled(ctx)
+        except asyncio.CancelledError:  # the server cancelled us (shutdown grace over): say so in the record
+            chain.cancelled(ctx)
+            raise
         except Exception as exc:
-            log_internal_error(log, route, exc)
-            ctx.status, ctx.error_code = 500, "internal_error"
-            if not state["started"]:
-                await self._send_error(send, GatewayError("internal error"), ctx)
-            elif not state.get("finished"):
-                await self._end_stream_with_error(send, GatewayError("internal error"))
+            await self._refuse(ctx, chain.internal_error(ctx, exc, route), send, state)
         finally:
-            self.metrics.in_flight.dec()
-            self.metrics.count_request(route, ctx.status)
-            self.metrics.observe_stages(ctx.timings)
-            self.metrics.observe_request(route, time.perf_counter() - ctx.started)
-            if ctx.status == 200 or ctx.pii:
-                ok = ctx.status == 200
-                self.metrics.count_usage(ctx.identity.tenant if ctx.identity else None,
-                                         ctx.prompt_tokens if ok else 0, ctx.completion_tokens if ok else 0, ctx.pii)
-            await self.pipeline.on_complete(ctx)
+            try:
+                await chain.commit(ctx)  # a no-op unless the request ended without an answer
+            except GatewayError:
+                pass  # nobody is left to tell
+
+    async def _refuse(self, ctx: RequestContext, exc: GatewayError, send: Any, state: dict[str, Any]) -> None:
+        """Commit the record of a refusal or failure, then send it (or 503 if the record failed)."""
+        try:
+            await self.chain.commit(ctx)
+        except GatewayError as audit_exc:
+            exc = audit_exc
+        if state.get("finished"):
+            return
+        if not state["started"]:
+            await self._send_error(send, exc, ctx)
+        else:
+            await self._end_stream_with_error(send, exc)
 
     async def _read_body(self, receive: Any, content_length: str | None) -> bytes:
         limit = self.max_body
@@ -191,7 +167,7 @@ class GatewayApp:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     async def _forward_watching_disconnect(
-        self, ctx: RequestContext, receive: Any, send: Any, state: dict[str, Any]
+        self, ctx: RequestContext, body: bytes, receive: Any, send: Any, state: dict[str, Any]
     ) -> None:
         """Run the upstream exchange; cancel it (and so the upstream request) if the client leaves.
 
@@ -216,7 +192,7 @@ class GatewayApp:
 
         timer = asyncio.get_running_loop().call_later(WATCH_AFTER, _start_watch)
         try:
-            await self._forward(ctx, send, state)
+            await self._forward(ctx, body, send, state)
         except asyncio.CancelledError:
             if state.get("client_gone"):
                 me.uncancel()
@@ -228,208 +204,92 @@ class GatewayApp:
                 watch.remove_done_callback(_client_left)
                 watch.cancel()
 
-    async def _forward(self, ctx: RequestContext, send: Any, state: dict[str, bool]) -> None:
-        upstream: Upstream = ctx.upstream
-        path = "/v1/chat/completions" if ctx.route == "chat" else f"/v1/{ctx.route}"
-        body = ctx.body
-        if ctx.stream and upstream.settings.stream_usage and ctx.route != "embeddings":
-            opts = body.get("stream_options")
-            if not (isinstance(opts, dict) and opts.get("include_usage")):
-                body = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
-                ctx.state["strip_usage_chunk"] = True
+    async def _forward(self, ctx: RequestContext, body: bytes, send: Any, state: dict[str, Any]) -> None:
+        chain = self.chain
         t0 = time.perf_counter()
-        resp = await upstream.send(path, orjson.dumps(body), ctx.request_id)
+        resp = await ctx.upstream.send(chain.upstream_path(ctx), body, ctx.request_id)
         try:
-            first_byte = time.perf_counter() - t0
-            ctx.timings["upstream_ttfb"] = first_byte
-            self.metrics.observe_ttfb(upstream.name, first_byte)
-            if resp.status != 200:
-                await self._relay_upstream_error(ctx, resp, send, state)
-            elif ctx.stream and resp.content_type.startswith("text/event-stream"):
+            chain.upstream_answered(ctx, time.perf_counter() - t0)
+            if resp.status == 200 and ctx.stream and resp.content_type.startswith("text/event-stream"):
                 await self._relay_stream(ctx, resp, send, state)
             else:
-                await self._relay_json(ctx, resp, send, state)
+                raw = await resp.read()
+                state["done"] = True
+                out = await chain.response_json(ctx, raw, resp.status)
+                await chain.commit(ctx)  # the record is durable before the answer leaves
+                state["started"] = True
+                await self._send(send, ctx.status, out, JSON, _enc(chain.response_headers(ctx)))
+                state["finished"] = True
         finally:
             if state.get("done"):
                 resp.release()  # the connection goes back to the pool
             else:
                 resp.close()  # cancelled or failed mid-answer: drop the connection
 
-    async def _relay_upstream_error(
-        self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]
-    ) -> None:
-        raw = await resp.read()
-        state["done"] = True
-        if 400 <= resp.status < 500 and resp.status != 401 and resp.status != 403:
-            # The model server's own complaint about the request (bad parameter, context too long):
-            # pass it on if it is a JSON object, since the client can act on it.
-            try:
-                parsed = orjson.loads(raw)
-            except orjson.JSONDecodeError:
-                parsed = None
-            if isinstance(parsed, dict):
-                ctx.status = resp.status
-                ctx.error_code = "upstream_rejected"
-                state["started"] = True
-                await self._send(send, resp.status, raw, JSON, self._header_list(ctx))
-                state["finished"] = True
-                return
-        raise UpstreamError(f"the model server answered with status {resp.status}", code="upstream_error")
-
-    async def _relay_json(self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]) -> None:
-        raw = await resp.read()
-        state["done"] = True
-        try:
-            parsed = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            raise UpstreamError("the model server answered with invalid JSON", code="upstream_invalid") from None
-        if not isinstance(parsed, dict):
-            raise UpstreamError("the model server answered with invalid JSON", code="upstream_invalid")
-        ctx.response = parsed
-        usage = parsed.get("usage")
-        if isinstance(usage, dict):
-            ct = usage.get("completion_tokens")
-            if isinstance(ct, int):
-                ctx.completion_tokens = ct
-            pt = usage.get("prompt_tokens")
-            if isinstance(pt, int):
-                ctx.prompt_tokens = pt
-        if self.pipeline.rewrites_responses:
-            await self.pipeline.on_response(ctx)
-            raw = orjson.dumps(ctx.response)
-        ctx.status = 200
-        state["started"] = True
-        await self._send(send, 200, raw, JSON, self._header_list(ctx))
-        state["finished"] = True
-
-    async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any, state: dict[str, bool]) -> None:
+    async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Any,
+                            state: dict[str, Any]) -> None:
+        chain = self.chain
+        relay: StreamRelay = chain.stream(ctx)
         headers = [
             (b"content-type", b"text/event-stream"),
             (b"cache-control", b"no-cache"),
             (b"x-accel-buffering", b"no"),
-            *self._header_list(ctx),
+            *_enc(chain.response_headers(ctx)),
         ]
-        ctx.status = 200
         state["started"] = True
         await send({"type": "http.response.start", "status": 200, "headers": headers})
-        rewrite = self.pipeline.rewrites_chunks
-        pipeline = self.pipeline
-        strip_usage = ctx.state.get("strip_usage_chunk", False)
-        finished = False
-        events = 0
-        async for line in resp.iter_lines():
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments, event names: we write our own framing
-            data = line[5:].strip()
-            if data == b"[DONE]":
-                tail = pipeline.on_stream_end(ctx) if rewrite else []
-                out = _sse(tail) + b"data: [DONE]\n\n"
+        feed = relay.feed
+        async for data in resp.iter_chunks():
+            out = feed(data)
+            if out:
                 await send({"type": "http.response.body", "body": out, "more_body": True})
-                finished = True
+            if relay.done:
                 break
-            if rewrite or b'"usage"' in data:
-                try:
-                    chunk = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    raise UpstreamError("the model server sent an invalid stream event",
-                                        code="upstream_invalid") from None
-                if not isinstance(chunk, dict):
-                    raise UpstreamError("the model server sent an invalid stream event", code="upstream_invalid")
-                usage = chunk.get("usage")
-                if isinstance(usage, dict) and isinstance(usage.get("completion_tokens"), int):
-                    ctx.completion_tokens = usage["completion_tokens"]
-                    if isinstance(usage.get("prompt_tokens"), int):
-                        ctx.prompt_tokens = usage["prompt_tokens"]
-                    events = -1  # usage is authoritative
-                    if strip_usage and not chunk.get("choices"):
-                        continue  # we asked for it, the client did not
-                elif events >= 0 and chunk.get("choices"):
-                    events += 1
-                if rewrite:
-                    outs = pipeline.on_chunk(ctx, chunk)
-                    if not outs:
-                        continue
-                    body = _sse(outs)
-                else:
-                    body = b"data: " + data + b"\n\n"
-            else:
-                if events >= 0:
-                    events += 1
-                body = b"data: " + data + b"\n\n"
-            await send({"type": "http.response.body", "body": body, "more_body": True})
-        if events > 0:
-            ctx.completion_tokens = events
         state["done"] = True
-        if not finished:
-            # The upstream ended without [DONE]: flush what is held back, then say so in-band.
-            tail = pipeline.on_stream_end(ctx) if rewrite else []
-            err = UpstreamError("the model server ended the stream early", code="upstream_incomplete")
-            ctx.status, ctx.error_code = 502, err.code
-            out = _sse(tail) + b"data: " + err.body() + b"\n\n"
-            await send({"type": "http.response.body", "body": out, "more_body": True})
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        tail = relay.end()
+        try:
+            await chain.commit(ctx)  # the record is durable before the final event ([DONE]) leaves
+        except GatewayError as exc:
+            tail = chain.error_event(exc)
+        await send({"type": "http.response.body", "body": tail, "more_body": False})
         state["finished"] = True
 
-    @staticmethod
-    async def _end_stream_with_error(send: Any, exc: GatewayError) -> None:
+    async def _end_stream_with_error(self, send: Any, exc: GatewayError) -> None:
         """A stream already started: say what went wrong in-band (as OpenAI does) and end it."""
         try:
-            await send({"type": "http.response.body", "body": b"data: " + exc.body() + b"\n\n", "more_body": False})
+            await send({"type": "http.response.body", "body": self.chain.error_event(exc), "more_body": False})
         except Exception:  # the client is gone as well
             pass
 
     # -- other routes ------------------------------------------------------------------
-    async def _handle_models(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def _handle_models(self, scope: dict[str, Any], send: Any) -> None:
+        chain = self.chain
         ctx = self._new_context(scope, "models")
         try:
             if scope["method"] != "GET":
                 raise MethodNotAllowed("use GET")
-            await self.pipeline.authenticate(ctx)
-            names = dict.fromkeys(self.router.model_names())
-            for up in self.router.upstreams:
-                if "*" in up.settings.models:
-                    try:
-                        listing = await up.get_json("/v1/models")
-                        for m in listing.get("data", []) if isinstance(listing, dict) else []:
-                            if isinstance(m, dict) and isinstance(m.get("id"), str):
-                                names.setdefault(m["id"])
-                    except GatewayError:
-                        continue
-            now = int(time.time())
-            data = [{"id": n, "object": "model", "created": now, "owned_by": "compliance-gateway"} for n in names]
-            ctx.status = 200
-            await self._send(send, 200, orjson.dumps({"object": "list", "data": data}), JSON, self._header_list(ctx))
+            await chain.authenticate(ctx)
+            body = await chain.models(ctx)
+            await chain.commit(ctx)
+            await self._send(send, 200, body, JSON, _enc(chain.response_headers(ctx)))
         except GatewayError as exc:
-            ctx.status = exc.status
+            chain.fail(ctx, exc)
+            await chain.commit(ctx)
             await self._send_error(send, exc, ctx)
-        self.metrics.count_request("models", ctx.status)
+        except Exception as exc:  # never a traceback of unbounded length in the log
+            err = chain.internal_error(ctx, exc, "models")
+            await chain.commit(ctx)
+            await self._send_error(send, err, ctx)
 
     async def _handle_ready(self, send: Any) -> None:
-        checks: dict[str, dict[str, Any]] = {}
-        for up in self.router.upstreams:
-            try:
-                await up.get_json("/v1/models")
-                checks[f"upstream:{up.name}"] = {"ok": True}
-            except GatewayError as exc:
-                checks[f"upstream:{up.name}"] = {"ok": False, "detail": exc.message}
-        for p in self.pipeline.plugins:
-            try:
-                ok, detail = await p.ready()
-            except Exception as exc:
-                ok, detail = False, type(exc).__name__
-            checks[p.name] = {"ok": ok, "detail": detail}
-        ready = self.started and all(c["ok"] for c in checks.values())
+        import orjson
+
+        checks = await self.chain.ready()
+        ready = self.chain.started and all(c["ok"] for c in checks.values())
         body = orjson.dumps({"status": "ready" if ready else "not ready", "checks": checks})
         await self._send(send, 200 if ready else 503, body, JSON)
 
     # -- sending -----------------------------------------------------------------------
-    def _header_list(self, ctx: RequestContext) -> list[tuple[bytes, bytes]]:
-        out = [(b"x-request-id", ctx.request_id.encode())]
-        if ctx.timings:
-            out.append((b"server-timing", ctx.server_timing().encode()))
-        out.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in ctx.response_headers)
-        return out
-
     @staticmethod
     async def _send(send: Any, status: int, body: bytes, content_type: bytes,
                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
@@ -440,15 +300,10 @@ class GatewayApp:
         await send({"type": "http.response.body", "body": body})
 
     async def _send_error(self, send: Any, exc: GatewayError, ctx: RequestContext | None) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in exc.headers]
-        if ctx is not None:
-            headers.extend(self._header_list(ctx))
-            self.metrics.denials.labels(exc.code).inc()
-        await self._send(send, exc.status, exc.body(), JSON, headers)
-
-
-def _sse(events: list[dict[str, Any]]) -> bytes:
-    return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
+        status, headers, body = self.chain.error_response(exc, ctx)
+        h = [(b"content-length", str(len(body)).encode()), *_enc(headers)]
+        await send({"type": "http.response.start", "status": status, "headers": h})
+        await send({"type": "http.response.body", "body": body})
 
 
 async def _wait_disconnect(receive: Any) -> None:
@@ -460,4 +315,3 @@ async def _wait_disconnect(receive: Any) -> None:
 
 def create_app(config: GatewayConfig | None = None) -> GatewayApp:
     return GatewayApp(config or GatewayConfig())
-

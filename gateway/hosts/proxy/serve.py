@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
+import signal
 import sys
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
-from audit.commands import UsageError
+import click
+
+from commandline import UsageError
 from gateway.config import ConfigError, GatewayConfig, load_config
 
 # flag -> (environment variable, config path)
@@ -23,26 +27,35 @@ FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="gateway serve", description="Run the OpenAI-compatible compliance proxy.")
-    ap.add_argument("--config", default=os.environ.get("CG_CONFIG"), help="YAML config file (env CG_CONFIG)")
-    ap.add_argument("--host", help="bind address (env CG_HOST)")
-    ap.add_argument("--port", type=int, help="port (env CG_PORT)")
-    ap.add_argument("--upstream", default=os.environ.get("CG_UPSTREAM"),
-                    help="one OpenAI-compatible upstream URL serving every model (env CG_UPSTREAM)")
-    ap.add_argument("--jwt-public-key", help="PEM public key file (env CG_JWT_PUBLIC_KEY)")
-    ap.add_argument("--jwt-jwks-url", help="JWKS URL (env CG_JWT_JWKS_URL)")
-    ap.add_argument("--jwt-issuer", help="required iss (env CG_JWT_ISSUER)")
-    ap.add_argument("--jwt-audience", help="required aud (env CG_JWT_AUDIENCE)")
-    ap.add_argument("--audit-store", help="sqlite:///PATH or postgresql://... (env CG_AUDIT_STORE)")
-    ap.add_argument("--workers", type=int, default=int(os.environ.get("CG_WORKERS", "1")),
-                    help="worker processes sharing the port (env CG_WORKERS; default 1)")
-    ap.add_argument("--log-level", default=os.environ.get("CG_LOG_LEVEL", "info"))
-    ap.add_argument("--check", action="store_true", help="validate the config, print it (secrets are never in it), exit")
-    return ap
+def host_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """The flags every host takes (``serve``, ``extproc``): one table, defined once."""
+    options = [
+        click.option("--config", envvar="CG_CONFIG", type=click.Path(exists=True, dir_okay=False),
+                     help="YAML config file (env CG_CONFIG)"),
+        click.option("--host", help="bind address (env CG_HOST)"),
+        click.option("--port", type=int, help="port to listen on (env CG_PORT)"),
+        click.option("--upstream", envvar="CG_UPSTREAM",
+                     help="one OpenAI-compatible upstream URL serving every model (env CG_UPSTREAM)"),
+        click.option("--jwt-public-key", help="PEM public key file that verifies tokens (env CG_JWT_PUBLIC_KEY)"),
+        click.option("--jwt-jwks-url", help="JWKS URL of the identity provider (env CG_JWT_JWKS_URL)"),
+        click.option("--jwt-issuer", help="required iss claim (env CG_JWT_ISSUER)"),
+        click.option("--jwt-audience", help="required aud claim (env CG_JWT_AUDIENCE)"),
+        click.option("--audit-store", help="sqlite:///PATH or postgresql://... (env CG_AUDIT_STORE)"),
+        click.option("--workers", type=int, default=1, show_default=True, envvar="CG_WORKERS",
+                     help="worker processes sharing the port (env CG_WORKERS)"),
+        click.option("--log-level", default="info", show_default=True, envvar="CG_LOG_LEVEL",
+                     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+                     help="log level (env CG_LOG_LEVEL)"),
+        click.option("--check", is_flag=True,
+                     help="run the validation serve runs (plugins, settings, policy bundle and its tests, PII keys "
+                          "and model), print the config (secrets are never in it), exit"),
+    ]
+    for option in reversed(options):
+        f = option(f)
+    return f
 
 
-def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
+def overrides_from_args(args: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for attr, (env, path) in FLAGS.items():
         value = getattr(args, attr)
@@ -59,7 +72,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def load_from_args(args: argparse.Namespace) -> GatewayConfig:
+def load_from_args(args: Any) -> GatewayConfig:
     return load_config(args.config, overrides=overrides_from_args(args))
 
 
@@ -72,10 +85,21 @@ def _worker_app() -> Any:
     return GatewayApp(GatewayConfig.model_validate_json(os.environ[_SNAPSHOT_ENV]))
 
 
-def main(argv: list[str]) -> int:
-    args = build_parser().parse_args(argv)
+def _drained(signum: int, frame: Any) -> None:
+    """Runs after uvicorn's own SIGTERM handling (drain, lifespan shutdown) has finished."""
+    raise SystemExit(0)
+
+
+@click.command(help="Run the OpenAI-compatible compliance proxy: every request passes the plugin chain "
+                    "(auth, rate limits, PII, policy, audit) on its way to the model server.")
+@host_options
+def main(**opts: Any) -> int:
+    args = SimpleNamespace(**opts)
+    from gateway.chain.check import check_chain
+
     try:
         config = load_from_args(args)
+        plugins = check_chain(config)  # the one validation path: --check stops right after it
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     if args.check:
@@ -87,8 +111,11 @@ def main(argv: list[str]) -> int:
 
     from gateway.hosts.proxy.app import GatewayApp
 
+    # uvicorn re-raises the signal that stopped it once it has shut down gracefully; with this
+    # handler in place a SIGTERM that drained cleanly exits 0 (not "killed by SIGTERM").
+    signal.signal(signal.SIGTERM, _drained)
     try:
-        app = GatewayApp(config)  # validates the whole chain once, in this process, before forking
+        app = GatewayApp(config, plugins=plugins)  # checked once, in this process, before forking
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     target: Any = app
@@ -107,6 +134,8 @@ def main(argv: list[str]) -> int:
         lifespan="on",
         access_log=False,
         log_level=args.log_level.lower(),
-        timeout_graceful_shutdown=10,
+        # SIGTERM: stop accepting, let in-flight requests and streams finish for this long, then
+        # the lifespan shutdown flushes and signs the audit tail.
+        timeout_graceful_shutdown=config.server.shutdown_grace_s,
     )
     return 0

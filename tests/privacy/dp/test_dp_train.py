@@ -70,7 +70,7 @@ def test_lora_llama_with_gradient_checkpointing(tmp_path: Path, llama_dir: Path,
 
 def test_interrupted_run_resumes_without_double_counting(tmp_path: Path, gpt2_dir: Path, data_file: Path) -> None:
     out = tmp_path / "interrupted"
-    args = ["--model", str(gpt2_dir), "--data", str(data_file), "--out", str(out), "--target-epsilon", "6",
+    args = ["--model", str(gpt2_dir), "--data", str(data_file), "--out-dir", str(out), "--target-epsilon", "6",
             "--epochs", "2", "--batch-size", "4", "--max-grad-norm", "1.0", "--physical-batch-size", "4",
             "--checkpoint-every", "1", "--grad-sample-mode", "hooks", "--no-progress"]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -121,7 +121,7 @@ def test_layer_opacus_cannot_handle_is_named(tmp_path: Path, gpt2_dir: Path, dat
 
 def test_unreachable_epsilon_is_refused_by_the_cli(tmp_path: Path, gpt2_dir: Path, data_file: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "x"),
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out-dir", str(tmp_path / "x"),
                  "--target-epsilon", "0.0001", "--epochs", "3", "--batch-size", "16", "--max-grad-norm", "1",
                  "--max-noise-multiplier", "2", "--no-progress"])
     assert code == 2
@@ -132,7 +132,7 @@ def test_unreachable_epsilon_is_refused_by_the_cli(tmp_path: Path, gpt2_dir: Pat
 def test_bad_dataset_through_the_cli(tmp_path: Path, gpt2_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "ok"}\nnot json\n', encoding="utf-8")
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(bad), "--out", str(tmp_path / "y"),
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(bad), "--out-dir", str(tmp_path / "y"),
                  "--target-epsilon", "8", "--epochs", "1", "--batch-size", "4", "--max-grad-norm", "1"])
     assert code == 2 and "line(s) 2" in capsys.readouterr().err
 
@@ -155,7 +155,7 @@ def test_redact_pii_trains_on_redacted_records(tmp_path: Path, gpt2_dir: Path, d
     lines = data_file.read_text().splitlines()
     lines[:20] = [json.dumps({"text": f"customer {i} mail: user{i}@example.com"}) for i in range(20)]
     leaky.write_text("\n".join(lines) + "\n")
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(leaky), "--out", str(tmp_path / "z"),
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(leaky), "--out-dir", str(tmp_path / "z"),
                  "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
                  "--redact-pii", "--no-progress"])
     assert code == 0
@@ -195,7 +195,7 @@ def test_training_run_is_recorded_in_the_audit_log(
     import orjson
 
     store = f"sqlite:///{tmp_path / 'audit.db'}"
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out", str(tmp_path / "a"),
+    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out-dir", str(tmp_path / "a"),
                  "--target-epsilon", "8", "--epochs", "1", "--batch-size", "16", "--max-grad-norm", "1",
                  "--audit-store", store, "--no-progress"])
     assert code == 0 and (tmp_path / "a" / REPORT_JSON).exists()
