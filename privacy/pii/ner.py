@@ -315,7 +315,9 @@ class GatedNer:
                 # for many small windows). segs: (offset in doc, offset in text, length).
                 # Docs are capped at DOC_CHARS (spaCy's memory grows with doc length, and it
                 # refuses docs over nlp.max_length).
-                pieces, segs, pos = [], [], 0
+                pieces: list[str] = []
+                segs: list[tuple[int, int, int]] = []
+                pos = 0
                 for a, b in windows(text, spans, self.window_chars):
                     if pos and pos + (b - a) > DOC_CHARS:
                         jobs.append((i, _SEP.join(pieces), segs))

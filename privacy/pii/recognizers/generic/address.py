@@ -80,6 +80,7 @@ class AddressRecognizer:
         # Each format runs only where its anchor word occurs (a street suffix, a German street word).
         en = _EN_ANCHOR.search(text) is not None
         de = _DE_ANCHOR.search(text) is not None
+        m: re.Match[str] | None
         for rx, score, ok in ((_US, 0.85, en), (_UK, 0.85, en), (_DE, 0.85, de), (_US_STREET_ONLY, 0.5, en)):
             if not ok:
                 continue
