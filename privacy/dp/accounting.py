@@ -221,16 +221,6 @@ def noise_reachable(target_epsilon: float, delta: float, q: float, steps: int,
             "use a smaller batch, or add data.")
 
 
-def noise_for_target(target_epsilon: float, delta: float, q: float, steps: int,
-                     *, max_noise: float = 50.0) -> float:
-    """The smallest noise multiplier (PRV accountant) that meets the target, or BudgetError."""
-    from opacus.accountants.utils import get_noise_multiplier
-
-    noise_reachable(target_epsilon, delta, q, steps, max_noise=max_noise)
-    return float(get_noise_multiplier(target_epsilon=target_epsilon, target_delta=delta,
-                                      sample_rate=q, steps=steps, accountant="prv"))
-
-
 def steps_within_budget(target_epsilon: float, delta: float, sigma: float, q: float, wanted: int,
                         prior: Sequence[Segment] = (), *, accountant: str | None = "opacus_prv") -> int:
     """How many of ``wanted`` further steps keep the epsilon (of ``accountant``) within the target.

@@ -192,14 +192,17 @@ def audit_payload(report: dict[str, Any], signature: dict[str, Any]) -> dict[str
 
 
 def check_audit_store(url: str | None) -> None:
-    """Fail before training, not after, when a store is asked for and the API is missing."""
+    """Fail before training, not after, when the store URL names no store we can open."""
     if not url:
         return
+    from audit.log import open_log
+
     try:
-        from audit.log import open_log  # type: ignore[import-not-found]  # noqa: F401
-    except ImportError as exc:
-        raise DPError(f"--audit-store given but the audit log API (audit.log.open_log) is not available: {exc}; "
-                      "nothing was trained") from exc
+        with open_log(url):
+            pass
+    except Exception as exc:
+        raise DPError(f"--audit-store {url.split('://')[0]}://...: cannot open the audit log ({type(exc).__name__}: "
+                      f"{exc}); nothing was trained") from exc
 
 
 def write_audit_record(url: str | None, payload: dict[str, Any], event: str = AUDIT_EVENT) -> bool:
@@ -209,10 +212,8 @@ def write_audit_record(url: str | None, payload: dict[str, Any], event: str = AU
     """
     if not url:
         return False
-    try:
-        from audit.log import open_log  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise DPError(f"--audit-store given but the audit log API (audit.log.open_log) is not available: {exc}") from exc
+    from audit.log import open_log
+
     with open_log(url) as log:
         log.append(event, payload)
     return True

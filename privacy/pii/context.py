@@ -61,16 +61,57 @@ def map_span(index: list[int] | None, start: int, end: int) -> tuple[int, int]:
     return index[start], (index[end - 1] + 1 if end > start else index[start])
 
 
-def _words(words: str) -> str:
-    # ASCII cue words match as whole words; Chinese ones anywhere.
-    parts = []
-    for w in words.split("|"):
-        w = w.strip()
-        if not w:
-            continue
-        esc = re.escape(w).replace(r"\ ", r"\s*")
-        parts.append(rf"(?<![a-z]){esc}(?![a-z])" if w[0].isascii() and w[-1].isascii() else esc)
-    return "|".join(parts)
+_TOKEN = re.compile(r"[a-zà-ÿ]+")
+
+
+class CueWords:
+    """A list of cue words found by word lookup, not by one big regex alternation.
+
+    Latin-script cues are sequences of words (``phone no``, ``c/b`` = ``c`` ``b``, ``tel.-nr``)
+    matched on the text's words (anything between words is ignored); CJK cues are found with
+    ``str.find``. One scan per text: a 150-way regex alternation tried at every position cost
+    ~3 ms per KB, this costs ~0.1 ms.
+    """
+
+    def __init__(self, words: str) -> None:
+        self.phrases: dict[int, set[tuple[str, ...]]] = {}
+        self.cjk: list[str] = []
+        for w in words.split("|"):
+            w = w.strip()
+            if not w:
+                continue
+            toks = tuple(_TOKEN.findall(w))
+            if w[0].isascii() and toks:
+                self.phrases.setdefault(len(toks), set()).add(toks)
+            elif not w[0].isascii():
+                self.cjk.append(w)
+        self.max_len = max(self.phrases, default=0)
+
+    def spans(self, lowered: str) -> list[tuple[int, int]]:
+        out: list[tuple[int, int]] = []
+        if self.phrases:
+            toks = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(lowered)]
+            words = [t[2] for t in toks]
+            for i in range(len(toks)):
+                for k in range(min(self.max_len, len(toks) - i), 0, -1):
+                    group = self.phrases.get(k)
+                    if group and tuple(words[i : i + k]) in group:
+                        out.append((toks[i][0], toks[i + k - 1][1]))
+                        break
+        for w in self.cjk:
+            i = lowered.find(w)
+            while i >= 0:
+                out.append((i, i + len(w)))
+                i = lowered.find(w, i + 1)
+        out.sort(key=lambda sp: sp[1])
+        return out
+
+    def search(self, lowered: str) -> bool:
+        return bool(self.spans(lowered))
+
+
+def _words(words: str) -> CueWords:
+    return CueWords(words)
 
 
 PHONE_CUES = _words(
@@ -93,40 +134,40 @@ REF_LABELS = _words(
     "ticket|case|case no|incident|ref|reference|tracking|tracking no|tracking number|tracking id|waybill|"
     "shipment|parcel|consignment|awb|customer id|customer no|account id|member id|transaction|txn|"
     "serial|serial no|sn|imei|build|version|ver|ts|timestamp|"
-    "bestellung|bestellnummer|rechnung|rechnungsnummer|sendungsnummer|auftrag|"
+    "bestellung|bestellnummer|rechnung|rechnungsnummer|sendungsnummer|auftrag|auftragsnummer|kundennummer|"
+    "vertragsnummer|customer number|member number|"
     "commande|facture|pedido|factura|"
     "订单|订单号|订单编号|单号|运单|运单号|快递单号|物流单号|工单|工单号|发票号|发票|流水号|交易号|编号|序列号|"
     "批次|版本|版本号|參考|訂單"
 )
-_PHONE_RE = re.compile(PHONE_CUES)
-_CARD_RE = re.compile(CARD_CUES)
-_REF_RE = re.compile(REF_LABELS)
+_PHONE_RE = PHONE_CUES
+_CARD_RE = CARD_CUES
+_REF_RE = REF_LABELS
 BEFORE = 32
 AFTER = 14
 
 
-_INDEX: list[tuple[str, dict[int, list[int]]]] = [("", {})]
+_INDEX: list[tuple[str, dict[int, list[tuple[int, int]]]]] = [("", {})]
 
 
-def _ends(rx: re.Pattern[str], lowered: str) -> list[int]:
-    """End offsets of every match of ``rx`` in ``lowered``: one scan per text, then bisect per number
-    (a text with many numbers would otherwise rescan a window per number)."""
+def _spans(cues: CueWords, lowered: str) -> list[tuple[int, int]]:
+    """Spans of every cue in ``lowered``, sorted by end: one scan per text, then bisect per number."""
     text, cache = _INDEX[0]
     if text is not lowered:
         cache = {}
         _INDEX[0] = (lowered, cache)  # one slot; a concurrent thread just recomputes its own
-    ends = cache.get(id(rx))
-    if ends is None:
-        ends = [m.end() for m in rx.finditer(lowered)]
-        cache[id(rx)] = ends
-    return ends
+    spans = cache.get(id(cues))
+    if spans is None:
+        spans = cues.spans(lowered)
+        cache[id(cues)] = spans
+    return spans
 
 
-def _last_end(rx: re.Pattern[str], lowered: str, start: int, width: int) -> int:
-    """End offset (in the text) of the last match of ``rx`` in the window before ``start``; -1 if none."""
-    ends = _ends(rx, lowered)
-    k = bisect_right(ends, start) - 1
-    return ends[k] if k >= 0 and ends[k] >= start - width else -1
+def _last_end(cues: CueWords, lowered: str, start: int, width: int) -> int:
+    """End offset of the last cue ending in the window before ``start``; -1 if none."""
+    spans = _spans(cues, lowered)
+    k = bisect_right(spans, start, key=lambda sp: sp[1]) - 1
+    return spans[k][1] if k >= 0 and spans[k][1] >= start - width else -1
 
 
 def phone_cue_near(lowered: str, start: int, end: int) -> bool:
@@ -134,12 +175,13 @@ def phone_cue_near(lowered: str, start: int, end: int) -> bool:
     cue = _last_end(_PHONE_RE, lowered, start, BEFORE)
     if cue >= 0 and cue >= _last_end(_REF_RE, lowered, start, BEFORE):
         return True
-    after = lowered[end : end + AFTER]
-    m = _PHONE_RE.search(after)
-    return m is not None and not re.search(r"[0-9]", after[: m.start()])
+    for a, _b in _spans(_PHONE_RE, lowered):  # a cue right after it: "827-708-5965 (cell)"
+        if end <= a <= end + AFTER and not re.search(r"[0-9]", lowered[end:a]):
+            return True
+    return False
 
 
-def after_reference_label(lowered: str, start: int, cue: re.Pattern[str] = _CARD_RE) -> bool:
+def after_reference_label(lowered: str, start: int, cue: CueWords = _CARD_RE) -> bool:
     """The number follows an order/invoice/ticket... label (at most 16 characters between),
     and no ``cue`` (card words by default) stands nearer to it than the label."""
     ref = _last_end(_REF_RE, lowered, start, BEFORE)
@@ -148,7 +190,7 @@ def after_reference_label(lowered: str, start: int, cue: re.Pattern[str] = _CARD
     between = lowered[ref:start]
     if re.search(r"[0-9]", between):
         return False  # another number sits between the label and this one
-    return _last_end(cue, lowered, start, BEFORE) <= ref - 0 and not cue.search(between)
+    return _last_end(cue, lowered, start, BEFORE) <= ref
 
 
 def ref_label_before(lowered: str, start: int) -> bool:

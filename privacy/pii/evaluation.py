@@ -31,12 +31,12 @@ def _label_key(span: dict[str, Any], lang: str) -> str:
 
 
 def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Finding]]) -> dict[str, Any]:
-    found = defaultdict(int)
-    total = defaultdict(int)
-    pred_ok = defaultdict(int)
-    pred_all = defaultdict(int)
-    decoy_kept = defaultdict(int)
-    decoy_all = defaultdict(int)
+    found: defaultdict[str, int] = defaultdict(int)
+    total: defaultdict[str, int] = defaultdict(int)
+    pred_ok: defaultdict[str, int] = defaultdict(int)
+    pred_all: defaultdict[str, int] = defaultdict(int)
+    decoy_kept: defaultdict[str, int] = defaultdict(int)
+    decoy_all: defaultdict[str, int] = defaultdict(int)
     tag_total: defaultdict[str, int] = defaultdict(int)
     tag_found: defaultdict[str, int] = defaultdict(int)
     n = 0

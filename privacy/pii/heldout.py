@@ -382,8 +382,12 @@ def _iban(cc: str, bban: str) -> str:
 
 def iban(r: random.Random) -> str:
     cc = r.choice(["DE", "GB", "FR", "NL", "ES", "IT", "CH", "AT", "BE"])
-    digits = lambda n: "".join(str(r.randint(0, 9)) for _ in range(n))  # noqa: E731
-    letters = lambda n: "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))  # noqa: E731
+    def digits(n: int) -> str:
+        return "".join(str(r.randint(0, 9)) for _ in range(n))
+
+    def letters(n: int) -> str:
+        return "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))
+
     bban = {"DE": lambda: digits(18), "GB": lambda: letters(4) + digits(14), "FR": lambda: digits(23),
             "NL": lambda: letters(4) + digits(10), "ES": lambda: digits(20), "IT": lambda: letters(1) + digits(22),
             "CH": lambda: digits(17), "AT": lambda: digits(16), "BE": lambda: digits(12)}[cc]()

@@ -101,7 +101,7 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
         we = min(n, e + width)
         if ws > 0:
             sp = text.rfind(" ", 0, ws)
-            ws = sp + 1 if sp >= 0 and ws - sp < 24 else ws
+            ws = sp + 1 if sp >= 0 and ws - sp < 24 else (0 if sp < 0 and ws < 24 else ws)
         if we < n:
             sp = text.find(" ", we)
             we = sp if 0 <= sp - we < 24 else we
@@ -114,8 +114,13 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
 
 _LOWER = "a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’"
 _NAME_WORD = rf"(?:[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ]['’])?[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+)?"
+_INITIAL = r"[A-Z]\."  # a middle initial: "Dağhan A. Zhu"
+_DE_NOUN_ENDINGS = ("ung", "heit", "keit", "schaft", "zeit", "nummer", "schrift", "stelle", "kosten", "vertrag",
+                    "dienst", "teil", "adresse", "anschrift", "zentrale", "abteilung", "leistung", "lieferung",
+                    "sendung", "datum", "betrag", "konto", "gebühr", "service", "mitarbeiter", "filiale")
+_PARTICLE_WORDS = frozenset("van von de der den da del della di du la le dos das bin al auch st. ben el ní ó mac".split())
 _PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch|st\.|St\.|ben|el|ní|ó|mac|van den|van der|de la)"
-_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}")
+_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}")
 # A cue that introduces a person, then two or three capitalised words: a name even when the
 # small NER model misses it or calls it an ORG. Written from general English usage.
 _CUED_NAME = re.compile(
@@ -125,7 +130,7 @@ _CUED_NAME = re.compile(
     r"thanks,?|cheers,?|regards,?|sincerely,?|emailed|called|told|escalated\s+to|reassigned\s+to|forwarded\s+to|"
     r"on\s+behalf\s+of|c/o|via|said|says|requester:?|assignee:?|assigned:?|visitor|reporter:?|author:?|"
     r"sender:?|recipient:?|from:|to:|—|--|mr\.?|mrs\.?|miss|interview\s+with)\s+)"
-    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})"
 )
 # A single capitalised word after a greeting and before a comma/line end: "Hey Viktor," "Thanks, Hana!".
 _GREETED = re.compile(
@@ -134,22 +139,22 @@ _GREETED = re.compile(
 )
 # Person-shaped words followed by a verb a person does ("Nadia Lindqvist has approved", "... joined").
 _BEFORE_VERB = re.compile(
-    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=(?:['’]s)?\s+(?:has|had|was|is|will|would|wrote|"
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})(?=(?:['’]s)?\s+(?:has|had|was|is|will|would|wrote|"
     r"said|says|called|asked|joined|approved|reported|sent|replied|mentioned|confirmed|signed|left|needs|wants|"
     r"and|agreed|requested|emailed|phoned|visited|paid|ordered|complained|says|thinks|can|could|should|from)\b)"
 )
 # A mention ("@Viktor"), a speaker at the start of a line ("Thảo MacLeod: ..."), the first of a list
 # of names ("Femi Yates, Lorena Underwood and ..."), a lone first name before a reporting verb.
 _MENTION = re.compile(rf"(?<![\w.])@({_NAME_WORD})")
-_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}):")
-_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
-                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
+_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}):")
+_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
+                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
 _FIRST_BEFORE_VERB = re.compile(rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
                                 r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)")
 # Latin-script names inside Chinese text: "请把文件发给Nate Ikeda。", "Rania MacLeod的账户".
 _HAN_ADJACENT = re.compile(
-    rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})"
-    rf"|({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+)?{_NAME_WORD}){{1,2}})(?=\s?[\u4e00-\u9fff，。：、；！？）])"
+    rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})"
+    rf"|({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})(?=\s?[\u4e00-\u9fff，。：、；！？）])"
 )
 # Words that make a capitalised phrase an organisation, product or place rather than a person.
 _NOT_PERSON_WORDS = frozenset(
@@ -298,6 +303,10 @@ class GatedNer:
                 ex_starts = [a for a, _ in ex]
                 spans = [sp for sp in spans if not _inside(sp, ex, ex_starts)]
             spans = [sp for sp in spans if not _lone_sentence_start(text, sp)]
+            if spans and len(_DE_HINT.findall(text, 0, 4000)) >= 2:
+                # German text: a lone capitalised word is a noun (its results are dropped below anyway)
+                spans = [sp for k, sp in enumerate(spans)
+                         if (k > 0 and sp[0] - spans[k - 1][1] <= 4) or (k + 1 < len(spans) and spans[k + 1][0] - sp[1] <= 4)]
             if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
                 cued_starts = [a for a, _ in cued]
                 spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]
@@ -306,7 +315,9 @@ class GatedNer:
                 # for many small windows). segs: (offset in doc, offset in text, length).
                 # Docs are capped at DOC_CHARS (spaCy's memory grows with doc length, and it
                 # refuses docs over nlp.max_length).
-                pieces, segs, pos = [], [], 0
+                pieces: list[str] = []
+                segs: list[tuple[int, int, int]] = []
+                pos = 0
                 for a, b in windows(text, spans, self.window_chars):
                     if pos and pos + (b - a) > DOC_CHARS:
                         jobs.append((i, _SEP.join(pieces), segs))
@@ -378,8 +389,30 @@ class GatedNer:
                 continue  # "Status", "Email", "Tel": field labels the small model calls a person
             if any(c.isdigit() for c in span) or "@" in span:
                 continue  # digits or an address are never part of a name: the patterns own those
+            # A name the model found is capitalised word by word (particles and initials aside):
+            # "Gutschrift erfolgt innerhalb von" is a German sentence, not a person.
+            words = span.split(" ")
+            lead = 0
+            while lead < len(words) and not words[lead][:1].isupper():
+                lead += 1
+            trail = len(words)
+            while trail > lead and not words[trail - 1][:1].isupper():
+                trail -= 1
+            if lead or trail < len(words):  # "with Karen Vu", "Karen Vu called": trim the lower-case words
+                start += sum(len(w) + 1 for w in words[:lead])
+                words = words[lead:trail]
+                span = " ".join(words)
+                end = start + len(span)
+            if not words or any(not (w[:1].isupper() or w.lower() in _PARTICLE_WORDS) for w in words):
+                continue
+            if any(len(w) >= 9 and w.lower().endswith(_DE_NOUN_ENDINGS) for w in span.split()):
+                continue  # "Lieferzeit", "Neue Lieferanschrift": German compound nouns, not names
             k = bisect_right(seg_starts, start) - 1
             doc_off, text_off, length = segs[k]
             end = min(end, doc_off + length)
             s0, e0 = extend_name(text, text_off + start - doc_off, text_off + end - doc_off)
+            if s0 > 0 and text[s0 - 1].isalpha():
+                continue  # the window cut a word: not a name boundary
+            if " " not in text[s0:e0] and text.startswith(":", e0) and (s0 == 0 or text[s0 - 1] == "\n"):
+                continue  # "Betreff:", "Status:" opening a line: a field label
             out.append(RecognizerResult("PERSON", s0, e0, score))

@@ -25,6 +25,7 @@ import multiprocessing as mp
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from functools import partial
 from typing import Literal
 
 from privacy.pii.engine import CACHE_MAX_TEXT, PIIEngine, TextTooLarge
@@ -130,7 +131,7 @@ class AsyncPIIAnalyzer:
         loop = asyncio.get_running_loop()
         if self.mode == "thread":
             assert self._engine is not None
-            return await loop.run_in_executor(self._pool, self._engine.analyze_many, texts, tenant, False)
+            return await loop.run_in_executor(self._pool, partial(self._engine.analyze_many, texts, tenant, cache=False))
         try:
             return await loop.run_in_executor(self._pool, _work, texts, tenant)
         except cf.process.BrokenProcessPool:

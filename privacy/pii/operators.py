@@ -182,9 +182,3 @@ class RedactionSession:
             return json.dumps(value, ensure_ascii=False)[1:-1] if json_escape else value
 
         return TOKEN_RE.sub(sub, text)
-
-
-def check_operator_names(names: Sequence[str]) -> None:
-    unknown = sorted(set(names) - set(OPERATORS))
-    if unknown:
-        raise ValueError(f"unknown operators {unknown}; known: {sorted(OPERATORS)}")

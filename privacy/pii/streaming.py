@@ -125,7 +125,3 @@ class StreamRewriter:
             head = self.session.restore(head, self.json_escape)
         return head
 
-
-def redact_response_text(session: RedactionSession, text: str, findings: list[Finding], restore: bool) -> str:
-    out = session.apply(text, findings, response=True)
-    return session.restore(out) if restore else out

@@ -313,3 +313,16 @@ def test_async_analyzer_process_mode_matches_the_engine(patterns):
     finally:
         an.close()
     assert got == patterns.analyze_many(texts) == again
+
+
+def test_async_analyzer_thread_and_inline_modes(patterns):
+    from privacy.pii.offload import AsyncPIIAnalyzer
+
+    texts = ["mail kim.lee@example.org", "手机 139 1234 5678"]
+    for mode in ("thread", "inline"):
+        an = AsyncPIIAnalyzer(PIISettings(ner={"enabled": False}), mode=mode)
+        an.start()
+        try:
+            assert asyncio.run(an.analyze_many(texts)) == patterns.analyze_many(texts), mode
+        finally:
+            an.close()

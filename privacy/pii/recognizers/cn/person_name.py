@@ -83,9 +83,10 @@ class CnPersonNameRecognizer(FastPatternRecognizer):
 class CnPersonNameBareRecognizer(CnPersonNameRecognizer):
     """The cue rule plus names with no cue (``CnBareNameFinder``, jieba's dictionary): the default."""
 
-    def __init__(self) -> None:
+    def __init__(self, pos_tagger: bool = False) -> None:
         super().__init__()
         self._finder = bare_name_finder()  # loads jieba's dictionary at start-up, not per call
+        self._pos = pos_tagger  # also jieba's POS tagger (nr): more recall, ~1 ms per Chinese KB
 
     def could_match(self, text: str) -> bool:
         return _HAS_HAN(text) is not None
@@ -96,6 +97,9 @@ class CnPersonNameBareRecognizer(CnPersonNameRecognizer):
                  if text[r.start : r.start + 2] in COMPOUND_SURNAMES or not self._finder.is_word(text[r.start : r.start + 2])]
         for a, b, score in self._finder.find(text):
             found.append(RecognizerResult("PERSON", a, b, score))
+        if self._pos:
+            for a, b in self._finder.pos_names(text):
+                found.append(RecognizerResult("PERSON", a, b, 0.5))
         return found
 
 
@@ -168,6 +172,22 @@ class CnBareNameFinder:
         self.single = frozenset(SINGLE_SURNAMES + TRADITIONAL_SURNAMES)
         self.compound = frozenset(COMPOUND_SURNAMES)
         self._run = re.compile(r"[\u4e00-\u9fff]+")
+
+    def pos_names(self, text: str) -> list[tuple[int, int]]:
+        """jieba's POS tagger: 2-4 character words tagged ``nr`` that start with a surname and
+        are not common dictionary words (measured in docs/pii.md; off by default: its cost)."""
+        import jieba.posseg
+
+        out = []
+        for m in self._run.finditer(text):
+            pos = m.start()
+            for p in jieba.posseg.lcut(m.group()):
+                w = p.word
+                if (p.flag == "nr" and 2 <= len(w) <= 4 and (w[0] in self.single or w[:2] in self.compound)
+                        and not self.is_word(w)):
+                    out.append((pos, pos + len(w)))
+                pos += len(w)
+        return out
 
     def is_word(self, w: str) -> bool:
         """A dictionary word that jieba does not tag as a person name (白色, 查看; not 李娜)."""

@@ -61,9 +61,9 @@ _CN = re.compile(
 _CN_LEAD = re.compile(r"^(?:麻烦|请|帮我|我|家|住|住在|寄到|寄往|寄至|送到|送往|送至|发到|发往|邮寄到|地址|改成|改为|是|为|在|到|往|至|于|的)+")
 
 
-_EN_ANCHOR = re.compile(rf"\d[^\n]{{0,60}}?\b(?:{_US_SUFFIX}|{_UK_SUFFIX})\b")
-_DE_ANCHOR = re.compile(r"(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|chaussee|steig|pfad|markt|"
-                        r"\b(?:Am|An der|Auf dem|Im|In der|Zum|Zur)\s)[^\n]{0,30}?\d{5}", re.IGNORECASE)
+# Cheap anchors (a plain alternation of words, a postcode): the full patterns run only where they occur.
+_EN_ANCHOR = re.compile(rf"(?<![A-Za-z])(?:{_US_SUFFIX}|{_UK_SUFFIX})(?![A-Za-z])")
+_DE_ANCHOR = re.compile(r"\d{5}\s+[A-ZÄÖÜ]")
 
 
 class AddressRecognizer:
@@ -80,17 +80,26 @@ class AddressRecognizer:
         # Each format runs only where its anchor word occurs (a street suffix, a German street word).
         en = _EN_ANCHOR.search(text) is not None
         de = _DE_ANCHOR.search(text) is not None
+        m: re.Match[str] | None
         for rx, score, ok in ((_US, 0.85, en), (_UK, 0.85, en), (_DE, 0.85, de), (_US_STREET_ONLY, 0.5, en)):
             if not ok:
                 continue
             for m in rx.finditer(text):
                 out.append(RecognizerResult(self.ENTITY, m.start(), m.end(), score))
-        if "号" in text:
-            for m in _CN.finditer(text):
-                start = m.start()
-                lead = _CN_LEAD.match(m.group())
-                if lead and not re.search("(?:省|市|区|县)$", lead.group()):
-                    start += lead.end()
-                if m.end() - start >= 4:
-                    out.append(RecognizerResult(self.ENTITY, start, m.end(), 0.85))
+        # Chinese: around each 号 only (the pattern's optional leading units make every Han
+        # character a possible start; a window keeps that cheap).
+        k = text.find("号")
+        done = -1
+        while k >= 0:
+            m = _CN.search(text, max(done + 1, k - 48), k + 32) if k >= done else None
+            k = text.find("号", k + 1)
+            if m is None:
+                continue
+            done = m.end()
+            start = m.start()
+            lead = _CN_LEAD.match(m.group())
+            if lead and not re.search("(?:省|市|区|县)$", lead.group()):
+                start += lead.end()
+            if m.end() - start >= 4:
+                out.append(RecognizerResult(self.ENTITY, start, m.end(), 0.85))
         return out
