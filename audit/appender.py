@@ -122,11 +122,12 @@ class Appender:
 
     def write(self, items: list[Item]) -> list[int]:
         """Append all items or none; a bad item raises ValueError before anything is written."""
-        prepared = self.prepare(items)
-        for p in prepared:
+        entries: list[Entry] = []
+        for p in self.prepare(items):
             if isinstance(p, ValueError):
                 raise p
-        return self.commit(prepared)  # type: ignore[arg-type]
+            entries.append(p)
+        return self.commit(entries)
 
     def write_each(self, items: list[Item]) -> list[int | ValueError]:
         """Append the good items in one transaction; bad ones come back as their ValueError."""

@@ -119,6 +119,7 @@ def _argv_command(func: Callable[[list[str]], int], help: str) -> click.Command:
     def command(argv: tuple[str, ...]) -> int:
         return int(func(list(argv)) or OK)
 
+    # Read back with getattr by the help formatter: click.Command has no such attribute to declare.
     command.exit_codes_help = EXIT_CODES_HELP  # type: ignore[attr-defined]
     return command
 

@@ -62,6 +62,7 @@ class AuditHooks(Protocol):
 
     async def wait_durable(self, ctx: RequestContext) -> None: ...
 
+
 ROUTES = ("chat", "completions", "embeddings", "models")
 # The upstream path each OpenAI route is forwarded to.
 UPSTREAM_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}
