@@ -92,7 +92,7 @@ def test_pii_never_reaches_the_model_server_and_is_audited(system):
     assert SECRET_EMAIL not in seen and SECRET_PHONE not in seen
     assert "You help customers." in seen  # non-PII text is untouched
     metrics = httpx.get(f"{system['gw']}/metrics").text
-    assert 'gateway_pii_entities_total{entity_type="EMAIL_ADDRESS"}' in metrics
+    assert 'gateway_pii_entities_total{entity_type="EMAIL_ADDRESS",tenant="acme"}' in metrics
     assert SECRET_EMAIL not in metrics
 
 
