@@ -50,7 +50,7 @@ def test_generation_is_detected_and_repeated_contexts_are_not_double_counted(bas
     from transformers import LogitsProcessorList
 
     proc = gumbel.GumbelLogitsProcessor.from_key(key, base_model.config.vocab_size)
-    prompt = torch.tensor([tokenizer.encode("The module provides")] * 4)
+    prompt = torch.tensor([tokenizer.encode("The module provides")] * 2)
     torch.manual_seed(0)
     with torch.no_grad():
         marked = base_model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
