@@ -192,6 +192,33 @@ def per_call_ms(proc_factory, batch: int, vocab: int, calls: int = 30) -> float:
     return 1000 * statistics.median(times)
 
 
+def human_paragraphs(tok, n: int, max_tokens: int) -> list[list[int]]:
+    out = []
+    for para in tinymodels.corpus():
+        ids = tok.encode(para, add_special_tokens=False)
+        if len(ids) >= 48:
+            out.append(ids[:max_tokens])
+        if len(out) >= n:
+            break
+    return out
+
+
+def human_only(schemes: dict[str, dict[str, Any]], tok, args) -> int:
+    human = human_paragraphs(tok, args.n_human, args.new_tokens)
+    print(f"false positives at p < {ALPHA:g} on {len(human)} human paragraphs (stdlib docstrings, "
+          f"at most {args.new_tokens} tokens each), SmolLM2 tokenizer")
+    print("| detector | false positives | p <= 1e-2 | min p |")
+    print("| --- | --- | --- | --- |")
+    res = {}
+    for name, s in schemes.items():
+        ps = [(s["scorer"].p_values(h) or [1.0])[-1] for h in human]
+        res[name] = {"fp_1e-3": sum(p < ALPHA for p in ps), "fp_1e-2": sum(p <= 1e-2 for p in ps), "min_p": min(ps),
+                     "n": len(ps)}
+        print(f"| {name} | {res[name]['fp_1e-3']}/{len(ps)} | {res[name]['fp_1e-2']}/{len(ps)} | {min(ps):.2g} |")
+    Path(args.json).write_text(json.dumps(res, indent=2))
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--json", default="watermark_text.json")
@@ -202,6 +229,8 @@ def main() -> int:
     ap.add_argument("--new-tokens", type=int, default=128)
     ap.add_argument("--batch", type=int, default=24)
     ap.add_argument("--quick", action="store_true", help="4 generations per scheme, 48 tokens (smoke run)")
+    ap.add_argument("--human-only", action="store_true",
+                    help="no generation: false positives of the four detectors on --n-human paragraphs only")
     args = ap.parse_args()
     if args.quick:
         args.n_wm, args.n_plain, args.n_human, args.new_tokens, args.batch = 4, 8, 20, 48, 4
@@ -217,8 +246,8 @@ def main() -> int:
     t_start = time.perf_counter()
     mdir = smollm2_dir(Path(args.cache))
     tok = AutoTokenizer.from_pretrained(mdir)
-    model = AutoModelForCausalLM.from_pretrained(mdir, dtype=torch.float32).eval()
-    vocab = model.config.vocab_size
+    model = None if args.human_only else AutoModelForCausalLM.from_pretrained(mdir, dtype=torch.float32).eval()
+    vocab = len(tok) if model is None else model.config.vocab_size
     key = WatermarkKey.generate()
     kcfg = TextWatermarkConfig()
     gcfg = gumbel.GumbelConfig()
@@ -254,6 +283,8 @@ def main() -> int:
             "scorer": SynthIDScorer(synth_proc())},
     }
     rng = random.Random(0)
+    if args.human_only:
+        return human_only(schemes, tok, args)
     prompts_wm = [PROMPTS[i % len(PROMPTS)] for i in range(args.n_wm)]
     prompts_plain = [PROMPTS[i % len(PROMPTS)] for i in range(args.n_plain)]
     results: dict[str, Any] = {"model": "SmolLM2-135M-Instruct", "new_tokens": args.new_tokens, "n_wm": args.n_wm,
@@ -262,13 +293,7 @@ def main() -> int:
     plain = generate(model, tok, prompts_plain, args.new_tokens, args.batch, seed=1000)
     results["gen_seconds_plain"] = time.perf_counter() - t0
     base_ppl = perplexity(plain[: args.n_wm])
-    human = []
-    for para in tinymodels.corpus():
-        ids = tok.encode(para, add_special_tokens=False)
-        if len(ids) >= 48:
-            human.append(ids[: args.new_tokens])
-        if len(human) >= args.n_human:
-            break
+    human = human_paragraphs(tok, args.n_human, args.new_tokens)
     results["n_human"] = len(human)
     results["perplexity_plain"] = base_ppl
     print(f"unwatermarked: {len(plain)} generations, perplexity {base_ppl:.2f}", flush=True)

@@ -14,7 +14,7 @@ from watermark import tinymodels
 from watermark.cli import main
 from watermark.errors import ReportError
 from watermark.keys import WatermarkKey
-from watermark.report import check_signature, render_html, sign, verify_report
+from watermark.report import check_signature, sign, verify_report
 from watermark.verify import run_verify
 
 
@@ -160,4 +160,13 @@ def test_keygen_writes_the_public_record(tmp_path, capsys):
     assert set(rec) == {"key_id", "commitment", "signing_public_key"}
     assert main(["keygen", "--out", str(tmp_path / "k2.json"), "--public-out", str(tmp_path / "k.public.json")]) == 2
     assert not (tmp_path / "k2.json").exists()
-    assert "secret" not in render_html.__doc__  # the HTML renderer is documented as standalone
+
+
+def test_default_report_name_never_overwrites_earlier_evidence(tmp_path):
+    from watermark.commands.verify import default_report_path
+
+    (tmp_path / "suspect").mkdir()
+    first = default_report_path(tmp_path / "suspect")
+    assert first == tmp_path / "suspect.watermark-report.json"
+    first.write_text("{}")
+    assert default_report_path(tmp_path / "suspect") == tmp_path / "suspect.watermark-report-2.json"

@@ -1,7 +1,7 @@
 """``watermark verify SUSPECT_DIR --key KEY [--out FILE] [--json [FILE]] [--html FILE] [--reference DIR] [--alpha A]``.
 
 Always writes the signed JSON report: to ``--out FILE``, or by default next to the suspect
-as ``<suspect>.watermark-report.json``. Exit 0: evidence at alpha; 1: no evidence; 2: error
+as ``<suspect>.watermark-report.json`` (``-2``, ``-3``... if that exists: earlier evidence is kept). Exit 0: evidence at alpha; 1: no evidence; 2: error
 (bad directory, bad key...).
 """
 
@@ -16,8 +16,13 @@ from watermark.commands.common import add_key_options, command, load_key_from_ar
 
 
 def default_report_path(suspect_dir: str | Path) -> Path:
+    """``<suspect>.watermark-report.json`` beside the suspect; an earlier report is never overwritten
+    (the next free ``-2``, ``-3``... name is used instead)."""
     d = Path(suspect_dir).resolve()
-    return d.parent / f"{d.name}.watermark-report.json"
+    path, n = d.parent / f"{d.name}.watermark-report.json", 2
+    while path.exists():
+        path, n = d.parent / f"{d.name}.watermark-report-{n}.json", n + 1
+    return path
 
 
 @command
