@@ -319,7 +319,9 @@ def main() -> int:
                "false_positives_human": f"{fp_human}/{len(human)}", "false_positives_plain": f"{fp_plain}/{len(plain)}",
                "gen_seconds": gen_s}
         results["schemes"][name] = row
+        results.setdefault("generations", {})[name] = [g["ids"] for g in gens]
         print(name, json.dumps(row), flush=True)
+        Path(args.json).write_text(json.dumps(results))  # partial results survive an interrupted run
     # speed per call, batch 20, full vocabulary, same process
     speed = {
         "ours: Gumbel (distortion-free)": per_call_ms(lambda: gumbel.GumbelLogitsProcessor.from_key(key, vocab, gcfg), 20, vocab),
