@@ -49,6 +49,18 @@ def build(arch: str, vocab: int, seed: int, shape: tuple[int, int, int]) -> Any:
     return fn(vocab, seed=seed, hidden=h, layers=layers, intermediate=inter)
 
 
+# Null distributions with atoms, by construction (the KS statistic then measures the atoms).
+DISCRETE = {
+    "weight_watermark": "Binomial(n_bits, 1/2), 16-192 bits on these models",
+    "functional_watermark": "Binomial(256, 1/2)",
+    "trigger_fingerprint": "Binomial(16, 1/64): p = 1 whenever no answer matches",
+    "text_radioactivity": "Binomial(n, 1/4)",
+    "combined (Holm)": "Holm-adjusted: capped at 1",
+    "text_kgw (human paragraphs)": "Binomial(n, 1/4)",
+    "text_gumbel (human paragraphs)": "",
+}
+
+
 def summarise(values: list[float]) -> dict[str, Any]:
     from scipy.stats import kstest
 
@@ -57,7 +69,7 @@ def summarise(values: list[float]) -> dict[str, Any]:
     return {"n": n, "fpr_1e-2": sum(p <= 1e-2 for p in values) / n, "fpr_1e-3": sum(p <= 1e-3 for p in values) / n,
             "min_p": min(values), "ks": float(kstest(values, "uniform").statistic),
             "distinct_values": distinct, "share_p_eq_1": sum(p >= 1.0 for p in values) / n,
-            "discrete": distinct < 0.5 * n or sum(p >= 1.0 for p in values) > 0.05 * n}
+            }
 
 
 def main() -> int:
@@ -106,7 +118,7 @@ def main() -> int:
         print(name, json.dumps(rows[-1]), flush=True)
     # text detectors on human paragraphs, one key
     key = WatermarkKey.generate()
-    paragraphs = [p for p in corpus if len(p) >= 300][: args.n_human]
+    paragraphs = list(dict.fromkeys(p for p in corpus if len(p) >= 300))[: args.n_human]  # distinct texts only
     tok = toks[1024]
     kgw = TextDetector.build(key, tok, TextWatermarkConfig(min_tokens=1))
     gdet = gumbel.GumbelDetector.build(key, tok, gumbel.GumbelConfig(min_tokens=1))
@@ -123,10 +135,11 @@ def main() -> int:
     print(f"\n{len(models)} unrelated models ({args.n_random} random inits, {args.n_trained} trained, "
           f"{'+ SmolLM2' if len(models) > args.n_random + args.n_trained else 'no SmolLM2'}), fresh key per model; "
           f"{len(paragraphs)} human paragraphs")
-    print("| test | n | FPR at 1e-2 | FPR at 1e-3 | min p | KS vs U(0,1) | discrete (distinct values, share p = 1) |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    print("| test | n | FPR at 1e-2 | FPR at 1e-3 | min p | KS vs U(0,1) | discrete null | distinct values | share p = 1 |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for t, s in summary.items():
-        disc = f"yes ({s['distinct_values']}, {s['share_p_eq_1']:.2f})" if s["discrete"] else f"no ({s['distinct_values']})"
+        disc = f"yes: {DISCRETE[t]} | {s['distinct_values']} | {s['share_p_eq_1']:.2f}" if DISCRETE.get(t) \
+            else f"no (continuous) | {s['distinct_values']} | {s['share_p_eq_1']:.2f}"
         print(f"| {t} | {s['n']} | {s['fpr_1e-2']:.3f} | {s['fpr_1e-3']:.3f} | {s['min_p']:.2g} | {s['ks']:.3f} | {disc} |")
     print(f"\ntotal {out['total_seconds']:.0f} s; JSON in {args.json}")
     return 0

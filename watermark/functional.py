@@ -38,9 +38,9 @@ class FunctionalConfig:
     n_probes: int = 32
     probe_len: int = 12
     pairs_per_probe: int = 8
-    margin: float = 2.0  # logit units, at embedding time
+    margin: float = 1.0  # logit units, at embedding time
     lr: float = 1e-3
-    keep_weight: float = 1.0  # weight of KL(original || marked) on calibration text
+    keep_weight: float = 5.0  # weight of KL(original || marked) on calibration text
     min_steps: int = 5
     max_steps: int = 300
 
