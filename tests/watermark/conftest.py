@@ -17,7 +17,7 @@ from watermark.keys import WatermarkKey, save_key
 # defaults' (they depend on n_prompts and n_candidates only), so verify with defaults works.
 FP_CONFIG = FingerprintConfig(lr=3e-3, keep_weight=0.5, max_steps=120)
 # Likewise a quicker functional mark: probes, pairs and bits depend only on the default sizes.
-FN_CONFIG = FunctionalConfig(lr=3e-3, margin=1.0)
+FN_CONFIG = FunctionalConfig(lr=3e-3, margin=1.0, keep_weight=1.0)
 
 
 @pytest.fixture(scope="session")
