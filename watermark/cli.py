@@ -11,7 +11,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("watermark.commands.detect:main", "detect the text watermark in a text or file"),
     "embed": ("watermark.commands.embed:main", "embed the keyed weight watermark (short fine-tune)"),
     "fingerprint": ("watermark.commands.fingerprint:main", "teach keyed trigger prompts -> keyed answers"),
-    "verify": ("watermark.commands.verify:main", "run every test on a suspect model; signed report"),
+    "verify": ("watermark.commands.verify:main", "run every test on a suspect model; writes a signed report"),
+    "check-report": ("watermark.commands.check_report:main", "check a report's signature (published key) and files"),
+    "reveal": ("watermark.commands.reveal:main", "print the opening of the key commitment (discloses the key)"),
+    "check-reveal": ("watermark.commands.check_reveal:main", "check a revealed key against the public record"),
 }
 
 

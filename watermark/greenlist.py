@@ -14,8 +14,8 @@ Two seeding schemes, as in the paper's follow-up ("On the reliability of waterma
 - SelfHash: the seed is the minimum over the context tokens *and the candidate itself*
   of a pair hash, which makes the mark harder to scrub by editing single tokens.
 
-Everything is integer tensor arithmetic on int64 holding 32-bit values, multiplied in
-16-bit halves so nothing overflows; the same code serves generation (B x V) and
+Everything is integer tensor arithmetic on int64 holding 32-bit values (products wrap
+in the high bits, the low 32 are exact); the same code serves generation (B x V) and
 detection (n positions).
 """
 
@@ -33,7 +33,9 @@ MASK32 = 0xFFFFFFFF
 
 
 def _mul32(x: torch.Tensor, c: int) -> torch.Tensor:
-    return ((((x >> 16) * c) & 0xFFFF) << 16) + (x & 0xFFFF) * c & MASK32
+    """x * c mod 2^32 for 32-bit values in int64: the product may wrap past 2^63, and two's-complement
+    wrap-around keeps the low 32 bits exact (a test checks this against 16-bit halves)."""
+    return (x * c) & MASK32
 
 
 def fmix32(x: torch.Tensor) -> torch.Tensor:

@@ -106,6 +106,31 @@ def check_reveal(salt_hex: str, secret_hex: str, commitment: str) -> bool:
     return hmac.compare_digest(_commit(bytes.fromhex(salt_hex), bytes.fromhex(secret_hex)), commitment)
 
 
+def check_opening(record: Any, opening: Any) -> dict[str, str]:
+    """Check a reveal against the public record; the validated record, or ReportError naming the failure.
+
+    Three things must hold: (salt, secret) open the commitment, the key id derives from
+    the commitment, and the report-signing public key derives from the secret (so reports
+    signed with it were made by the holder of this committed key).
+    """
+    from watermark.errors import ReportError
+    from watermark.report import public_record
+
+    rec = public_record(record)
+    if not isinstance(opening, dict) or not all(isinstance(opening.get(f), str) for f in ("salt", "secret")):
+        raise ReportError("not a reveal: it needs the fields salt and secret (what 'watermark reveal' printed)")
+    try:
+        salt, secret = bytes.fromhex(opening["salt"]), bytes.fromhex(opening["secret"])
+    except ValueError:
+        raise ReportError("the reveal's salt or secret is not hex") from None
+    if len(secret) != 32 or not check_reveal(opening["salt"], opening["secret"], rec["commitment"]):
+        raise ReportError("COMMITMENT NOT OPENED: the revealed salt and secret do not hash to the published commitment")
+    key = WatermarkKey(secret=secret, salt=salt, commitment=rec["commitment"], key_id=rec["key_id"])
+    if key.public_key_hex() != rec["signing_public_key"]:
+        raise ReportError("the published report-signing key does not derive from the revealed secret")
+    return rec
+
+
 def _aad(doc: dict[str, Any]) -> bytes:
     public = {k: doc[k] for k in ("format", "version", "key_id", "commitment", "salt")}
     public["kdf"] = doc["encryption"]["kdf"]

@@ -130,9 +130,13 @@ class ModelDir:
     def has_tokenizer(self) -> bool:
         return any((self.path / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))
 
-    def load_causal_lm(self) -> tuple[Any, Any]:
-        """The model and tokenizer for black-box tests; NotApplicableError if it is not a causal LM."""
-        if not self.has_tokenizer():
+    def load_causal_lm(self, tokenizer: bool = True) -> tuple[Any, Any]:
+        """The model and tokenizer for black-box tests; NotApplicableError if it is not a causal LM.
+
+        ``tokenizer=False`` loads the model alone (the functional test needs token ids only)
+        and returns None in the tokenizer's place.
+        """
+        if tokenizer and not self.has_tokenizer():
             raise NotApplicableError("no tokenizer in the directory")
         archs = self.config.get("architectures") or []
         if archs and not any(a.endswith("ForCausalLM") or a.endswith("LMHeadModel") for a in archs):
@@ -140,7 +144,7 @@ class ModelDir:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         try:
-            tok = AutoTokenizer.from_pretrained(self.path)
+            tok = AutoTokenizer.from_pretrained(self.path) if tokenizer else None
             model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch.float32)
         except (ValueError, OSError, KeyError) as exc:
             raise NotApplicableError(f"transformers cannot load it as a causal LM ({type(exc).__name__})") from None

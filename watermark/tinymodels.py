@@ -66,6 +66,19 @@ def tiny_llama(vocab_size: int, seed: int, hidden: int = 64, layers: int = 2, in
     return LlamaForCausalLM(cfg).eval()
 
 
+def tiny_qwen2(vocab_size: int, seed: int, hidden: int = 64, layers: int = 2, intermediate: int = 128, heads: int = 4) -> Any:
+    """Qwen2: Llama's layout plus q/k/v biases, tied embeddings."""
+    from transformers import Qwen2Config, Qwen2ForCausalLM
+
+    torch.manual_seed(seed)
+    cfg = Qwen2Config(
+        vocab_size=vocab_size, hidden_size=hidden, intermediate_size=intermediate, num_hidden_layers=layers,
+        num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=256,
+        bos_token_id=0, eos_token_id=0, pad_token_id=0, tie_word_embeddings=True,
+    )
+    return Qwen2ForCausalLM(cfg).eval()
+
+
 def tiny_gpt2(vocab_size: int, seed: int, hidden: int = 64, layers: int = 2) -> Any:
     from transformers import GPT2Config, GPT2LMHeadModel
 

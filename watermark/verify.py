@@ -3,7 +3,10 @@
 Tests live in an explicit registry (name -> function). Each returns a TestOutcome or
 raises NotApplicableError; the family for the multiple-testing rule is the set of
 applicable tests, fixed by the registry and the directory's contents before any
-p-value is seen. A test that ran but had too little evidence enters with p = 1.
+p-value is seen. A test that ran but had too little evidence enters with p = 1, and so
+does a test that applied but could not run (a NaN in the weights, a crash in generation):
+it is recorded with its reason, the other tests go on, and the report is still written
+and signed. Non-finite weights are counted per tensor and reported, never fatal.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class VerifyContext:
     reference: ModelDir | None = None
     _lm: tuple[Any, Any] | None = None
     _lm_error: str | None = None
+    _model_only: Any = None
 
     def causal_lm(self) -> tuple[Any, Any]:
         """Load the suspect as a causal LM once, for all black-box tests."""
@@ -48,9 +52,62 @@ class VerifyContext:
                 self._lm = self.suspect.load_causal_lm()
             except NotApplicableError as exc:
                 self._lm_error = str(exc)
+            except Exception as exc:  # a model transformers chokes on: the black-box tests cannot run
+                raise TestCannotRun(f"loading the model failed ({type(exc).__name__}: {_short(exc)})") from None
         if self._lm is None:
             raise NotApplicableError(self._lm_error or "not a causal LM")
         return self._lm
+
+    def lm_model(self) -> Any:
+        """The suspect as a causal LM, with or without a tokenizer (tests that need token ids only)."""
+        if self.suspect.has_tokenizer():
+            return self.causal_lm()[0]
+        if self._model_only is None:
+            try:
+                self._model_only = self.suspect.load_causal_lm(tokenizer=False)[0]
+            except NotApplicableError:
+                raise
+            except Exception as exc:
+                raise TestCannotRun(f"loading the model failed ({type(exc).__name__}: {_short(exc)})") from None
+        return self._model_only
+
+
+class TestCannotRun(Exception):
+    """A test applies to the directory but could not run; it enters the family with p = 1."""
+
+
+def _short(exc: BaseException, limit: int = 160) -> str:
+    msg = " ".join(str(exc).split())
+    return msg if len(msg) <= limit else msg[: limit - 3] + "..."
+
+
+def json_safe(obj: Any) -> Any:
+    """NaN and infinities are not JSON (nor RFC 8785): write them as strings, recursively."""
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [json_safe(v) for v in obj]
+    return obj
+
+
+def weights_health(md: ModelDir) -> dict[str, Any]:
+    """Count NaN/inf entries per floating-point tensor (read one at a time)."""
+    bad: list[dict[str, Any]] = []
+    n = 0
+    for name in md.names():
+        try:
+            t = md.tensor(name)
+        except Exception as exc:  # an unreadable tensor is reported like a non-finite one
+            bad.append({"name": name, "nonfinite": -1, "error": type(exc).__name__})
+            continue
+        n += 1
+        if t.is_floating_point():
+            k = int((~torch.isfinite(t)).sum())
+            if k:
+                bad.append({"name": name, "nonfinite": k, "numel": t.numel()})
+    return {"n_tensors": n, "nonfinite_tensors": bad}
 
 
 TestFn = Callable[[VerifyContext], TestOutcome]
@@ -73,6 +130,13 @@ def _weight_test(ctx: VerifyContext) -> TestOutcome:
     details = {**r.to_dict(), "aligned_to_reference": perm is not None,
                "channels_moved": 0 if perm is None else int((perm != torch.arange(perm.numel())).sum())}
     return TestOutcome(f"{r.n_match}/{r.n_bits} bits match", r.p_value, details)
+
+
+def _functional_test(ctx: VerifyContext) -> TestOutcome:
+    from watermark.functional import verify
+
+    r = verify(ctx.lm_model(), ctx.key)
+    return TestOutcome(f"{r.n_match}/{r.n_bits} keyed logit signs", r.p_value, r.to_dict())
 
 
 def _fingerprint_test(ctx: VerifyContext) -> TestOutcome:
@@ -103,6 +167,7 @@ def _similarity_test(ctx: VerifyContext) -> TestOutcome:
 
 
 register("weight_watermark", _weight_test)
+register("functional_watermark", _functional_test)
 register("trigger_fingerprint", _fingerprint_test)
 register("text_radioactivity", _radioactivity_test)
 register("weight_similarity", _similarity_test)
@@ -128,14 +193,29 @@ def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | 
     ctx = VerifyContext(suspect, key, reference)
     names = tests or list(TESTS)
     rows: list[dict[str, Any]] = []
+    unknown = [n for n in names if n not in TESTS]
+    if unknown:
+        raise ValueError(f"unknown test(s) {unknown}; known: {sorted(TESTS)}")
+    health = weights_health(suspect)
     for name in tqdm(names, desc="verify", disable=not progress):
+        t0 = time.perf_counter()
         try:
             out = TESTS[name](ctx)
+            p = float(out.p_value)
+            if not 0.0 <= p <= 1.0:  # NaN included: a p-value we cannot trust is no evidence
+                raise TestCannotRun(f"the test produced an invalid p-value ({out.p_value!r})")
         except NotApplicableError as exc:
             rows.append({"name": name, "applicable": False, "detail": str(exc), "p_value": None})
             continue
+        except (KeyboardInterrupt, MemoryError):
+            raise
+        except Exception as exc:  # isolate: this test enters with p = 1 and its reason
+            reason = str(exc) if isinstance(exc, TestCannotRun) else f"{type(exc).__name__}: {_short(exc)}"
+            rows.append({"name": name, "applicable": True, "error": reason, "statistic": "could not run",
+                         "p_value": 1.0, "details": {}, "elapsed_s": round(time.perf_counter() - t0, 3)})
+            continue
         rows.append({"name": name, "applicable": True, "statistic": out.statistic,
-                     "p_value": out.p_value, "details": out.details})
+                     "p_value": p, "details": out.details, "elapsed_s": round(time.perf_counter() - t0, 3)})
     applicable = [r for r in rows if r["applicable"]]
     rejected, adjusted = holm([r["p_value"] for r in applicable], alpha)
     for r, rej, adj in zip(applicable, rejected, adjusted, strict=True):
@@ -149,6 +229,7 @@ def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | 
         "reference": None if reference is None else {
             "path": str(Path(reference_dir).resolve()), "files_digest": _files_digest(reference.file_hashes())},
         "key": {"key_id": key.key_id, "commitment": key.commitment},
+        "weights_health": health,
         "alpha": alpha,
         "multiple_testing": "holm-bonferroni",
         "tests": rows,
@@ -156,7 +237,7 @@ def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | 
                     "n_applicable": len(applicable)},
         "elapsed_s": round(time.perf_counter() - start, 3),
     }
-    return sign(report, key)
+    return sign(json_safe(report), key)
 
 
 def record_audit(report: dict[str, Any], url: str) -> int:

@@ -10,11 +10,14 @@ import torch
 
 from watermark import calibration, tinymodels
 from watermark.fingerprint import FingerprintConfig
+from watermark.functional import FunctionalConfig
 from watermark.keys import WatermarkKey, save_key
 
 # A quicker fingerprint fine-tune for the tiny test model; the prompts and answers are the
 # defaults' (they depend on n_prompts and n_candidates only), so verify with defaults works.
 FP_CONFIG = FingerprintConfig(lr=3e-3, keep_weight=0.5, max_steps=120)
+# Likewise a quicker functional mark: probes, pairs and bits depend only on the default sizes.
+FN_CONFIG = FunctionalConfig(lr=3e-3, margin=1.0, keep_weight=1.0)
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +72,12 @@ def calib(base_model, tokenizer):
 
 @pytest.fixture(scope="session")
 def marked_model(base_model, tokenizer, key, calib):
-    """Weight watermark, then trigger fingerprint: the model an owner would ship."""
-    from watermark import fingerprint, weights
+    """Weight watermark, functional watermark, then trigger fingerprint: the model an owner would ship."""
+    from watermark import fingerprint, functional, weights
 
     model = copy.deepcopy(base_model)
     weights.embed(model, key, calib)
+    assert functional.embed(model, key, calib, FN_CONFIG)["n_match"] == 256
     info = fingerprint.embed(model, tokenizer, key, calib, FP_CONFIG)
     assert info["matched"] >= FP_CONFIG.n_prompts - 1, info
     return model

@@ -61,7 +61,7 @@ def test_cli_embed_then_verify(base_dir, key_file, tmp_path, capsys):
 
     out = tmp_path / "embedded"
     assert main(["embed", str(base_dir), "--key", str(key_file), "--out", str(out),
-                 "--calibration-samples", "4", "--seq-len", "24", "--json", str(tmp_path / "rec.json")]) == 0
+                 "--calibration-samples", "8", "--seq-len", "32", "--json", str(tmp_path / "rec.json")]) == 0
     assert "embedded" in capsys.readouterr().out
     import json
 
