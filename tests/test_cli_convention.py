@@ -33,6 +33,9 @@ PENDING: set[str] = {
     "watermark embed",  # watermark
     "watermark fingerprint",  # watermark
     "watermark verify",  # watermark
+    "watermark check-report",  # watermark
+    "watermark reveal",  # watermark
+    "watermark check-reveal",  # watermark
 }
 
 # Converted commands that still break one rule, in files of other helpers (issue 14). May only

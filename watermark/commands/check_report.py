@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from audit.commands import FAILURE, OK, UsageError
+from commandline import FAILURE, OK, UsageError
 from watermark.commands.common import command
 
 

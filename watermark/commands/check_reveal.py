@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from audit.commands import FAILURE, OK
+from commandline import FAILURE, OK
 from watermark.commands.check_report import read_json
 from watermark.commands.common import command
 
