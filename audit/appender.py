@@ -50,8 +50,14 @@ class Item:
 
 
 class Appender:
-    def __init__(self, store: Store, signing_key: Ed25519PrivateKey, subjects: SubjectCrypto,
-                 checkpoint_every: int = 1000, key_store: Store | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        signing_key: Ed25519PrivateKey,
+        subjects: SubjectCrypto,
+        checkpoint_every: int = 1000,
+        key_store: Store | None = None,
+    ) -> None:
         self.store = store
         # A second connection lets the async writer prepare one batch while the last one commits.
         self.key_store = key_store or store
@@ -113,7 +119,9 @@ class Appender:
             due = tree.size - head.checkpoint_size >= self.checkpoint_every
             if (due or force_checkpoint) and tree.size > head.checkpoint_size:
                 time = utc_now()
-                note = cpmod.sign(cpmod.Checkpoint(self.origin, tree.size, tree.root(), chain, time), self.signing_key)
+                note = cpmod.sign(
+                    cpmod.Checkpoint(self.origin, tree.size, tree.root(), chain, time), self.signing_key
+                )
                 tx.add_checkpoint(tree.size, time, note)
                 new.checkpoint_size = tree.size
             if rows or new.checkpoint_size != head.checkpoint_size:

@@ -106,7 +106,7 @@ def parse(note: str) -> tuple[Checkpoint, str, list[tuple[str, bytes]]]:
             continue
         if not line.startswith(SIG_PREFIX):
             raise CheckpointError("checkpoint note has a malformed signature line")
-        name, _, b64 = line[len(SIG_PREFIX):].rpartition(" ")
+        name, _, b64 = line[len(SIG_PREFIX) :].rpartition(" ")
         try:
             blob = base64.b64decode(b64, validate=True)
         except binascii.Error:
@@ -117,8 +117,9 @@ def parse(note: str) -> tuple[Checkpoint, str, list[tuple[str, bytes]]]:
     return Checkpoint(origin, size, root, chain, fields.get("time", "")), body, signatures
 
 
-def verify(note: str, public_key: Ed25519PublicKey, *, origin: str | None = None,
-           key_name: str | None = None) -> Checkpoint:
+def verify(
+    note: str, public_key: Ed25519PublicKey, *, origin: str | None = None, key_name: str | None = None
+) -> Checkpoint:
     """Parse and check a note; raises CheckpointError unless a signature by ``public_key`` verifies."""
     cp, body, signatures = parse(note)
     if origin is not None and cp.origin != origin:

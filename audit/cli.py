@@ -43,8 +43,14 @@ class UsageError(click.ClickException):
 # name -> ("module:attr", one-line help). attr is a click.Command, or a `main(argv) -> int` still
 # written with argparse (run through a passthrough that keeps its own --help).
 COMMANDS: dict[str, tuple[str, str]] = {
-    "verify": ("audit.cmds.verify:main", "check chain, Merkle roots, signatures and proofs (store or export)"),
-    "export": ("audit.cmds.export:export", "export records or a report (art30, access, activity) with proofs"),
+    "verify": (
+        "audit.cmds.verify:main",
+        "check chain, Merkle roots, signatures and proofs (store or export)",
+    ),
+    "export": (
+        "audit.cmds.export:export",
+        "export records or a report (art30, access, activity) with proofs",
+    ),
     "erase": ("audit.cmds.erase:erase", "erase a data subject by destroying their key (GDPR Art. 17)"),
     "prune": ("audit.cmds.prune:prune", "delete records before a date; the rest stays verifiable"),
     "checkpoint": ("audit.cmds.checkpoint:checkpoint", "sign a checkpoint at the current size and print it"),
@@ -61,8 +67,11 @@ def _with_exit_codes(cmd: click.Command) -> click.Command:
 def _argv_command(func: Callable[[list[str]], int], help: str) -> click.Command:
     """A command still written as ``main(argv) -> exit code`` (argparse inside, its own --help)."""
 
-    @click.command(help=help, add_help_option=False,
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.command(
+        help=help,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
     def command(argv: tuple[str, ...]) -> int:
         return int(func(list(argv)) or OK)
@@ -103,7 +112,9 @@ class _LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-@click.command("completion", help=f'Print the shell completion script. For bash: eval "$({PROG} completion bash)".')
+@click.command(
+    "completion", help=f'Print the shell completion script. For bash: eval "$({PROG} completion bash)".'
+)
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 @click.pass_context
 def _completion(ctx: click.Context, shell: str) -> int:
@@ -120,9 +131,13 @@ def _version() -> str:
         return "0+unknown"
 
 
-CLI = _LazyGroup(name=PROG, lazy=COMMANDS, epilog=EXIT_CODES_HELP,
-                 help="Tamper-evident audit log: verify, export, erase, prune.",
-                 context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+CLI = _LazyGroup(
+    name=PROG,
+    lazy=COMMANDS,
+    epilog=EXIT_CODES_HELP,
+    help="Tamper-evident audit log: verify, export, erase, prune.",
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 CLI = click.version_option(_version(), "--version", prog_name=PROG, message="%(prog)s %(version)s")(CLI)
 CLI.add_command(_completion)
 

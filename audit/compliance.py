@@ -20,35 +20,111 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 # EU 27 + Iceland, Liechtenstein, Norway: no transfer rules apply between them (Art. 44).
-EEA = frozenset("AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split())
+EEA = frozenset(
+    "AT BE BG HR CY CZ DK EE FI FR DE GR IE IT LV LT LU MT NL PL PT RO SK SI ES SE IS LI NO".split()
+)
 
 # Commission adequacy decisions (Art. 45(3)); the United States only for organisations certified under the
 # EU-US Data Privacy Framework, so a US recipient still needs its safeguard named.
 ADEQUATE = frozenset("AD AR CA FO GG IL IM JP JE NZ KR CH GB UY".split())
 
 COUNTRY_NAMES: dict[str, str] = {
-    "AT": "Austria", "BE": "Belgium", "BG": "Bulgaria", "HR": "Croatia", "CY": "Cyprus", "CZ": "Czechia",
-    "DK": "Denmark", "EE": "Estonia", "FI": "Finland", "FR": "France", "DE": "Germany", "GR": "Greece",
-    "IE": "Ireland", "IT": "Italy", "LV": "Latvia", "LT": "Lithuania", "LU": "Luxembourg", "MT": "Malta",
-    "NL": "the Netherlands", "PL": "Poland", "PT": "Portugal", "RO": "Romania", "SK": "Slovakia",
-    "SI": "Slovenia", "ES": "Spain", "SE": "Sweden", "IS": "Iceland", "LI": "Liechtenstein", "NO": "Norway",
-    "AD": "Andorra", "AR": "Argentina", "CA": "Canada", "FO": "the Faroe Islands", "GG": "Guernsey",
-    "IL": "Israel", "IM": "the Isle of Man", "JP": "Japan", "JE": "Jersey", "NZ": "New Zealand",
-    "KR": "the Republic of Korea", "CH": "Switzerland", "GB": "the United Kingdom", "UY": "Uruguay",
-    "US": "the United States", "CN": "China", "HK": "Hong Kong", "SG": "Singapore", "IN": "India",
-    "AU": "Australia", "BR": "Brazil", "ZA": "South Africa", "AE": "the United Arab Emirates",
-    "SA": "Saudi Arabia", "TW": "Taiwan", "MX": "Mexico", "ID": "Indonesia", "MY": "Malaysia", "TR": "Türkiye",
+    "AT": "Austria",
+    "BE": "Belgium",
+    "BG": "Bulgaria",
+    "HR": "Croatia",
+    "CY": "Cyprus",
+    "CZ": "Czechia",
+    "DK": "Denmark",
+    "EE": "Estonia",
+    "FI": "Finland",
+    "FR": "France",
+    "DE": "Germany",
+    "GR": "Greece",
+    "IE": "Ireland",
+    "IT": "Italy",
+    "LV": "Latvia",
+    "LT": "Lithuania",
+    "LU": "Luxembourg",
+    "MT": "Malta",
+    "NL": "the Netherlands",
+    "PL": "Poland",
+    "PT": "Portugal",
+    "RO": "Romania",
+    "SK": "Slovakia",
+    "SI": "Slovenia",
+    "ES": "Spain",
+    "SE": "Sweden",
+    "IS": "Iceland",
+    "LI": "Liechtenstein",
+    "NO": "Norway",
+    "AD": "Andorra",
+    "AR": "Argentina",
+    "CA": "Canada",
+    "FO": "the Faroe Islands",
+    "GG": "Guernsey",
+    "IL": "Israel",
+    "IM": "the Isle of Man",
+    "JP": "Japan",
+    "JE": "Jersey",
+    "NZ": "New Zealand",
+    "KR": "the Republic of Korea",
+    "CH": "Switzerland",
+    "GB": "the United Kingdom",
+    "UY": "Uruguay",
+    "US": "the United States",
+    "CN": "China",
+    "HK": "Hong Kong",
+    "SG": "Singapore",
+    "IN": "India",
+    "AU": "Australia",
+    "BR": "Brazil",
+    "ZA": "South Africa",
+    "AE": "the United Arab Emirates",
+    "SA": "Saudi Arabia",
+    "TW": "Taiwan",
+    "MX": "Mexico",
+    "ID": "Indonesia",
+    "MY": "Malaysia",
+    "TR": "Türkiye",
 }
 
 # Region labels as cloud providers and operators write them -> a country code or "EEA".
 # Longest prefix wins: "eu-central-2" -> EEA, "us-east-1" -> US, "ap-northeast-1" -> JP.
 REGION_PREFIXES: dict[str, str] = {
-    "eu": "EEA", "europe": "EEA", "eea": "EEA", "us": "US", "usa": "US", "northamerica": "US",
-    "ca": "CA", "canada": "CA", "uk": "GB", "gb": "GB", "ch": "CH", "cn": "CN", "china": "CN",
-    "ap-northeast-1": "JP", "ap-northeast-2": "KR", "ap-southeast-1": "SG", "ap-southeast-2": "AU",
-    "ap-south-1": "IN", "ap-east-1": "HK", "sa-east-1": "BR", "me-central-1": "AE", "il-central-1": "IL",
-    "asia-east1": "TW", "asia-northeast1": "JP", "asia-southeast1": "SG", "australia": "AU", "jp": "JP",
-    "japan": "JP", "sg": "SG", "in": "IN", "india": "IN", "br": "BR", "au": "AU",
+    "eu": "EEA",
+    "europe": "EEA",
+    "eea": "EEA",
+    "us": "US",
+    "usa": "US",
+    "northamerica": "US",
+    "ca": "CA",
+    "canada": "CA",
+    "uk": "GB",
+    "gb": "GB",
+    "ch": "CH",
+    "cn": "CN",
+    "china": "CN",
+    "ap-northeast-1": "JP",
+    "ap-northeast-2": "KR",
+    "ap-southeast-1": "SG",
+    "ap-southeast-2": "AU",
+    "ap-south-1": "IN",
+    "ap-east-1": "HK",
+    "sa-east-1": "BR",
+    "me-central-1": "AE",
+    "il-central-1": "IL",
+    "asia-east1": "TW",
+    "asia-northeast1": "JP",
+    "asia-southeast1": "SG",
+    "australia": "AU",
+    "jp": "JP",
+    "japan": "JP",
+    "sg": "SG",
+    "in": "IN",
+    "india": "IN",
+    "br": "BR",
+    "au": "AU",
 }
 
 _PERIOD = re.compile(r"^(\d{1,4}) (day|week|month|year)s?$")
@@ -200,8 +276,12 @@ def location_of(labels: dict[str, str]) -> str | None:
         return region.upper()
     best = ""
     for prefix in REGION_PREFIXES:
-        if (region == prefix or region.startswith(prefix + "-") or region.startswith(prefix)
-                and not region[len(prefix):len(prefix) + 1].isalpha()) and len(prefix) > len(best):
+        if (
+            region == prefix
+            or region.startswith(prefix + "-")
+            or region.startswith(prefix)
+            and not region[len(prefix) : len(prefix) + 1].isalpha()
+        ) and len(prefix) > len(best):
             best = prefix
     return REGION_PREFIXES.get(best) if best else "?" + region
 

@@ -13,11 +13,20 @@ from typing import Any
 from audit.appender import Appender, Item
 
 
-def erase_subject(app: Appender, subject: str, *, reason: str = "data subject request (GDPR Art. 17)") -> dict[str, Any]:
+def erase_subject(
+    app: Appender, subject: str, *, reason: str = "data subject request (GDPR Art. 17)"
+) -> dict[str, Any]:
     actor = app.subjects.actor(subject)
     destroyed = app.store.delete_data_keys(actor)
     app.subjects.forget(actor)
-    seq = app.write([Item("audit.erasure", {"keys_destroyed": destroyed, "reason": reason,
-                                             "method": "crypto-shredding"}, subject=subject)])[0]
+    seq = app.write(
+        [
+            Item(
+                "audit.erasure",
+                {"keys_destroyed": destroyed, "reason": reason, "method": "crypto-shredding"},
+                subject=subject,
+            )
+        ]
+    )[0]
     app.checkpoint()
     return {"actor": actor, "keys_destroyed": destroyed, "erasure_record": seq}

@@ -53,7 +53,9 @@ class Export:
     report: dict[str, Any] | None = None
 
 
-def collect(store: Store, query: Query, *, with_records: bool = True, prove_from: int | None = None) -> Export:
+def collect(
+    store: Store, query: Query, *, with_records: bool = True, prove_from: int | None = None
+) -> Export:
     """Records matching ``query`` up to the latest checkpoint, each with its inclusion proof.
 
     ``prove_from`` (the size of an earlier stored checkpoint, e.g. one an auditor already holds) adds
@@ -61,9 +63,13 @@ def collect(store: Store, query: Query, *, with_records: bool = True, prove_from
     """
     cps = store.checkpoints()
     origin = store.origin()
-    header: dict[str, Any] = {"kind": "audit-export", "version": FORMAT_VERSION, "origin": origin,
-                              "created": utc_now(),
-                              "query": {k: v for k, v in vars(query).items() if v is not None}}
+    header: dict[str, Any] = {
+        "kind": "audit-export",
+        "version": FORMAT_VERSION,
+        "origin": origin,
+        "created": utc_now(),
+        "query": {k: v for k, v in vars(query).items() if v is not None},
+    }
     if not cps:
         return Export(header, None)
     size, note = cps[-1]
@@ -80,16 +86,27 @@ def collect(store: Store, query: Query, *, with_records: bool = True, prove_from
     base = CompactRange.from_bytes(pruned.size, pruned.frontier) if pruned else CompactRange()
     tree = MemoryTree(store.leaf_hashes(base.size, size), base)
     if tree.size != size or tree.root() != cp.root:
-        raise VerificationError("the store does not match its latest checkpoint; run 'audit verify' to locate the damage")
+        raise VerificationError(
+            "the store does not match its latest checkpoint; run 'audit verify' to locate the damage"
+        )
     if prove_from is not None:
         old = dict(cps).get(prove_from)
         if old is None:
             raise StoreError(f"no stored checkpoint at size {prove_from}; sizes: {[n for n, _ in cps][-10:]}")
-        header["consistency"] = {"note": old, "proof": [h.hex() for h in consistency_proof(prove_from, size, tree)]}
+        header["consistency"] = {
+            "note": old,
+            "proof": [h.hex() for h in consistency_proof(prove_from, size, tree)],
+        }
     for r in rows:
-        exp.records.append({"kind": "record", "seq": r.seq, "body": r.body.decode(),
-                            "proof": [h.hex() for h in inclusion_proof(r.seq, size, tree)],
-                            "view": parse_body(r.body)})
+        exp.records.append(
+            {
+                "kind": "record",
+                "seq": r.seq,
+                "body": r.body.decode(),
+                "proof": [h.hex() for h in inclusion_proof(r.seq, size, tree)],
+                "view": parse_body(r.body),
+            }
+        )
     return exp
 
 
@@ -122,10 +139,20 @@ def to_csv(exp: Export) -> str:
         w.writerow(["report", "", "", "", "", "", "", "", json.dumps(exp.report), ""])
     for r in exp.records:
         v = r["view"]
-        w.writerow(["record", r["seq"], v.get("time", ""), v.get("type", ""), v.get("actor", ""),
-                    v.get("tenant", ""), json.dumps(v.get("payload"), sort_keys=True),
-                    json.dumps(r["personal"]) if r.get("personal") is not None else "",
-                    r["body"], " ".join(r["proof"])])
+        w.writerow(
+            [
+                "record",
+                r["seq"],
+                v.get("time", ""),
+                v.get("type", ""),
+                v.get("actor", ""),
+                v.get("tenant", ""),
+                json.dumps(v.get("payload"), sort_keys=True),
+                json.dumps(r["personal"]) if r.get("personal") is not None else "",
+                r["body"],
+                " ".join(r["proof"]),
+            ]
+        )
     return buf.getvalue()
 
 
@@ -138,8 +165,13 @@ _DATE = re.compile(r"^\d{4}-\d\d-\d\d( |$)")
 def _environment() -> jinja2.Environment:
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=False, lstrip_blocks=False)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
     env.tests["number_like"] = lambda v: isinstance(v, str) and bool(_NUMBER.match(v))
     env.tests["date_like"] = lambda v: isinstance(v, str) and bool(_DATE.match(v))
     return env
@@ -153,12 +185,30 @@ def _plain_report(exp: Export, title: str) -> dict[str, Any]:
     for r in exp.records:
         v = r["view"]
         p = v.get("payload") or {}
-        rows.append([r["seq"], when(v.get("time")), v.get("type", ""), v.get("tenant") or "-", action_words(v),
-                     outcome_words(p) if v.get("type") == "gateway.request" else "-"])
-    return {"title": title, "summary": [["Records", str(len(exp.records))]], "warnings": [],
-            "sections": [_section("records", "Records", columns=["Record", "Time", "Type", "Tenant",
-                                                                  "What was done", "Outcome"], rows=rows)],
-            "appendix": []}
+        rows.append(
+            [
+                r["seq"],
+                when(v.get("time")),
+                v.get("type", ""),
+                v.get("tenant") or "-",
+                action_words(v),
+                outcome_words(p) if v.get("type") == "gateway.request" else "-",
+            ]
+        )
+    return {
+        "title": title,
+        "summary": [["Records", str(len(exp.records))]],
+        "warnings": [],
+        "sections": [
+            _section(
+                "records",
+                "Records",
+                columns=["Record", "Time", "Type", "Tenant", "What was done", "Outcome"],
+                rows=rows,
+            )
+        ],
+        "appendix": [],
+    }
 
 
 def to_html(exp: Export, title: str, *, filename: str = "FILE", pdf: bool = False) -> str:
@@ -169,12 +219,27 @@ def to_html(exp: Export, title: str, *, filename: str = "FILE", pdf: bool = Fals
     import markupsafe
 
     n = len(exp.records)
-    html: str = _environment().get_template("report.html.j2").render(
-        report=report, css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
-        created=when(exp.header.get("created")), origin=exp.header.get("origin", "-"), note=exp.note,
-        covered=(f"this document carries {n} record{'' if n == 1 else 's'} with their proofs" if n else
-                 "this summary carries the checkpoint only"), size=exp.header.get("checkpoint_size", 0), filename=filename, pdf=pdf,
-        blob=markupsafe.Markup(blob)) + "\n"
+    html: str = (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            report=report,
+            css=markupsafe.Markup((TEMPLATES / "report.css").read_text(encoding="utf-8")),
+            created=when(exp.header.get("created")),
+            origin=exp.header.get("origin", "-"),
+            note=exp.note,
+            covered=(
+                f"this document carries {n} record{'' if n == 1 else 's'} with their proofs"
+                if n
+                else "this summary carries the checkpoint only"
+            ),
+            size=exp.header.get("checkpoint_size", 0),
+            filename=filename,
+            pdf=pdf,
+            blob=markupsafe.Markup(blob),
+        )
+        + "\n"
+    )
     return html
 
 
@@ -188,8 +253,12 @@ def to_pdf(exp: Export, title: str, *, filename: str = "FILE") -> bytes:
 
     html_text = to_html(exp, title, filename=filename, pdf=True)
     blob = json.dumps({"lines": _lines(exp)}, ensure_ascii=False).encode()
-    return attach(html_to_pdf(html_text), {ATTACHMENT: blob}, title=report_title(exp, title),
-                  subject=f"audit export of log {exp.header.get('origin', '-')}")
+    return attach(
+        html_to_pdf(html_text),
+        {ATTACHMENT: blob},
+        title=report_title(exp, title),
+        subject=f"audit export of log {exp.header.get('origin', '-')}",
+    )
 
 
 def report_title(exp: Export, default: str) -> str:
@@ -296,8 +365,15 @@ def read_export(path: Path) -> tuple[dict[str, Any], str | None, list[dict[str, 
             elif kind == "record":
                 view = {k: row[k] for k in ("time", "type", "actor", "tenant")}
                 view["payload"] = json.loads(row["payload"]) if row["payload"] else None
-                lines.append({"kind": "record", "seq": int(row["seq"]), "body": row["body"],
-                              "proof": row["proof"].split() if row["proof"] else [], "view": view})
+                lines.append(
+                    {
+                        "kind": "record",
+                        "seq": int(row["seq"]),
+                        "body": row["body"],
+                        "proof": row["proof"].split() if row["proof"] else [],
+                        "view": view,
+                    }
+                )
         return _split(lines)
     except (ValueError, KeyError, TypeError) as exc:
         raise StoreError(f"export {path} is malformed: {type(exc).__name__}") from None

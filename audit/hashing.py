@@ -98,6 +98,10 @@ def canonical_json(obj: Any, *, known_fast: bool = False) -> bytes:
     if not known_fast and not orjson_is_canonical(obj):
         try:
             return rfc8785.dumps(obj)
-        except Exception as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys; no values in messages
-            raise ValueError(f"value cannot be written as canonical JSON (RFC 8785): {type(exc).__name__}") from None
+        except (
+            Exception
+        ) as exc:  # rfc8785 raises its own types for NaN, huge ints, bad keys; no values in messages
+            raise ValueError(
+                f"value cannot be written as canonical JSON (RFC 8785): {type(exc).__name__}"
+            ) from None
     return orjson.dumps(obj, option=orjson.OPT_SORT_KEYS)

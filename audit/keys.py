@@ -63,8 +63,11 @@ def _warn_dev(kind: str, path: Path) -> None:
 def write_signing_key(path: Path) -> Ed25519PrivateKey:
     key = Ed25519PrivateKey.generate()
     _write_private(path, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    pub = path.with_name(path.name.removesuffix(".pem") + ".pub.pem") if path.name.endswith(".pem") \
+    pub = (
+        path.with_name(path.name.removesuffix(".pem") + ".pub.pem")
+        if path.name.endswith(".pem")
         else path.with_name(path.name + ".pub.pem")
+    )
     pub.write_bytes(public_pem(key.public_key()))
     return key
 
@@ -108,12 +111,18 @@ def load_public_key(path: str | os.PathLike[str] | None) -> Ed25519PublicKey:
         data = p.read_bytes()
     except FileNotFoundError:
         if path is None:
-            raise KeyFileError(f"no public key given and no development key at {p}: pass --public-key PEM") from None
+            raise KeyFileError(
+                f"no public key given and no development key at {p}: pass --public-key PEM"
+            ) from None
         raise KeyFileError(f"public key file {p} does not exist") from None
     except OSError as exc:
         raise KeyFileError(f"cannot read public key file {p}: {exc.strerror}") from None
     try:
-        key = load_pem_public_key(data) if b"PRIVATE" not in data else load_pem_private_key(data, None).public_key()
+        key = (
+            load_pem_public_key(data)
+            if b"PRIVATE" not in data
+            else load_pem_private_key(data, None).public_key()
+        )
     except (ValueError, TypeError):
         raise KeyFileError(f"public key file {p} is not a PEM key") from None
     if not isinstance(key, Ed25519PublicKey):

@@ -18,9 +18,14 @@ from audit.personal import SubjectCrypto
 from audit.store import open_store
 
 
-def open_appender(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
-                  subject_key_file: str | os.PathLike[str] | None = None,
-                  checkpoint_every: int = 1000, separate_key_connection: bool = False) -> Appender:
+def open_appender(
+    url: str,
+    *,
+    signing_key_file: str | os.PathLike[str] | None = None,
+    subject_key_file: str | os.PathLike[str] | None = None,
+    checkpoint_every: int = 1000,
+    separate_key_connection: bool = False,
+) -> Appender:
     """Load the keys, open (and create) the store: the explicit start-up step of both writers."""
     if checkpoint_every <= 0:
         raise ValueError("checkpoint_every must be positive")
@@ -61,8 +66,15 @@ class AuditLog:
             raise AuditUnavailable("audit log is closed")
         return self._appender
 
-    def append(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> int:
+    def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> int:
         """Append one record durably; returns its sequence number."""
         return self.appender.write([Item(type, payload, tenant, subject, personal).checked()])[0]
 
@@ -89,10 +101,21 @@ class AuditLog:
         self.close()
 
 
-def open_log(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
-             subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-             checkpoint_every: int = 1000) -> AuditLog:
+def open_log(
+    url: str,
+    *,
+    signing_key_file: str | os.PathLike[str] | None = None,
+    subject_key_file: str | os.PathLike[str] | None = None,
+    queue_size: int = 10000,
+    checkpoint_every: int = 1000,
+) -> AuditLog:
     """Open the log at ``url`` (schema created on first use). ``queue_size`` is accepted for symmetry."""
     del queue_size
-    return AuditLog(open_appender(url, signing_key_file=signing_key_file, subject_key_file=subject_key_file,
-                                  checkpoint_every=checkpoint_every))
+    return AuditLog(
+        open_appender(
+            url,
+            signing_key_file=signing_key_file,
+            subject_key_file=subject_key_file,
+            checkpoint_every=checkpoint_every,
+        )
+    )

@@ -18,10 +18,21 @@ from pathlib import Path
 from audit.errors import StoreError
 
 CHROMIUM_ENV = "CG_CHROMIUM"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
-         "--disable-default-apps", "--mute-audio", "--hide-scrollbars", "--force-device-scale-factor=1",
-         "--font-render-hinting=none"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--force-device-scale-factor=1",
+    "--font-render-hinting=none",
+]
 
 
 class RenderError(StoreError):
@@ -30,10 +41,13 @@ class RenderError(StoreError):
 
 def chromium() -> str:
     found = os.environ.get(CHROMIUM_ENV) or next(
-        (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None)
+        (p for p in (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")) if p), None
+    )
     if not found:
-        raise RenderError("headless Chromium is needed for PDF and screenshots: run ./scripts/setup-chromium "
-                          f"(apt-get install chromium) or set {CHROMIUM_ENV}")
+        raise RenderError(
+            "headless Chromium is needed for PDF and screenshots: run ./scripts/setup-chromium "
+            f"(apt-get install chromium) or set {CHROMIUM_ENV}"
+        )
     return found
 
 
@@ -42,12 +56,18 @@ def _run(args: list[str], html: str, out_name: str, timeout: float) -> bytes:
         page = Path(tmp) / "page.html"
         page.write_text(html, encoding="utf-8")
         out = Path(tmp) / out_name
-        cmd = [chromium(), *FLAGS, f"--user-data-dir={tmp}/profile", *[a.replace("{out}", str(out)) for a in args],
-               page.as_uri()]
+        cmd = [
+            chromium(),
+            *FLAGS,
+            f"--user-data-dir={tmp}/profile",
+            *[a.replace("{out}", str(out)) for a in args],
+            page.as_uri(),
+        ]
         env = {**os.environ, "HOME": tmp}
         try:
-            res = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                                 stdin=subprocess.DEVNULL)
+            res = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=timeout, env=env, stdin=subprocess.DEVNULL
+            )
         except subprocess.TimeoutExpired:
             raise RenderError(f"chromium did not finish within {timeout:.0f} s") from None
         if not out.exists() or out.stat().st_size == 0:

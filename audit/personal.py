@@ -80,7 +80,9 @@ class SubjectCrypto:
         try:
             key = self._kek.decrypt(wrapped[:_NONCE], wrapped[_NONCE:], f"{actor}|{kid}".encode())
         except InvalidTag:
-            raise PersonalDataError("a data key does not unwrap: wrong subject key file or altered key row") from None
+            raise PersonalDataError(
+                "a data key does not unwrap: wrong subject key file or altered key row"
+            ) from None
         aead = AESGCM(key)
         if len(self._unwrapped) >= 50_000:
             self._unwrapped.clear()

@@ -85,7 +85,9 @@ def verify_inclusion(index: int, size: int, leaf: bytes, proof: list[bytes], roo
         raise ProofError(f"leaf {index} is not included under root {root.hex()[:16]}...", seq=index)
 
 
-def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: list[bytes]) -> None:
+def verify_consistency(
+    old_size: int, new_size: int, old_root: bytes, new_root: bytes, proof: list[bytes]
+) -> None:
     if not 0 <= old_size <= new_size:
         raise ProofError(f"tree shrank from size {old_size} to {new_size}")
     if old_size == new_size:
@@ -125,6 +127,8 @@ def verify_consistency(old_size: int, new_size: int, old_root: bytes, new_root: 
     if sn != 0:
         raise ProofError(f"consistency proof {old_size}->{new_size} is too short")
     if fr != old_root:
-        raise ProofError(f"the tree of size {new_size} does not extend the tree of size {old_size} (old root differs)")
+        raise ProofError(
+            f"the tree of size {new_size} does not extend the tree of size {old_size} (old root differs)"
+        )
     if sr != new_root:
         raise ProofError(f"consistency proof {old_size}->{new_size} does not lead to the new root")

@@ -39,7 +39,9 @@ def parse_time(value: str) -> str:
     try:
         dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
     except ValueError:
-        raise ValueError(f"{value!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T12:00Z)") from None
+        raise ValueError(
+            f"{value!r} is not an ISO 8601 date or time (e.g. 2026-01-31 or 2026-01-31T12:00Z)"
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -62,8 +64,14 @@ def check_type(type_: str) -> str:
     return type_
 
 
-def make_body(time: str, type_: str, actor: str | None, tenant: str | None, payload: dict[str, Any],
-              personal: dict[str, str] | None) -> bytes:
+def make_body(
+    time: str,
+    type_: str,
+    actor: str | None,
+    tenant: str | None,
+    payload: dict[str, Any],
+    personal: dict[str, str] | None,
+) -> bytes:
     if not isinstance(payload, dict):
         raise ValueError("record payload must be a JSON object")
     if tenant is not None and not isinstance(tenant, str):

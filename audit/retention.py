@@ -28,8 +28,9 @@ def prune_before(app: Appender, public_key: Ed25519PublicKey, before: str) -> di
     app.checkpoint()
     rep = verify_store(store, public_key)
     if not rep.ok:
-        raise VerificationError("the log does not verify; nothing was pruned. " + "; ".join(rep.problems[:3]),
-                                seq=rep.first_bad)
+        raise VerificationError(
+            "the log does not verify; nothing was pruned. " + "; ".join(rep.problems[:3]), seq=rep.first_bad
+        )
     old = store.pruned()
     start = old.size if old else 0
     first_kept = next(iter(store.rows(start=start, query=Query(since=before), batch=1)), None)
@@ -44,8 +45,24 @@ def prune_before(app: Appender, public_key: Ed25519PublicKey, before: str) -> di
     with store.append_tx() as tx:
         tx.add_checkpoint(size, time, note)
     deleted = store.prune(Pruned(size, last.chain, tree.to_bytes()))
-    seq = app.write([Item("audit.prune", {"before": before, "pruned_records": deleted, "anchor_size": size,
-                                          "anchor_root": tree.root().hex()})])[0]
+    seq = app.write(
+        [
+            Item(
+                "audit.prune",
+                {
+                    "before": before,
+                    "pruned_records": deleted,
+                    "anchor_size": size,
+                    "anchor_root": tree.root().hex(),
+                },
+            )
+        ]
+    )[0]
     app.checkpoint()
-    return {"pruned_records": deleted, "anchor_size": size, "anchor_root": tree.root().hex(), "prune_record": seq,
-            "before": before}
+    return {
+        "pruned_records": deleted,
+        "anchor_size": size,
+        "anchor_root": tree.root().hex(),
+        "prune_record": seq,
+        "before": before,
+    }

@@ -38,7 +38,9 @@ class CompactRange:
 
     def __init__(self, size: int = 0, hashes: Sequence[bytes] = ()) -> None:
         if len(hashes) != bin(size).count("1"):
-            raise ValueError(f"a compact range of size {size} holds {bin(size).count('1')} hashes, got {len(hashes)}")
+            raise ValueError(
+                f"a compact range of size {size} holds {bin(size).count('1')} hashes, got {len(hashes)}"
+            )
         self.size = size
         self._hashes = list(hashes)
 
@@ -96,7 +98,9 @@ class MemoryTree:
         self.offset = base.size
         self.size = base.size + len(leaves)
         level: list[bytes | None] = [None] * base.size + list(leaves)
-        known = {(start, h): hsh for (start, h), hsh in zip(frontier_shape(base.size), base.hashes, strict=True)}
+        known = {
+            (start, h): hsh for (start, h), hsh in zip(frontier_shape(base.size), base.hashes, strict=True)
+        }
         for (start, h), hsh in known.items():
             if h == 0:
                 level[start] = hsh

@@ -53,7 +53,7 @@ class Report:
 
     @property
     def status(self) -> str:
-        """"ok", "unsigned" (verified, but a tail is not yet covered by a signed checkpoint), "failed"."""
+        """ "ok", "unsigned" (verified, but a tail is not yet covered by a signed checkpoint), "failed"."""
         if not self.ok:
             return "failed"
         return "unsigned" if self.unsigned_tail else "ok"
@@ -65,16 +65,20 @@ class Report:
         return d
 
     def text(self) -> str:
-        lines = [f"audit verify: {self.source}",
-                 f"  records checked   {self.records} (log size {self.size}"
-                 + (f", pruned before {self.pruned_before})" if self.pruned_before else ")"),
-                 f"  checkpoints       {self.checkpoints} verified, signed up to size {self.signed_size}"]
+        lines = [
+            f"audit verify: {self.source}",
+            f"  records checked   {self.records} (log size {self.size}"
+            + (f", pruned before {self.pruned_before})" if self.pruned_before else ")"),
+            f"  checkpoints       {self.checkpoints} verified, signed up to size {self.signed_size}",
+        ]
         if self.unsigned_tail:
             lines.append(f"  unsigned tail     {self.unsigned_tail} records after the last checkpoint")
         lines.append(f"  time              {self.seconds:.2f} s")
         if self.ok and self.unsigned_tail:
-            lines.append(f"  warning           {self.unsigned_tail} records are not yet signed (intact, but no "
-                         "signed checkpoint covers them yet; the writer signs them at its next checkpoint or start)")
+            lines.append(
+                f"  warning           {self.unsigned_tail} records are not yet signed (intact, but no "
+                "signed checkpoint covers them yet; the writer signs them at its next checkpoint or start)"
+            )
             lines.append("  result            OK, NOT YET SIGNED")
         elif self.ok:
             lines.append("  result            OK")
@@ -146,8 +150,10 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
             leaf = sha(LEAF_PREFIX + body).digest()
             ch = sha(CHAIN_PREFIX + chain + body).digest()
             if ch != schain or leaf != sleaf:
-                rep.fail(f"record {seq}: its bytes do not give its stored hash "
-                         "(altered, reordered or replaced)", seq=seq)
+                rep.fail(
+                    f"record {seq}: its bytes do not give its stored hash (altered, reordered or replaced)",
+                    seq=seq,
+                )
                 stopped = True
                 break
             try:
@@ -156,8 +162,12 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
                 rep.fail(f"record {seq}: {exc}", seq=seq)
                 stopped = True
                 break
-            if (doc.get("time") != rtime or doc.get("type") != rtype or doc.get("actor") != ractor
-                    or doc.get("tenant") != rtenant):
+            if (
+                doc.get("time") != rtime
+                or doc.get("type") != rtype
+                or doc.get("actor") != ractor
+                or doc.get("tenant") != rtenant
+            ):
                 rep.fail(f"record {seq}: an indexed column differs from the signed record", seq=seq)
                 stopped = True
                 break
@@ -168,8 +178,11 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
             due = signed.get(expected)
             if due is not None:
                 if due.root != tree.root() or due.chain != chain:
-                    rep.fail(f"records {last_good_cp}..{expected - 1} do not match the signed checkpoint at size "
-                             f"{expected} (a record was altered and rehashed, or the log forked)", seq=last_good_cp)
+                    rep.fail(
+                        f"records {last_good_cp}..{expected - 1} do not match the signed checkpoint at size "
+                        f"{expected} (a record was altered and rehashed, or the log forked)",
+                        seq=last_good_cp,
+                    )
                     stopped = True
                     break
                 last_good_cp = expected
@@ -182,12 +195,18 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     # 4. The tail: nothing signed or counted may be missing at the end.
     if not stopped:
         if expected != head.size or chain != head.chain:
-            rep.fail(f"the log head says {head.size} records but {expected} follow each other "
-                     "(records removed at the end?)", seq=expected)
+            rep.fail(
+                f"the log head says {head.size} records but {expected} follow each other "
+                "(records removed at the end?)",
+                seq=expected,
+            )
         beyond = [s for s in signed if s > expected]
         if beyond:
-            rep.fail(f"a checkpoint signs size {max(beyond)} but the log ends at {expected} "
-                     "(records removed at the end)", seq=expected)
+            rep.fail(
+                f"a checkpoint signs size {max(beyond)} but the log ends at {expected} "
+                "(records removed at the end)",
+                seq=expected,
+            )
     if not signed and stored and expected:
         rep.fail("no valid signed checkpoint: every stored checkpoint failed to verify")
     rep.unsigned_tail = max(0, expected - max(signed, default=0)) if not stopped else 0
@@ -195,8 +214,13 @@ def verify_store(store: Store, public_key: Ed25519PublicKey, *, progress: bool =
     return rep
 
 
-def verify_export_records(header: dict[str, Any], note: str | None, records: list[dict[str, Any]],
-                          public_key: Ed25519PublicKey, source: str) -> Report:
+def verify_export_records(
+    header: dict[str, Any],
+    note: str | None,
+    records: list[dict[str, Any]],
+    public_key: Ed25519PublicKey,
+    source: str,
+) -> Report:
     """Check an export's checkpoint and every record's inclusion proof."""
     started = time.perf_counter()
     rep = Report(source=source)
@@ -214,7 +238,9 @@ def verify_export_records(header: dict[str, Any], note: str | None, records: lis
     if cons is not None:
         try:
             old = cpmod.verify(cons["note"], public_key, origin=header.get("origin"))
-            verify_consistency(old.size, cp.size, old.root, cp.root, [bytes.fromhex(h) for h in cons["proof"]])
+            verify_consistency(
+                old.size, cp.size, old.root, cp.root, [bytes.fromhex(h) for h in cons["proof"]]
+            )
         except (CheckpointError, ProofError, ValueError, KeyError, TypeError) as exc:
             rep.fail(f"consistency with the earlier checkpoint: {exc}")
         else:

@@ -29,10 +29,18 @@ _STOP = object()
 
 
 class AuditWriter:
-    def __init__(self, url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
-                 subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                 checkpoint_every: int = 1000, max_batch: int = 1000, checkpoint_seconds: float = 60.0,
-                 linger_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        signing_key_file: str | os.PathLike[str] | None = None,
+        subject_key_file: str | os.PathLike[str] | None = None,
+        queue_size: int = 10000,
+        checkpoint_every: int = 1000,
+        max_batch: int = 1000,
+        checkpoint_seconds: float = 60.0,
+        linger_seconds: float = 0.0,
+    ) -> None:
         if queue_size <= 0 or max_batch <= 0:
             raise ValueError("queue_size and max_batch must be positive")
         if linger_seconds < 0:
@@ -41,9 +49,14 @@ class AuditWriter:
         # transactions (one fsync each) when callers do not wait on the acknowledgement.
         self.linger_seconds = linger_seconds
         self.url = url
-        self._open = functools.partial(open_appender, url, signing_key_file=signing_key_file,
-                                       subject_key_file=subject_key_file, checkpoint_every=checkpoint_every,
-                                       separate_key_connection=True)
+        self._open = functools.partial(
+            open_appender,
+            url,
+            signing_key_file=signing_key_file,
+            subject_key_file=subject_key_file,
+            checkpoint_every=checkpoint_every,
+            separate_key_connection=True,
+        )
         self.queue_size = queue_size
         self.max_batch = max_batch
         self._appender: Appender | None = None
@@ -87,8 +100,11 @@ class AuditWriter:
         head = self._appender.store.head()
         if head.size > head.checkpoint_size:
             size = self._appender.checkpoint()
-            log.warning("audit: signed %d records left unsigned by the last run (checkpoint at size %d)",
-                        head.size - head.checkpoint_size, size)
+            log.warning(
+                "audit: signed %d records left unsigned by the last run (checkpoint at size %d)",
+                head.size - head.checkpoint_size,
+                size,
+            )
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         """A crashed background task must not leave the writer looking healthy (fail closed)."""
@@ -135,16 +151,28 @@ class AuditWriter:
     # -- state ---------------------------------------------------------------------------
     @property
     def healthy(self) -> bool:
-        return (self._task is not None and not self._closing and self._broken is None
-                and self._queue is not None and not self._queue.full())
+        return (
+            self._task is not None
+            and not self._closing
+            and self._broken is None
+            and self._queue is not None
+            and not self._queue.full()
+        )
 
     @property
     def pending(self) -> int:
         return 0 if self._queue is None else self._queue.qsize()
 
     # -- writing -------------------------------------------------------------------------
-    def submit(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> asyncio.Future[int]:
+    def submit(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> asyncio.Future[int]:
         if self._queue is None or self._closing:
             raise AuditUnavailable("audit writer is not running")
         if self._broken is not None:
@@ -157,8 +185,15 @@ class AuditWriter:
             raise AuditUnavailable(f"audit queue is full ({self.queue_size} records waiting)") from None
         return fut
 
-    async def append(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
-                     subject: str | None = None, personal: dict[str, Any] | None = None) -> int:
+    async def append(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> int:
         return await self.submit(type, payload, tenant=tenant, subject=subject, personal=personal)
 
     async def check(self) -> None:
@@ -263,11 +298,23 @@ class AuditWriter:
             return
 
 
-def open_writer(url: str, *, signing_key_file: str | os.PathLike[str] | None = None,
-                subject_key_file: str | os.PathLike[str] | None = None, queue_size: int = 10000,
-                checkpoint_every: int = 1000, checkpoint_seconds: float = 60.0,
-                linger_seconds: float = 0.0) -> AuditWriter:
+def open_writer(
+    url: str,
+    *,
+    signing_key_file: str | os.PathLike[str] | None = None,
+    subject_key_file: str | os.PathLike[str] | None = None,
+    queue_size: int = 10000,
+    checkpoint_every: int = 1000,
+    checkpoint_seconds: float = 60.0,
+    linger_seconds: float = 0.0,
+) -> AuditWriter:
     """A writer for ``url``; nothing is opened until ``await writer.start()``."""
-    return AuditWriter(url, signing_key_file=signing_key_file, subject_key_file=subject_key_file,
-                       queue_size=queue_size, checkpoint_every=checkpoint_every,
-                       checkpoint_seconds=checkpoint_seconds, linger_seconds=linger_seconds)
+    return AuditWriter(
+        url,
+        signing_key_file=signing_key_file,
+        subject_key_file=subject_key_file,
+        queue_size=queue_size,
+        checkpoint_every=checkpoint_every,
+        checkpoint_seconds=checkpoint_seconds,
+        linger_seconds=linger_seconds,
+    )

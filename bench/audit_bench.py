@@ -46,19 +46,37 @@ PG = "postgresql://postgres@127.0.0.1:5432/test"
 
 
 def event(i: int) -> Item:
-    return Item("gateway.request", {
-        "request_id": f"req-{i:08d}", "route": "/v1/chat/completions", "model": "qwen2.5-7b-instruct",
-        "upstream": "gpu-eu", "status": 200, "decision": "allow", "deny_reasons": [],
-        "prompt_tokens": 180 + i % 50, "completion_tokens": 64,
-        "timings_ms": {"auth": 0.21, "ratelimit": 0.05, "pii": 3.7, "policy": 0.42, "upstream": 812.5},
-        "pii": {"EMAIL_ADDRESS": i % 2, "PHONE_NUMBER": i % 3}},
-        tenant=f"tenant-{i % 8}", subject=f"user-{i % 500}", personal={"client_ip": f"10.1.{i % 250}.{i % 200}"})
+    return Item(
+        "gateway.request",
+        {
+            "request_id": f"req-{i:08d}",
+            "route": "/v1/chat/completions",
+            "model": "qwen2.5-7b-instruct",
+            "upstream": "gpu-eu",
+            "status": 200,
+            "decision": "allow",
+            "deny_reasons": [],
+            "prompt_tokens": 180 + i % 50,
+            "completion_tokens": 64,
+            "timings_ms": {"auth": 0.21, "ratelimit": 0.05, "pii": 3.7, "policy": 0.42, "upstream": 812.5},
+            "pii": {"EMAIL_ADDRESS": i % 2, "PHONE_NUMBER": i % 3},
+        },
+        tenant=f"tenant-{i % 8}",
+        subject=f"user-{i % 500}",
+        personal={"client_ip": f"10.1.{i % 250}.{i % 200}"},
+    )
 
 
 def plain_row(seq: int, it: Item) -> tuple:
     """The same row without chain or encryption: what an application would insert with no audit log."""
-    doc = {"time": utc_now(), "type": it.type, "actor": it.subject, "tenant": it.tenant, "payload": it.payload,
-           "personal": it.personal}
+    doc = {
+        "time": utc_now(),
+        "type": it.type,
+        "actor": it.subject,
+        "tenant": it.tenant,
+        "payload": it.payload,
+        "personal": it.personal,
+    }
     return (seq, doc["time"], it.type, it.subject, it.tenant, orjson.dumps(doc))
 
 
@@ -69,8 +87,10 @@ class _SQLitePlain:
         self.c = c = sqlite3.connect(path, isolation_level=None)
         c.execute("PRAGMA journal_mode=WAL")
         c.execute("PRAGMA synchronous=FULL")
-        c.execute("CREATE TABLE plain (seq INTEGER PRIMARY KEY, time TEXT, type TEXT, actor TEXT, tenant TEXT, "
-                  "body BLOB)")
+        c.execute(
+            "CREATE TABLE plain (seq INTEGER PRIMARY KEY, time TEXT, type TEXT, actor TEXT, tenant TEXT, "
+            "body BLOB)"
+        )
         for col in ("time", "actor", "tenant"):
             c.execute(f"CREATE INDEX plain_{col} ON plain ({col})")
         self.seq = 0
@@ -94,8 +114,10 @@ class _PGPlain:
 
         self.table = f"bench_plain_{uuid.uuid4().hex[:8]}"
         self.c = psycopg.connect(PG)
-        self.c.execute(f"CREATE TABLE {self.table} (seq BIGINT PRIMARY KEY, time TEXT COLLATE \"C\", type TEXT, "
-                       "actor TEXT, tenant TEXT, body BYTEA)")
+        self.c.execute(
+            f'CREATE TABLE {self.table} (seq BIGINT PRIMARY KEY, time TEXT COLLATE "C", type TEXT, '
+            "actor TEXT, tenant TEXT, body BYTEA)"
+        )
         for col in ("time", "actor", "tenant"):
             self.c.execute(f"CREATE INDEX {self.table}_{col} ON {self.table} ({col})")
         self.c.commit()
@@ -123,8 +145,16 @@ async def _submit_all(w, items: list[Item]) -> None:  # noqa: ANN001
     await asyncio.gather(*window)
 
 
-async def _compare(store: str, plain, url_sync: str, url_async: str, keys: dict, items: list[Item],  # noqa: ANN001
-                   batch: int, rounds: int) -> dict:
+async def _compare(
+    store: str,
+    plain,
+    url_sync: str,
+    url_async: str,
+    keys: dict,
+    items: list[Item],  # noqa: ANN001
+    batch: int,
+    rounds: int,
+) -> dict:
     """Alternate plain, synchronous-audit and async-writer rounds so that machine load hits all three alike."""
     per = len(items) // rounds
     t_plain = t_sync = t_async = 0.0
@@ -153,9 +183,17 @@ async def _compare(store: str, plain, url_sync: str, url_async: str, keys: dict,
         await w.aclose()
         plain.close()
     n = per * rounds
-    return {"store": store, "records": n, "batch": batch, "rounds": rounds, "plain_per_s": n / t_plain,
-            "audit_per_s": n / t_sync, "ratio": t_plain / t_sync, "audit_async_writer_per_s": n / t_async,
-            "async_ratio": t_plain / t_async}
+    return {
+        "store": store,
+        "records": n,
+        "batch": batch,
+        "rounds": rounds,
+        "plain_per_s": n / t_plain,
+        "audit_per_s": n / t_sync,
+        "ratio": t_plain / t_sync,
+        "audit_async_writer_per_s": n / t_async,
+        "async_ratio": t_plain / t_async,
+    }
 
 
 def _drop_pg(url: str) -> None:
@@ -167,12 +205,26 @@ def _drop_pg(url: str) -> None:
 
 def bench_appends(tmp: Path, keys: dict, n: int, batch: int, rounds: int, postgres: bool) -> list[dict]:
     items = [event(i) for i in range(n)]
-    out = [asyncio.run(_compare("sqlite", _SQLitePlain(str(tmp / "plain.db")), f"sqlite:///{tmp}/audit.db",
-                                f"sqlite:///{tmp}/audit_async.db", keys, items, batch, rounds))]
+    out = [
+        asyncio.run(
+            _compare(
+                "sqlite",
+                _SQLitePlain(str(tmp / "plain.db")),
+                f"sqlite:///{tmp}/audit.db",
+                f"sqlite:///{tmp}/audit_async.db",
+                keys,
+                items,
+                batch,
+                rounds,
+            )
+        )
+    ]
     if postgres:
         urls = [f"{PG}?table=bench_audit_{uuid.uuid4().hex[:8]}" for _ in range(2)]
         try:
-            out.append(asyncio.run(_compare("postgresql", _PGPlain(), urls[0], urls[1], keys, items, batch, rounds)))
+            out.append(
+                asyncio.run(_compare("postgresql", _PGPlain(), urls[0], urls[1], keys, items, batch, rounds))
+            )
         finally:
             for u in urls:
                 try:
@@ -187,7 +239,9 @@ def bench_verify(tmp: Path, keys: dict, pub_file: str, n: int) -> dict:
     url = f"sqlite:///{db}"
     batch = 5000
     with open_log(url, checkpoint_every=10_000, **keys) as log:
-        for s in tqdm(range(0, n, batch), desc=f"building {n} records", unit="batch", disable=not sys.stderr.isatty()):
+        for s in tqdm(
+            range(0, n, batch), desc=f"building {n} records", unit="batch", disable=not sys.stderr.isatty()
+        ):
             log.append_many([event(i) for i in range(s, min(n, s + batch))])
     store = open_store(url)
     store.open()
@@ -207,10 +261,16 @@ def bench_verify(tmp: Path, keys: dict, pub_file: str, n: int) -> dict:
         store.close()
     if not rep.ok:
         raise SystemExit(f"verification failed: {rep.problems}")
-    return {"records": n, "bytes": total_bytes, "verify_s": rep.seconds,
-            "verify_us_per_record": rep.seconds / n * 1e6, "hashlib_us_per_record": hash_s / n * 1e6,
-            "ratio_to_hashlib": rep.seconds / hash_s, "read_rows_us_per_record": read_s / n * 1e6,
-            "checkpoints": rep.checkpoints}
+    return {
+        "records": n,
+        "bytes": total_bytes,
+        "verify_s": rep.seconds,
+        "verify_us_per_record": rep.seconds / n * 1e6,
+        "hashlib_us_per_record": hash_s / n * 1e6,
+        "ratio_to_hashlib": rep.seconds / hash_s,
+        "read_rows_us_per_record": read_s / n * 1e6,
+        "checkpoints": rep.checkpoints,
+    }
 
 
 def main() -> int:
@@ -229,19 +289,28 @@ def main() -> int:
         keys = {"signing_key_file": str(tmp / "sign.pem"), "subject_key_file": str(tmp / "subject")}
         appends = bench_appends(tmp, keys, args.appends, args.batch, args.rounds, not args.no_postgres)
         verify = bench_verify(tmp, keys, str(tmp / "sign.pub.pem"), args.records)
-    result = {"machine": {"python": platform.python_version(), "cpus": os.cpu_count()}, "appends": appends,
-              "verify": verify}
-    print(f"\naudit appends ({args.appends} records in {args.rounds} alternating rounds, {args.batch} per transaction "
-          "for plain and sync; the async writer batches by itself)")
+    result = {
+        "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+        "appends": appends,
+        "verify": verify,
+    }
+    print(
+        f"\naudit appends ({args.appends} records in {args.rounds} alternating rounds, {args.batch} per transaction "
+        "for plain and sync; the async writer batches by itself)"
+    )
     print(f"{'store':<11} {'plain/s':>10} {'audit/s':>10} {'ratio':>6} {'async writer/s':>15} {'ratio':>6}")
     for a in appends:
-        print(f"{a['store']:<11} {a['plain_per_s']:>10.0f} {a['audit_per_s']:>10.0f} {a['ratio']:>6.2f} "
-              f"{a['audit_async_writer_per_s']:>15.0f} {a['async_ratio']:>6.2f}")
+        print(
+            f"{a['store']:<11} {a['plain_per_s']:>10.0f} {a['audit_per_s']:>10.0f} {a['ratio']:>6.2f} "
+            f"{a['audit_async_writer_per_s']:>15.0f} {a['async_ratio']:>6.2f}"
+        )
     v = verify
-    print(f"\naudit verify of {v['records']} records (SQLite): {v['verify_s']:.2f} s, "
-          f"{v['verify_us_per_record']:.2f} us/record; hashlib SHA-256 of the same bytes "
-          f"{v['hashlib_us_per_record']:.2f} us/record; ratio {v['ratio_to_hashlib']:.1f}x "
-          f"(reading the rows alone: {v['read_rows_us_per_record']:.2f} us/record)")
+    print(
+        f"\naudit verify of {v['records']} records (SQLite): {v['verify_s']:.2f} s, "
+        f"{v['verify_us_per_record']:.2f} us/record; hashlib SHA-256 of the same bytes "
+        f"{v['hashlib_us_per_record']:.2f} us/record; ratio {v['ratio_to_hashlib']:.1f}x "
+        f"(reading the rows alone: {v['read_rows_us_per_record']:.2f} us/record)"
+    )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nJSON: {args.json}")

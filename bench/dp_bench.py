@@ -52,15 +52,36 @@ def _cost_worker(variant: str, model_dir: str, steps: int, batch: int) -> dict[s
     model, tok = load_model(model_dir)
     mode = "ghost" if (not lora or variant.endswith("ghost")) else "hooks"
     records = synthetic_records(batch * 4, seed=5)
-    ds = Dataset(path="bench", records=records, line_numbers=list(range(1, len(records) + 1)),
-                 file_sha256="-", records_sha256="-")
-    cfg = TrainConfig(model=model_dir, data="", out="", lora_r=lora, private=private, grad_sample_mode=mode,
-                      batch_size=batch, physical_batch_size=batch, max_length=64, truncate=True, lr=1e-3,
-                      progress=False)
+    ds = Dataset(
+        path="bench",
+        records=records,
+        line_numbers=list(range(1, len(records) + 1)),
+        file_sha256="-",
+        records_sha256="-",
+    )
+    cfg = TrainConfig(
+        model=model_dir,
+        data="",
+        out="",
+        lora_r=lora,
+        private=private,
+        grad_sample_mode=mode,
+        batch_size=batch,
+        physical_batch_size=batch,
+        max_length=64,
+        truncate=True,
+        lr=1e-3,
+        progress=False,
+    )
     trainer = DPTrainer(cfg, write_outputs=False)
-    prepared = trainer.prepare(dataset=ds, model=model, tokenizer=tok, noise_multiplier=1.0 if private else None)
+    prepared = trainer.prepare(
+        dataset=ds, model=model, tokenizer=tok, noise_multiplier=1.0 if private else None
+    )
     enc = prepared.encoded
-    batches = [(enc.input_ids[i:i + batch], enc.attention_mask[i:i + batch]) for i in range(0, len(records), batch)]
+    batches = [
+        (enc.input_ids[i : i + batch], enc.attention_mask[i : i + batch])
+        for i in range(0, len(records), batch)
+    ]
     model = prepared.model
 
     def step(i: int) -> None:
@@ -77,19 +98,35 @@ def _cost_worker(variant: str, model_dir: str, steps: int, batch: int) -> dict[s
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     times.sort()
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return {"variant": variant, "median_step_s": times[len(times) // 2], "peak_rss_mb": rss_after / 1024,
-            "train_rss_mb": (rss_after - rss_base) / 1024, "grad_sample_mode": mode if private else "none", "trainable_params": trainable, "batch": batch}
+    return {
+        "variant": variant,
+        "median_step_s": times[len(times) // 2],
+        "peak_rss_mb": rss_after / 1024,
+        "train_rss_mb": (rss_after - rss_base) / 1024,
+        "grad_sample_mode": mode if private else "none",
+        "trainable_params": trainable,
+        "batch": batch,
+    }
 
 
 def bench_cost(model_dir: Path, steps: int, batch: int) -> dict[str, Any]:
     rows = {}
     for variant in ("plain_full", "dp_full", "plain_lora", "dp_lora", "dp_lora_ghost"):
-        out = subprocess.run([sys.executable, __file__, "--cost-worker", variant, str(model_dir), str(steps),
-                              str(batch)], capture_output=True, text=True, cwd=REPO, check=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--cost-worker", variant, str(model_dir), str(steps), str(batch)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            check=True,
+        )
         rows[variant] = json.loads(out.stdout.strip().splitlines()[-1])
     ratios = {
-        kind: {"time_ratio": rows[f"dp_{kind}"]["median_step_s"] / rows[f"plain_{kind.split('_')[0]}"]["median_step_s"],
-               "train_memory_ratio": rows[f"dp_{kind}"]["train_rss_mb"] / rows[f"plain_{kind.split('_')[0]}"]["train_rss_mb"]}
+        kind: {
+            "time_ratio": rows[f"dp_{kind}"]["median_step_s"]
+            / rows[f"plain_{kind.split('_')[0]}"]["median_step_s"],
+            "train_memory_ratio": rows[f"dp_{kind}"]["train_rss_mb"]
+            / rows[f"plain_{kind.split('_')[0]}"]["train_rss_mb"],
+        }
         for kind in ("full", "lora", "lora_ghost")
     }
     return {"rows": rows, "ratios": ratios}
@@ -113,14 +150,35 @@ def bench_utility(work: Path, n: int, epochs: int, batch: int) -> dict[str, Any]
         return float(evaluate_losses(model, enc.input_ids, enc.attention_mask).mean())
 
     rows = {"pretrained (no fine-tuning)": {"held_out_loss": held_out_loss(model_dir), "epsilon": None}}
-    for name, private, eps in (("non-private", False, None), ("dp eps=8", True, 8.0), ("dp eps=3", True, 3.0)):
+    for name, private, eps in (
+        ("non-private", False, None),
+        ("dp eps=8", True, 8.0),
+        ("dp eps=3", True, 3.0),
+    ):
         out = work / f"utility-{name.replace(' ', '_').replace('=', '')}"
         t = time.perf_counter()
-        r = train(TrainConfig(model=str(model_dir), data=str(data), out=str(out), target_epsilon=eps or 8.0,
-                              epochs=epochs, batch_size=batch, lr=3e-3, max_grad_norm=1.0, physical_batch_size=batch,
-                              private=private, progress=False))
-        rows[name] = {"held_out_loss": held_out_loss(out), "epsilon": r.epsilon, "noise_multiplier": r.noise_multiplier,
-                      "steps": r.steps_done, "seconds": time.perf_counter() - t}
+        r = train(
+            TrainConfig(
+                model=str(model_dir),
+                data=str(data),
+                out=str(out),
+                target_epsilon=eps or 8.0,
+                epochs=epochs,
+                batch_size=batch,
+                lr=3e-3,
+                max_grad_norm=1.0,
+                physical_batch_size=batch,
+                private=private,
+                progress=False,
+            )
+        )
+        rows[name] = {
+            "held_out_loss": held_out_loss(out),
+            "epsilon": r.epsilon,
+            "noise_multiplier": r.noise_multiplier,
+            "steps": r.steps_done,
+            "seconds": time.perf_counter() - t,
+        }
     base = rows["non-private"]["held_out_loss"]
     for row in rows.values():
         row["loss_ratio_vs_non_private"] = row["held_out_loss"] / base
@@ -131,18 +189,28 @@ def bench_utility(work: Path, n: int, epochs: int, batch: int) -> dict[str, Any]
 def bench_accountants() -> dict[str, Any]:
     from privacy.dp import accounting
 
-    cases = [("standard: n=10000 B=256 sigma=1.1 3 ep", 10_000, 256, 1.1, 3, 1e-5),
-             ("n=60000 B=256 sigma=1.0 15 ep", 60_000, 256, 1.0, 15, 1e-5),
-             ("n=1000 B=100 sigma=2.0 10 ep", 1_000, 100, 2.0, 10, 1e-4)]
+    cases = [
+        ("standard: n=10000 B=256 sigma=1.1 3 ep", 10_000, 256, 1.1, 3, 1e-5),
+        ("n=60000 B=256 sigma=1.0 15 ep", 60_000, 256, 1.0, 15, 1e-5),
+        ("n=1000 B=100 sigma=2.0 10 ep", 1_000, 100, 2.0, 10, 1e-4),
+    ]
     rows = []
     for name, n, b, sigma, ep, delta in cases:
         t = time.perf_counter()
         rep = accounting.account([(sigma, b / n, math.ceil(ep * n / b))], delta, check=False)
-        rows.append({"case": name, "delta": delta, **rep.epsilons, "agree": rep.agree,
-                     "rdp_rel_diff": abs(rep.epsilons["opacus_rdp"] - rep.epsilons["dp_accounting_rdp"])
-                     / rep.epsilons["dp_accounting_rdp"],
-                     "prv_pld_rel_diff": abs(rep.epsilons["opacus_prv"] - rep.epsilons["dp_accounting_pld"])
-                     / rep.epsilons["dp_accounting_pld"], "seconds": time.perf_counter() - t})
+        rows.append(
+            {
+                "case": name,
+                "delta": delta,
+                **rep.epsilons,
+                "agree": rep.agree,
+                "rdp_rel_diff": abs(rep.epsilons["opacus_rdp"] - rep.epsilons["dp_accounting_rdp"])
+                / rep.epsilons["dp_accounting_rdp"],
+                "prv_pld_rel_diff": abs(rep.epsilons["opacus_prv"] - rep.epsilons["dp_accounting_pld"])
+                / rep.epsilons["dp_accounting_pld"],
+                "seconds": time.perf_counter() - t,
+            }
+        )
     return {"rows": rows}
 
 
@@ -154,46 +222,82 @@ def bench_audit(work: Path, n: int, epochs: int, batch: int, canaries: int, lr: 
 
     model_dir = make_tiny_model(work / "audit-model", arch="gpt2", context=64, width=32, layers=2)
     data = write_jsonl(work / "audit.jsonl", synthetic_records(n, seed=13))
-    cfg = TrainConfig(model=str(model_dir), data=str(data), out=str(work / "audit-run"), target_epsilon=3.0,
-                      epochs=epochs, batch_size=batch, lr=lr, physical_batch_size=batch, progress=False)
+    cfg = TrainConfig(
+        model=str(model_dir),
+        data=str(data),
+        out=str(work / "audit-run"),
+        target_epsilon=3.0,
+        epochs=epochs,
+        batch_size=batch,
+        lr=lr,
+        physical_batch_size=batch,
+        progress=False,
+    )
     report = run_audit(cfg, canaries=canaries, alternatives=63)
-    return {"n": n, "epochs": epochs, "batch": batch, "canaries": canaries, "lr": lr,
-            **{k: report[k] for k in ("accounted_epsilon", "epsilon_lower_bound", "mia_auc", "bug", "runs")}}
+    return {
+        "n": n,
+        "epochs": epochs,
+        "batch": batch,
+        "canaries": canaries,
+        "lr": lr,
+        **{k: report[k] for k in ("accounted_epsilon", "epsilon_lower_bound", "mia_auc", "bug", "runs")},
+    }
 
 
 # ---------------------------------------------------------------- text
 def as_text(res: dict[str, Any]) -> str:
     lines = []
     if "cost" in res:
-        lines += ["== cost: DP vs non-private, same model and batch (median step; peak RSS growth from model load)",
-                  f"{'variant':<14} {'mode':>6} {'step ms':>9} {'train MB':>9} {'trainable':>10}"]
+        lines += [
+            "== cost: DP vs non-private, same model and batch (median step; peak RSS growth from model load)",
+            f"{'variant':<14} {'mode':>6} {'step ms':>9} {'train MB':>9} {'trainable':>10}",
+        ]
         for v, r in res["cost"]["rows"].items():
-            lines.append(f"{v:<14} {r['grad_sample_mode']:>6} {r['median_step_s'] * 1000:>9.1f} "
-                         f"{r['train_rss_mb']:>9.0f} {r['trainable_params']:>10}")
+            lines.append(
+                f"{v:<14} {r['grad_sample_mode']:>6} {r['median_step_s'] * 1000:>9.1f} "
+                f"{r['train_rss_mb']:>9.0f} {r['trainable_params']:>10}"
+            )
         for kind, r in res["cost"]["ratios"].items():
-            lines.append(f"ratio DP/non-private ({kind}): time {r['time_ratio']:.2f}x, "
-                         f"training memory {r['train_memory_ratio']:.2f}x")
+            lines.append(
+                f"ratio DP/non-private ({kind}): time {r['time_ratio']:.2f}x, "
+                f"training memory {r['train_memory_ratio']:.2f}x"
+            )
     if "utility" in res:
         u = res["utility"]
-        lines += ["", f"== utility: held-out loss, n={u['n']}, {u['epochs']} epochs, batch {u['batch']}",
-                  f"{'model':<28} {'loss':>7} {'vs non-private':>15} {'epsilon':>8}"]
+        lines += [
+            "",
+            f"== utility: held-out loss, n={u['n']}, {u['epochs']} epochs, batch {u['batch']}",
+            f"{'model':<28} {'loss':>7} {'vs non-private':>15} {'epsilon':>8}",
+        ]
         for name, r in u["rows"].items():
             eps = "-" if r["epsilon"] is None else f"{r['epsilon']:.2f}"
-            lines.append(f"{name:<28} {r['held_out_loss']:>7.3f} {r['loss_ratio_vs_non_private']:>14.3f}x {eps:>8}")
+            lines.append(
+                f"{name:<28} {r['held_out_loss']:>7.3f} {r['loss_ratio_vs_non_private']:>14.3f}x {eps:>8}"
+            )
     if "accountants" in res:
-        lines += ["", "== accountants (epsilon)",
-                  f"{'case':<42} {'PRV':>7} {'PLD':>7} {'RDP op':>7} {'RDP dpa':>7} {'agree':>6}"]
+        lines += [
+            "",
+            "== accountants (epsilon)",
+            f"{'case':<42} {'PRV':>7} {'PLD':>7} {'RDP op':>7} {'RDP dpa':>7} {'agree':>6}",
+        ]
         for r in res["accountants"]["rows"]:
-            lines.append(f"{r['case']:<42} {r['opacus_prv']:>7.3f} {r['dp_accounting_pld']:>7.3f} "
-                         f"{r['opacus_rdp']:>7.3f} {r['dp_accounting_rdp']:>7.3f} {r['agree']!s:>6}")
+            lines.append(
+                f"{r['case']:<42} {r['opacus_prv']:>7.3f} {r['dp_accounting_pld']:>7.3f} "
+                f"{r['opacus_rdp']:>7.3f} {r['dp_accounting_rdp']:>7.3f} {r['agree']!s:>6}"
+            )
     if "audit" in res:
         a = res["audit"]
-        lines += ["", f"== empirical audit: {a['canaries']} canaries, n={a['n']}, {a['epochs']} epochs, batch {a['batch']}",
-                  f"{'model':<12} {'eps acc.':>8} {'eps LB':>7} {'MIA AUC':>8} {'exposure':>9}"]
+        lines += [
+            "",
+            f"== empirical audit: {a['canaries']} canaries, n={a['n']}, {a['epochs']} epochs, batch {a['batch']}",
+            f"{'model':<12} {'eps acc.':>8} {'eps LB':>7} {'MIA AUC':>8} {'exposure':>9}",
+        ]
         for name, r in a["runs"].items():
             acc = "-" if r["accounted_epsilon"] is None else f"{r['accounted_epsilon']:.2f}"
-            lines.append(f"{name:<12} {acc:>8} {r['epsilon_lower_bound']:>7.3f} {r['mia_auc']:>8.3f} "
-                         f"{r['mean_exposure']:>5.2f}/{r['exposure_cap_bits']:.0f}")
+            lines.append(
+                f"{name:<12} {acc:>8} {r['epsilon_lower_bound']:>7.3f} {r['mia_auc']:>8.3f} "
+                f"{r['mean_exposure']:>5.2f}/{r['exposure_cap_bits']:.0f}"
+            )
     return "\n".join(lines)
 
 
@@ -222,7 +326,9 @@ def main() -> int:
         if "accountants" in sections:
             res["accountants"] = bench_accountants()
         if "audit" in sections:
-            res["audit"] = bench_audit(work, n=100, epochs=10 if args.quick else 40, batch=32, canaries=64, lr=1e-2)
+            res["audit"] = bench_audit(
+                work, n=100, epochs=10 if args.quick else 40, batch=32, canaries=64, lr=1e-2
+            )
     print(as_text(res))
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)

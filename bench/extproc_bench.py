@@ -66,12 +66,15 @@ def chain_yaml(stack: gb.Stack, args: argparse.Namespace, audit_dir: Path | None
     audit_dir = audit_dir or Path(args.audit_dir or stack.dir)
     cfg = {
         "server": {"host": "127.0.0.1", "port": gb.free_port()},
-        "upstreams": [{"name": "bench", "url": f"http://127.0.0.1:{stack.upstream_port}",
-                       "labels": {"region": "cn"}}],
+        "upstreams": [
+            {"name": "bench", "url": f"http://127.0.0.1:{stack.upstream_port}", "labels": {"region": "cn"}}
+        ],
         "plugins": CHAIN,
-        "rate_limit": {"backend": "memory",
-                       "tenant": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12},
-                       "subject": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12}},
+        "rate_limit": {
+            "backend": "memory",
+            "tenant": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12},
+            "subject": {"requests_per_minute": 10**9, "tokens_per_minute": 10**12},
+        },
         "pii": {"default_operator": "pseudonymize", "ner": {"enabled": args.ner}},
         "policy": {"reload_interval_s": 0},
         "audit": {"store": f"sqlite:///{audit_dir / f'audit-{gb.free_port()}.db'}"},
@@ -87,9 +90,26 @@ def _env(stack: gb.Stack) -> dict[str, str]:
 
 def _token(stack: gb.Stack) -> str:
     return subprocess.run(
-        [sys.executable, "-m", "gateway", "token", "--sub", "bench", "--tenant", TENANT, "--role", "user",
-         "--ttl", "86400"], cwd=ROOT, env={**os.environ, **_env(stack)}, capture_output=True, text=True,
-        check=True).stdout.strip()
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "token",
+            "--sub",
+            "bench",
+            "--tenant",
+            TENANT,
+            "--role",
+            "user",
+            "--ttl",
+            "86400",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **_env(stack)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
 
 
 def _envoy(stack: gb.Stack, extproc_port: int | None) -> EnvoyProcess:
@@ -115,24 +135,49 @@ def target_envoy_noop(stack: gb.Stack, args: argparse.Namespace) -> gb.Target:
     ep = _processor(stack, ["bench.extproc_bench", "--noop-server"])
     env = _envoy(stack, ep.port)
     PROCS["envoy+noop"] = [env.proc, ep.proc]
-    return gb.Target("envoy+noop", f"{env.url}/v1/chat/completions", "noop-token",
-                     "grpc.aio, every phase answered empty", env.proc)
+    return gb.Target(
+        "envoy+noop",
+        f"{env.url}/v1/chat/completions",
+        "noop-token",
+        "grpc.aio, every phase answered empty",
+        env.proc,
+    )
 
 
-def target_envoy_extproc(stack: gb.Stack, args: argparse.Namespace, *, name: str = "envoy+extproc",
-                         audit_dir: Path | None = None) -> gb.Target:
+def target_envoy_extproc(
+    stack: gb.Stack, args: argparse.Namespace, *, name: str = "envoy+extproc", audit_dir: Path | None = None
+) -> gb.Target:
     cfg = chain_yaml(stack, args, audit_dir)
     # Several workers share one port (SO_REUSEPORT), so it must be fixed; one worker binds port 0.
     port = gb.free_port() if args.extproc_workers > 1 else 0
     prof = stack.dir / (name.replace("/", "-").replace("+", "-") + ".prof")
     profile = ["cProfile", "-o", str(prof), "-m"] if args.profile else []
-    ep = _processor(stack, [*profile, "gateway", "extproc", "--config", str(cfg), "--port", str(port),
-                            "--log-level", "info", "--workers", str(args.extproc_workers)])
+    ep = _processor(
+        stack,
+        [
+            *profile,
+            "gateway",
+            "extproc",
+            "--config",
+            str(cfg),
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+            "--workers",
+            str(args.extproc_workers),
+        ],
+    )
     env = _envoy(stack, ep.port)
     where = "tmpfs" if audit_dir is not None else "disk"
-    t = gb.Target(name, f"{env.url}/v1/chat/completions", _token(stack),
-                  f"[{', '.join(CHAIN)}], NER {'on' if args.ner else 'off'}, audit sqlite on {where}, "
-                  f"{args.extproc_workers} processor worker(s)", env.proc)
+    t = gb.Target(
+        name,
+        f"{env.url}/v1/chat/completions",
+        _token(stack),
+        f"[{', '.join(CHAIN)}], NER {'on' if args.ner else 'off'}, audit sqlite on {where}, "
+        f"{args.extproc_workers} processor worker(s)",
+        env.proc,
+    )
     PROCS[name] = [env.proc, ep.proc]
     return t
 
@@ -150,12 +195,20 @@ def target_serve(stack: gb.Stack, args: argparse.Namespace) -> gb.Target:
 
     cfg = chain_yaml(stack, args)
     port = yaml.safe_load(cfg.read_text())["server"]["port"]
-    proc, log = stack.spawn("serve", [sys.executable, "-m", "gateway", "serve", "--config", str(cfg),
-                                      "--log-level", "warning"], _env(stack))
+    proc, log = stack.spawn(
+        "serve",
+        [sys.executable, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning"],
+        _env(stack),
+    )
     gb.wait_http(f"http://127.0.0.1:{port}/healthz", 90, proc, log)
     PROCS["serve"] = [proc]
-    return gb.Target("serve", f"http://127.0.0.1:{port}/v1/chat/completions", _token(stack),
-                     f"[{', '.join(CHAIN)}], NER {'on' if args.ner else 'off'}, audit sqlite, 1 worker", proc)
+    return gb.Target(
+        "serve",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        _token(stack),
+        f"[{', '.join(CHAIN)}], NER {'on' if args.ner else 'off'}, audit sqlite, 1 worker",
+        proc,
+    )
 
 
 TARGETS: dict[str, Callable[[gb.Stack, argparse.Namespace], gb.Target]] = {
@@ -174,8 +227,11 @@ def server_timing(target: gb.Target, n: int) -> dict[str, float]:
     sums: dict[str, list[float]] = {}
     body = (gb.PROMPT_BODY or gb.CHAT_BODY.decode()).replace("{n}", "0").encode()
     for _ in range(n):
-        req = urllib.request.Request(target.url, data=body, headers={
-            "Content-Type": "application/json", "Authorization": f"Bearer {target.token}"})
+        req = urllib.request.Request(
+            target.url,
+            data=body,
+            headers={"Content-Type": "application/json", "Authorization": f"Bearer {target.token}"},
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             header = r.headers.get("server-timing", "")
             r.read()
@@ -230,14 +286,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--duration", type=float, default=5, help="seconds per target and concurrency")
     ap.add_argument("--warmup", type=float, default=1)
     ap.add_argument("--prompt-bytes", type=int, default=1024)
-    ap.add_argument("--ner", action="store_true", help="PII with spaCy NER (default: pattern recognizers only)")
+    ap.add_argument(
+        "--ner", action="store_true", help="PII with spaCy NER (default: pattern recognizers only)"
+    )
     ap.add_argument("--extproc-workers", type=int, default=1)
     ap.add_argument("--nginx-workers", type=int, default=1)
     ap.add_argument("--timing-samples", type=int, default=200)
-    ap.add_argument("--audit-dir", default=None, help="where the audit SQLite files go (default: the scratch "
-                    "folder, on disk; the /tmpfs row always uses /dev/shm)")
-    ap.add_argument("--profile", action="store_true", help="run the processor under cProfile; print where "
-                    "its CPU goes")
+    ap.add_argument(
+        "--audit-dir",
+        default=None,
+        help="where the audit SQLite files go (default: the scratch "
+        "folder, on disk; the /tmpfs row always uses /dev/shm)",
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="run the processor under cProfile; print where its CPU goes"
+    )
     ap.add_argument("--noop-server", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args(argv)
@@ -273,8 +336,11 @@ def main(argv: list[str] | None = None) -> int:
                 after = [gb.cpu_seconds(p) for p in procs]
                 if r.requests and None not in before and None not in after:
                     cpu[(name, c)] = (sum(after) - sum(before)) / r.requests * 1e6  # type: ignore[arg-type]
-                print(f"  c={c}: p50 {r.p50_ms:.3f} ms, {r.rps:.0f} req/s"
-                      + ("" if r.valid else f" ERRORS {r.errors}"), file=sys.stderr)
+                print(
+                    f"  c={c}: p50 {r.p50_ms:.3f} ms, {r.rps:.0f} req/s"
+                    + ("" if r.valid else f" ERRORS {r.errors}"),
+                    file=sys.stderr,
+                )
     finally:
         stack.close()
         for d in CLEANUP:
@@ -286,11 +352,20 @@ def main(argv: list[str] | None = None) -> int:
     print(report)
     out = args.out or gb.RESULTS / f"extproc-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({
-        "benchmark": "extproc_bench", "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count()}, "prompt_bytes": args.prompt_bytes, "notes": notes,
-        "runs": [gb.asdict(r) | {"valid": r.valid} for r in runs.values()], "server_timing_ms": timings,
-    }, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "extproc_bench",
+                "when": datetime.now(UTC).isoformat(timespec="seconds"),
+                "machine": {"cpus": os.cpu_count()},
+                "prompt_bytes": args.prompt_bytes,
+                "notes": notes,
+                "runs": [gb.asdict(r) | {"valid": r.valid} for r in runs.values()],
+                "server_timing_ms": timings,
+            },
+            indent=2,
+        )
+    )
     print(f"\nJSON: {out}")
     return 0 if all(r.valid for r in runs.values()) else 1
 
@@ -313,12 +388,19 @@ def profile_text(scratch: Path, top: int = 25) -> str:
     return out.getvalue() or "no profile written"
 
 
-def render(names: list[str], runs: dict[tuple[str, int], gb.Run], timings: dict[str, dict[str, float]],
-           notes: dict[str, str], cpu: dict[tuple[str, int], float]) -> str:
+def render(
+    names: list[str],
+    runs: dict[tuple[str, int], gb.Run],
+    timings: dict[str, dict[str, float]],
+    notes: dict[str, str],
+    cpu: dict[tuple[str, int], float],
+) -> str:
     envoy1, envoy64 = runs.get(("envoy", 1)), runs.get(("envoy", 64))
     nginx64 = runs.get(("nginx", 64))
-    head = f"{'target':<22}{'p50 c=1 ms':>12}{'+p50 vs envoy':>15}{'req/s c=64':>12}{'x envoy':>9}{'x nginx':>9}" \
-           f"{'p99 c=64 ms':>13}{'cpu us/req':>12}{'1-core req/s':>14}"
+    head = (
+        f"{'target':<22}{'p50 c=1 ms':>12}{'+p50 vs envoy':>15}{'req/s c=64':>12}{'x envoy':>9}{'x nginx':>9}"
+        f"{'p99 c=64 ms':>13}{'cpu us/req':>12}{'1-core req/s':>14}"
+    )
     lines = [head, "-" * len(head)]
     for n in names:
         a, b = runs.get((n, 1)), runs.get((n, 64))
@@ -330,33 +412,48 @@ def render(names: list[str], runs: dict[tuple[str, int], gb.Run], timings: dict[
         err = "" if a.valid and b.valid else "  ERRORS"
         c64 = cpu.get((n, 64))
         cpu_s = f"{c64:>12.0f}{1e6 / c64:>14.0f}" if c64 else f"{'-':>12}{'-':>14}"
-        lines.append(f"{n:<22}{a.p50_ms:>12.3f}{added:>15}{b.rps:>12.0f}{xe:>9}{xn:>9}{b.p99_ms:>13.3f}{cpu_s}{err}")
+        lines.append(
+            f"{n:<22}{a.p50_ms:>12.3f}{added:>15}{b.rps:>12.0f}{xe:>9}{xn:>9}{b.p99_ms:>13.3f}{cpu_s}{err}"
+        )
     for n, note in notes.items():
         lines.append(f"  {n}: {note}")
     for name in ("envoy+extproc", "envoy+extproc/tmpfs"):
         full1, full64 = runs.get((name, 1)), runs.get((name, 64))
         if envoy1 and full1 and full64:
             added = full1.p50_ms - envoy1.p50_ms
-            lines += ["", f"goals ({name}):",
-                      f"  adds {added:.3f} ms p50 over Envoy alone at c=1 (goal <= 1.5 ms): "
-                      f"{'MET' if added <= 1.5 else 'NOT MET'}",
-                      f"  {full64.rps:.0f} req/s at c=64 (goal >= 1,500): {'MET' if full64.rps >= 1500 else 'NOT MET'}"]
+            lines += [
+                "",
+                f"goals ({name}):",
+                f"  adds {added:.3f} ms p50 over Envoy alone at c=1 (goal <= 1.5 ms): "
+                f"{'MET' if added <= 1.5 else 'NOT MET'}",
+                f"  {full64.rps:.0f} req/s at c=64 (goal >= 1,500): {'MET' if full64.rps >= 1500 else 'NOT MET'}",
+            ]
             c64, e64 = cpu.get((name, 64)), cpu.get(("envoy", 64))
             if c64:
-                lines.append(f"  CPU per request (Envoy + processor) {c64:.0f} us: one core holds {1e6 / c64:.0f} req/s"
-                             + (f"; Envoy alone {e64:.0f} us" if e64 else ""))
-    noop1, full1 = runs.get(("envoy+noop", 1)), runs.get(("envoy+extproc/tmpfs", 1)) or runs.get(("envoy+extproc", 1))
+                lines.append(
+                    f"  CPU per request (Envoy + processor) {c64:.0f} us: one core holds {1e6 / c64:.0f} req/s"
+                    + (f"; Envoy alone {e64:.0f} us" if e64 else "")
+                )
+    noop1, full1 = (
+        runs.get(("envoy+noop", 1)),
+        runs.get(("envoy+extproc/tmpfs", 1)) or runs.get(("envoy+extproc", 1)),
+    )
     if envoy1 and noop1 and full1:
-        lines += ["", "where the time goes at c=1 (p50 differences):",
-                  f"  the gRPC hop (Python grpc.aio, every phase):  {noop1.p50_ms - envoy1.p50_ms:.3f} ms  "
-                  "(envoy+noop - envoy)",
-                  f"  our host + chain on top of that:              {full1.p50_ms - noop1.p50_ms:.3f} ms  "
-                  f"({full1.target} - envoy+noop)"]
+        lines += [
+            "",
+            "where the time goes at c=1 (p50 differences):",
+            f"  the gRPC hop (Python grpc.aio, every phase):  {noop1.p50_ms - envoy1.p50_ms:.3f} ms  "
+            "(envoy+noop - envoy)",
+            f"  our host + chain on top of that:              {full1.p50_ms - noop1.p50_ms:.3f} ms  "
+            f"({full1.target} - envoy+noop)",
+        ]
         disk1 = runs.get(("envoy+extproc", 1))
         tmp1 = runs.get(("envoy+extproc/tmpfs", 1))
         if disk1 and tmp1:
-            lines.append(f"  the audit record's fsync on this disk:        {disk1.p50_ms - tmp1.p50_ms:.3f} ms  "
-                         "(envoy+extproc - envoy+extproc/tmpfs)")
+            lines.append(
+                f"  the audit record's fsync on this disk:        {disk1.p50_ms - tmp1.p50_ms:.3f} ms  "
+                "(envoy+extproc - envoy+extproc/tmpfs)"
+            )
     for n, t in timings.items():
         stages = ", ".join(f"{k} {v:.3f}" for k, v in t.items())
         lines.append(f"  Server-Timing median ms, {n}: {stages}")

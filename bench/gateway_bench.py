@@ -59,7 +59,12 @@ INSTANT_ANSWER = {
     "created": 1700000000,
     "model": "bench",
     "choices": [
-        {"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "logprobs": None, "finish_reason": "stop"}
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello!"},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
     ],
     "usage": {"prompt_tokens": 14, "completion_tokens": 3, "total_tokens": 17},
 }
@@ -86,7 +91,9 @@ def render(template: str, **subs: object) -> str:
     return text
 
 
-def wait_http(url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None) -> None:
+def wait_http(
+    url: str, timeout: float, proc: subprocess.Popen | None = None, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
@@ -135,11 +142,17 @@ class Stack:
         self.upstream_port = 0
         self.upstream_proc: subprocess.Popen | None = None
 
-    def spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen, Path]:
+    def spawn(
+        self, name: str, cmd: list[str], env: dict[str, str] | None = None
+    ) -> tuple[subprocess.Popen, Path]:
         log = self.dir / f"{name}.log"
         with open(log, "wb") as fh:
             proc = subprocess.Popen(
-                cmd, stdout=fh, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})}, start_new_session=True
+                cmd,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **(env or {})},
+                start_new_session=True,
             )
         self.procs.append(proc)
         return proc, log
@@ -181,19 +194,32 @@ def _need(tool: str) -> str:
 
 # -- targets ------------------------------------------------------------------------
 def target_direct(stack: Stack, args: argparse.Namespace) -> Target:
-    return Target("direct", f"http://127.0.0.1:{stack.upstream_port}/v1/chat/completions", "direct-token",
-                  proc=stack.upstream_proc)
+    return Target(
+        "direct",
+        f"http://127.0.0.1:{stack.upstream_port}/v1/chat/completions",
+        "direct-token",
+        proc=stack.upstream_proc,
+    )
 
 
 def target_nginx(stack: Stack, args: argparse.Namespace) -> Target:
     port = free_port()
     conf = render(
-        "nginx-proxy.conf", DIR=stack.dir, PORT=port, UPSTREAM_PORT=stack.upstream_port, WORKERS=args.nginx_workers
+        "nginx-proxy.conf",
+        DIR=stack.dir,
+        PORT=port,
+        UPSTREAM_PORT=stack.upstream_port,
+        WORKERS=args.nginx_workers,
     )
     proc, log = stack.nginx("proxy", conf)
     wait_http(f"http://127.0.0.1:{port}/", 15, proc, log)
-    return Target("nginx", f"http://127.0.0.1:{port}/v1/chat/completions", "nginx-token",
-                  f"{args.nginx_workers} worker(s)", proc)
+    return Target(
+        "nginx",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        "nginx-token",
+        f"{args.nginx_workers} worker(s)",
+        proc,
+    )
 
 
 def ensure_litellm() -> Path:
@@ -212,7 +238,8 @@ def ensure_litellm() -> Path:
 def _litellm_version(exe: Path) -> str:
     out = subprocess.run(
         [str(exe.parent / "python"), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.strip() or "unknown"
 
@@ -232,8 +259,13 @@ def target_litellm(stack: Stack, args: argparse.Namespace) -> Target:
     cmd = [str(exe), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port), "--num_workers", "1"]
     proc, log = stack.spawn("litellm", cmd, env)
     wait_http(f"http://127.0.0.1:{port}/health/liveliness", 180, proc, log)
-    return Target("litellm", f"http://127.0.0.1:{port}/v1/chat/completions", LITELLM_MASTER_KEY,
-                  f"litellm {_litellm_version(exe)}, 1 worker", proc)
+    return Target(
+        "litellm",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        LITELLM_MASTER_KEY,
+        f"litellm {_litellm_version(exe)}, 1 worker",
+        proc,
+    )
 
 
 def _audit_store(stack: Stack, args: argparse.Namespace) -> str:
@@ -252,31 +284,74 @@ def _gateway_setup(
     store = _audit_store(stack, args)
     cfg = stack.dir / f"gateway-{port}.yaml"
     text = render("gateway.yaml", PORT=port, UPSTREAM_PORT=stack.upstream_port, AUDIT_STORE=store)
-    cfg.write_text(text.replace("plugins: [auth, ratelimit, audit]", f"plugins: [{args.gateway_plugins if chain is None else chain}]"))
+    cfg.write_text(
+        text.replace(
+            "plugins: [auth, ratelimit, audit]",
+            f"plugins: [{args.gateway_plugins if chain is None else chain}]",
+        )
+    )
     env = {"CG_HOME": str(stack.dir / "cg-home"), "PYTHONPATH": str(ROOT)}
     token = subprocess.run(
-        [sys.executable, "-m", "gateway", "token", "--sub", "bench", "--tenant", "bench", "--role", "user",
-         "--ttl", "86400"],
-        cwd=ROOT, env={**os.environ, **env}, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "token",
+            "--sub",
+            "bench",
+            "--tenant",
+            "bench",
+            "--role",
+            "user",
+            "--ttl",
+            "86400",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     return cfg, env, token, port, store
 
 
-def target_gateway(stack: Stack, args: argparse.Namespace, chain: str | None = None, name: str = "gateway",
-                   durable: bool = True) -> Target:
+def target_gateway(
+    stack: Stack,
+    args: argparse.Namespace,
+    chain: str | None = None,
+    name: str = "gateway",
+    durable: bool = True,
+) -> Target:
     cfg, env, token, port, store = _gateway_setup(stack, args, chain)
     if not durable:  # answers leave once their record is queued: what the durability guarantee costs
         cfg.write_text(cfg.read_text().replace("audit:\n", "audit:\n  wait_for_durable: false\n"))
     profile = ["-m", "cProfile", "-o", str(stack.dir / f"{name}.prof")] if args.profile else []
-    cmd = [sys.executable, *profile, "-m", "gateway", "serve", "--config", str(cfg), "--log-level", "warning",
-           "--workers", str(args.gateway_workers)]
+    cmd = [
+        sys.executable,
+        *profile,
+        "-m",
+        "gateway",
+        "serve",
+        "--config",
+        str(cfg),
+        "--log-level",
+        "warning",
+        "--workers",
+        str(args.gateway_workers),
+    ]
     proc, log = stack.spawn(name, cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
     plugins = args.gateway_plugins if chain is None else chain
-    return Target(name, f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}, "
-                  f"{args.gateway_workers} worker(s)" + ("" if durable else ", answers NOT held for the record")
-                  + (" (under cProfile: slower)" if args.profile else ""), proc)
+    return Target(
+        name,
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        token,
+        f"uvicorn+uvloop+httptools, aiohttp client, [{plugins}], audit {store.split(':')[0]}, "
+        f"{args.gateway_workers} worker(s)"
+        + ("" if durable else ", answers NOT held for the record")
+        + (" (under cProfile: slower)" if args.profile else ""),
+        proc,
+    )
 
 
 def profile_report(stack: Stack, target: Target, out: Path, top: int = 30) -> str:
@@ -331,8 +406,13 @@ def target_floor(stack: Stack, args: argparse.Namespace) -> Target:
     cmd = [sys.executable, str(HERE / "floor_proxy.py"), str(port), f"http://127.0.0.1:{stack.upstream_port}"]
     proc, log = stack.spawn("floor", cmd)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
-    return Target("python-floor", f"http://127.0.0.1:{port}/v1/chat/completions", "floor-token",
-                  "bare ASGI app under uvicorn+uvloop+httptools, one aiohttp session", proc)
+    return Target(
+        "python-floor",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        "floor-token",
+        "bare ASGI app under uvicorn+uvloop+httptools, one aiohttp session",
+        proc,
+    )
 
 
 def ensure_granian() -> Path:
@@ -340,21 +420,49 @@ def ensure_granian() -> Path:
     site = BENCH_VENVS / "granian-site"
     if not (site / "granian").is_dir():
         print(f"installing granian into {site} (once)", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "granian"], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", "--target", str(site), "granian"], check=True
+        )
     return site
 
 
 def target_gateway_granian(stack: Stack, args: argparse.Namespace) -> Target:
     site = ensure_granian()
     cfg, env, token, port, store = _gateway_setup(stack, args)
-    env = {**env, "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE), str(site)]), "CG_BENCH_CONFIG": str(cfg)}
-    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", "1", "--loop", "uvloop", "--no-ws", "--log-level", "warning",
-           "--factory", "granian_app:create"]
+    env = {
+        **env,
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE), str(site)]),
+        "CG_BENCH_CONFIG": str(cfg),
+    }
+    cmd = [
+        sys.executable,
+        "-m",
+        "granian",
+        "--interface",
+        "asgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--loop",
+        "uvloop",
+        "--no-ws",
+        "--log-level",
+        "warning",
+        "--factory",
+        "granian_app:create",
+    ]
     proc, log = stack.spawn("gateway-granian", cmd, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", 60, proc, log)
-    return Target("gateway-granian", f"http://127.0.0.1:{port}/v1/chat/completions", token,
-                  f"granian (1 worker, uvloop), [{args.gateway_plugins}], audit {store.split(':')[0]}", proc)
+    return Target(
+        "gateway-granian",
+        f"http://127.0.0.1:{port}/v1/chat/completions",
+        token,
+        f"granian (1 worker, uvloop), [{args.gateway_plugins}], audit {store.split(':')[0]}",
+        proc,
+    )
 
 
 TARGETS: dict[str, Callable[[Stack, argparse.Namespace], Target]] = {}
@@ -382,9 +490,16 @@ def durability_cost(runs: list[Run]) -> list[dict]:
         base = by.get(("gateway-nodurable", c))
         if name != "gateway" or base is None or base.rps <= 0:
             continue
-        out.append({"concurrency": c, "added_p50_ms": round(r.p50_ms - base.p50_ms, 3),
-                    "added_p99_ms": round(r.p99_ms - base.p99_ms, 3), "rps_durable": round(r.rps),
-                    "rps_not_durable": round(base.rps), "rps_ratio": round(r.rps / base.rps, 3)})
+        out.append(
+            {
+                "concurrency": c,
+                "added_p50_ms": round(r.p50_ms - base.p50_ms, 3),
+                "added_p99_ms": round(r.p99_ms - base.p99_ms, 3),
+                "rps_durable": round(r.rps),
+                "rps_not_durable": round(base.rps),
+                "rps_ratio": round(r.rps / base.rps, 3),
+            }
+        )
     return out
 
 
@@ -444,33 +559,54 @@ def _prompt_body(n_bytes: int) -> str:
     while len(text.encode()) < n_bytes:
         text += _PROMPT_SENTENCES[i % len(_PROMPT_SENTENCES)] + " "
         i += 1
-    return json.dumps({"model": "bench", "max_tokens": 16, "messages": [{"role": "user", "content": text.strip()}]},
-                      ensure_ascii=False, separators=(",", ":"))
+    return json.dumps(
+        {"model": "bench", "max_tokens": 16, "messages": [{"role": "user", "content": text.strip()}]},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
 
 
 def run_wrk(target: Target, concurrency: int, seconds: float, timeout_s: float = 10) -> Run:
     threads = 1 if concurrency == 1 else min(2, concurrency)
-    cmd = [_need("wrk"), f"-t{threads}", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", f"--timeout={round(timeout_s)}s",
-           "--latency", "-s", str(HERE / "post.lua"), target.url]
+    cmd = [
+        _need("wrk"),
+        f"-t{threads}",
+        f"-c{concurrency}",
+        f"-d{max(1, round(seconds))}s",
+        f"--timeout={round(timeout_s)}s",
+        "--latency",
+        "-s",
+        str(HERE / "post.lua"),
+        target.url,
+    ]
     cpu_before = cpu_seconds(target.proc)
     env = {**os.environ, "BENCH_TOKEN": target.token}
     if PROMPT_BODY:
         env["BENCH_BODY"] = PROMPT_BODY
-    out = subprocess.run(cmd, capture_output=True, text=True, env=env,
-                         timeout=seconds + 60)
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=seconds + 60)
     cpu_after = cpu_seconds(target.proc)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith("BENCH_JSON ")), None)
     if line is None:
         raise BenchError(f"wrk gave no summary for {target.name}: {out.stderr[-500:] or out.stdout[-500:]}")
-    s = json.loads(line[len("BENCH_JSON "):])
+    s = json.loads(line[len("BENCH_JSON ") :])
     secs = s["duration_us"] / 1e6
     errors = {k: s[k] for k in ("status_errors", "connect_errors", "read_errors", "write_errors", "timeouts")}
     cpu_us = None
     if cpu_before is not None and cpu_after is not None and s["requests"]:
         cpu_us = round((cpu_after - cpu_before) / s["requests"] * 1e6, 1)
-    return Run(target.name, concurrency, s["requests"], round(secs, 2), round(s["requests"] / secs, 1),
-               s["p50_us"] / 1000, s["p90_us"] / 1000, s["p99_us"] / 1000, round(s["mean_us"] / 1000, 3), errors,
-               cpu_us)
+    return Run(
+        target.name,
+        concurrency,
+        s["requests"],
+        round(secs, 2),
+        round(s["requests"] / secs, 1),
+        s["p50_us"] / 1000,
+        s["p90_us"] / 1000,
+        s["p99_us"] / 1000,
+        round(s["mean_us"] / 1000, 3),
+        errors,
+        cpu_us,
+    )
 
 
 def ratios(runs: list[Run]) -> list[dict]:
@@ -496,8 +632,10 @@ def ratios(runs: list[Run]) -> list[dict]:
 
 
 def table(runs: list[Run], rows: list[dict]) -> str:
-    head = (f"{'target':<26}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
-            f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}{'x floor':>9}{'cpu us/req':>11}  note")
+    head = (
+        f"{'target':<26}{'conc':>5}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'+p50 ms':>9}{'+p99 ms':>9}"
+        f"{'x direct':>10}{'x nginx':>9}{'x litellm':>11}{'x floor':>9}{'cpu us/req':>11}  note"
+    )
     lines = [head, "-" * len(head)]
 
     def fmt(v: float | None, w: int, p: int = 3) -> str:
@@ -522,9 +660,17 @@ def compare_clients(stack: Stack, args: argparse.Namespace) -> list[dict]:
     results = []
     for client in ("aiohttp", "httpx"):
         out = subprocess.run(
-            [sys.executable, str(HERE / "upstream_clients.py"), client, url, str(args.client_concurrency),
-             str(args.duration)],
-            capture_output=True, text=True, timeout=args.duration + 120,
+            [
+                sys.executable,
+                str(HERE / "upstream_clients.py"),
+                client,
+                url,
+                str(args.client_concurrency),
+                str(args.duration),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.duration + 120,
         )
         if out.returncode != 0:
             raise BenchError(f"client bench {client} failed: {out.stderr[-500:]}")
@@ -538,25 +684,44 @@ def compare_clients(stack: Stack, args: argparse.Namespace) -> list[dict]:
 # -- main -----------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--targets", default=",".join(DEFAULT_TARGETS),
-                    help=f"comma-separated, from {', '.join(TARGETS)} (default: %(default)s)")
+    ap.add_argument(
+        "--targets",
+        default=",".join(DEFAULT_TARGETS),
+        help=f"comma-separated, from {', '.join(TARGETS)} (default: %(default)s)",
+    )
     ap.add_argument("--concurrency", default="1,64", help="comma-separated wrk connection counts")
     ap.add_argument("--duration", type=float, default=8, help="seconds per target and concurrency")
     ap.add_argument("--warmup", type=float, default=1, help="seconds of unmeasured load first")
     ap.add_argument("--nginx-workers", type=int, default=1)
-    ap.add_argument("--gateway-plugins", default="auth, ratelimit, audit",
-                    help="the gateway's chain (diagnostics: drop one to see its cost)")
-    ap.add_argument("--chain-sweep", default=None, metavar="CHAINS",
-                    help="extra gateway targets, one per chain, ';'-separated ('-' = no plugins), "
-                    "e.g. 'auth,ratelimit;auth;-'")
+    ap.add_argument(
+        "--gateway-plugins",
+        default="auth, ratelimit, audit",
+        help="the gateway's chain (diagnostics: drop one to see its cost)",
+    )
+    ap.add_argument(
+        "--chain-sweep",
+        default=None,
+        metavar="CHAINS",
+        help="extra gateway targets, one per chain, ';'-separated ('-' = no plugins), "
+        "e.g. 'auth,ratelimit;auth;-'",
+    )
     ap.add_argument("--audit-store", choices=["auto", "sqlite", "jsonl"], default="auto")
-    ap.add_argument("--clients", action="store_true", help="also compare aiohttp and httpx as upstream clients")
+    ap.add_argument(
+        "--clients", action="store_true", help="also compare aiohttp and httpx as upstream clients"
+    )
     ap.add_argument("--client-concurrency", type=int, default=64)
-    ap.add_argument("--profile", action="store_true",
-                    help="run the gateway under cProfile and print where its time goes (tottime)")
+    ap.add_argument(
+        "--profile",
+        action="store_true",
+        help="run the gateway under cProfile and print where its time goes (tottime)",
+    )
     ap.add_argument("--gateway-workers", type=int, default=1, help="gateway worker processes (default 1)")
-    ap.add_argument("--prompt-bytes", type=int, default=0,
-                    help="send a realistic prompt of about N bytes with personal data (e.g. 1024 with pii on)")
+    ap.add_argument(
+        "--prompt-bytes",
+        type=int,
+        default=0,
+        help="send a realistic prompt of about N bytes with personal data (e.g. 1024 with pii on)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the scratch folder (configs, logs)")
     ap.add_argument("--out", type=Path, default=None, help="JSON result path (default bench/results/...)")
     return ap.parse_args(argv)
@@ -642,21 +807,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name}: NOT MEASURED: {why.splitlines()[0] if why else ''}")
     durability = durability_cost(runs)
     if durability:
-        print("\ndurability (answers held until their audit record is committed) vs answers released at once:")
+        print(
+            "\ndurability (answers held until their audit record is committed) vs answers released at once:"
+        )
         for d in durability:
-            print(f"  c={d['concurrency']:<4} +p50 {d['added_p50_ms']:.3f} ms  +p99 {d['added_p99_ms']:.3f} ms  "
-                  f"req/s {d['rps_durable']} vs {d['rps_not_durable']} (x{d['rps_ratio']})")
+            print(
+                f"  c={d['concurrency']:<4} +p50 {d['added_p50_ms']:.3f} ms  +p99 {d['added_p99_ms']:.3f} ms  "
+                f"req/s {d['rps_durable']} vs {d['rps_not_durable']} (x{d['rps_ratio']})"
+            )
     if client_results:
         print(f"\nupstream client alone (concurrency {args.client_concurrency}):")
         for r in client_results:
-            print(f"  {r['client']:<8} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms"
-                  f"  x aiohttp {r['rps_vs_aiohttp']}")
+            print(
+                f"  {r['client']:<8} {r['rps']:>9.0f} req/s  p50 {r['p50_ms']:.3f} ms  p99 {r['p99_ms']:.3f} ms"
+                f"  x aiohttp {r['rps_vs_aiohttp']}"
+            )
     result = {
         "benchmark": "gateway_bench",
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
-        "settings": {"duration_s": args.duration, "concurrency": levels, "targets": names,
-                     "nginx_workers": args.nginx_workers},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "settings": {
+            "duration_s": args.duration,
+            "concurrency": levels,
+            "targets": names,
+            "nginx_workers": args.nginx_workers,
+        },
         "notes": notes,
         "not_measured": failed,
         "runs": [asdict(r) | {"valid": r.valid} for r in runs],

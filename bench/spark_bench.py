@@ -110,7 +110,9 @@ def child(config: str, big: Path, small: Path, records: int) -> None:
         redact_files(spark, str(big), str(tmp / "out"), str(tmp / "out.rej"), "jsonl", ["text"], settings)
         out["wall_s"], out["cpu_s"] = time.perf_counter() - t1, _tree_cpu(os.getpid()) - c0
         c0, t1 = _tree_cpu(os.getpid()), time.perf_counter()
-        redact_files(spark, str(small), str(tmp / "warm2"), str(tmp / "warm2.rej"), "jsonl", ["text"], settings)
+        redact_files(
+            spark, str(small), str(tmp / "warm2"), str(tmp / "warm2.rej"), "jsonl", ["text"], settings
+        )
         out["fixed_wall_s"], out["fixed_cpu_s"] = time.perf_counter() - t1, _tree_cpu(os.getpid()) - c0
         spark.stop()
     shutil.rmtree(tmp, ignore_errors=True)
@@ -119,8 +121,24 @@ def child(config: str, big: Path, small: Path, records: int) -> None:
 
 def measure(config: str, big: Path, small: Path, records: int) -> dict[str, float]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    p = subprocess.run([sys.executable, __file__, "--child", config, "--big", str(big), "--small", str(small),
-                        "--records", str(records)], cwd=REPO, env=env, capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            sys.executable,
+            __file__,
+            "--child",
+            config,
+            "--big",
+            str(big),
+            "--small",
+            str(small),
+            "--records",
+            str(records),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     line = next((x for x in p.stdout.splitlines() if x.startswith("RESULT ")), None)
     if p.returncode != 0 or line is None:
         raise SystemExit(f"{config} failed ({p.returncode}):\n{p.stderr[-3000:]}")
@@ -151,13 +169,19 @@ def main() -> None:
         big, small = tmp / "corpus.jsonl", tmp / "small.jsonl"
         nbytes = write_corpus(big, args.records)
         write_corpus(small, SMALL)
-        print(f"corpus: {args.records} records, {nbytes / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f} "
-              f"on {os.cpu_count()} cores", flush=True)
+        print(
+            f"corpus: {args.records} records, {nbytes / 1e6:.1f} MB; load average {os.getloadavg()[0]:.1f} "
+            f"on {os.cpu_count()} cores",
+            flush=True,
+        )
         for name in ("local-1", "local-2", "spark-1", "spark-2"):
             r = res[name] = measure(name, big, small, args.records)
-            print(f"{name:8} start-up {r['startup_s']:6.1f} s | corpus {r['wall_s']:7.1f} s wall, "
-                  f"{r['records_per_s']:7.1f} rec/s | steady {r['steady_ms_per_record']:6.2f} ms/record wall, "
-                  f"{r['cpu_ms_per_record']:6.2f} ms/record CPU", flush=True)
+            print(
+                f"{name:8} start-up {r['startup_s']:6.1f} s | corpus {r['wall_s']:7.1f} s wall, "
+                f"{r['records_per_s']:7.1f} rec/s | steady {r['steady_ms_per_record']:6.2f} ms/record wall, "
+                f"{r['cpu_ms_per_record']:6.2f} ms/record CPU",
+                flush=True,
+            )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -167,8 +191,11 @@ def main() -> None:
     core_s = s2["cpu_ms_per_record"] / 1000
     core_hours = TB_RECORDS * core_s / 3600
     summary = {
-        "records": args.records, "corpus_bytes": nbytes, "cpu_count": os.cpu_count(),
-        "load_average_at_end": os.getloadavg(), "runs": res,
+        "records": args.records,
+        "corpus_bytes": nbytes,
+        "cpu_count": os.cpu_count(),
+        "load_average_at_end": os.getloadavg(),
+        "runs": res,
         "ratio_spark2_over_local2_records_per_s": s2["records_per_s"] / l2["records_per_s"],
         "ratio_spark2_over_local2_steady": s2["steady_records_per_s"] / l2["steady_records_per_s"],
         "ratio_spark2_over_local2_cpu_per_record": s2["cpu_ms_per_record"] / l2["cpu_ms_per_record"],
@@ -177,20 +204,32 @@ def main() -> None:
         "spark_overhead_share_of_engine_cpu": over_cpu / l2["cpu_ms_per_record"],
         "scaling_local_1_to_2": l2["steady_records_per_s"] / l1["steady_records_per_s"],
         "scaling_spark_1_to_2": s2["steady_records_per_s"] / s1["steady_records_per_s"],
-        "projection_1tb": {"records": TB_RECORDS, "core_seconds_per_record": core_s, "core_hours": core_hours,
-                           "hours_on": {str(n): core_hours / n for n in (64, 256, 1024)}},
+        "projection_1tb": {
+            "records": TB_RECORDS,
+            "core_seconds_per_record": core_s,
+            "core_hours": core_hours,
+            "hours_on": {str(n): core_hours / n for n in (64, 256, 1024)},
+        },
     }
     print()
-    print(f"records/s, Spark local[2] / local --workers 2: {summary['ratio_spark2_over_local2_records_per_s']:.2f}x "
-          f"(corpus run), {summary['ratio_spark2_over_local2_steady']:.2f}x (steady state)")
-    print(f"CPU per record, Spark local[2] / local --workers 2: {summary['ratio_spark2_over_local2_cpu_per_record']:.2f}x; "
-          f"Spark adds {over_cpu:+.2f} ms CPU per record ({summary['spark_overhead_share_of_engine_cpu']:+.0%} of the "
-          f"engine's {l2['cpu_ms_per_record']:.2f} ms), {over_wall:+.2f} ms wall on 2 cores")
+    print(
+        f"records/s, Spark local[2] / local --workers 2: {summary['ratio_spark2_over_local2_records_per_s']:.2f}x "
+        f"(corpus run), {summary['ratio_spark2_over_local2_steady']:.2f}x (steady state)"
+    )
+    print(
+        f"CPU per record, Spark local[2] / local --workers 2: {summary['ratio_spark2_over_local2_cpu_per_record']:.2f}x; "
+        f"Spark adds {over_cpu:+.2f} ms CPU per record ({summary['spark_overhead_share_of_engine_cpu']:+.0%} of the "
+        f"engine's {l2['cpu_ms_per_record']:.2f} ms), {over_wall:+.2f} ms wall on 2 cores"
+    )
     print(f"start-up: Spark {s2['startup_s']:.1f} s, local {l2['startup_s']:.1f} s")
-    print(f"scaling 1 -> 2 cores (steady records/s): local {summary['scaling_local_1_to_2']:.2f}x, "
-          f"Spark {summary['scaling_spark_1_to_2']:.2f}x")
-    print(f"1 TB (10^9 x 1 KB records) at Spark's CPU cost: {core_hours:,.0f} core-hours; "
-          + ", ".join(f"{h:,.1f} h on {n} cores" for n, h in summary["projection_1tb"]["hours_on"].items()))
+    print(
+        f"scaling 1 -> 2 cores (steady records/s): local {summary['scaling_local_1_to_2']:.2f}x, "
+        f"Spark {summary['scaling_spark_1_to_2']:.2f}x"
+    )
+    print(
+        f"1 TB (10^9 x 1 KB records) at Spark's CPU cost: {core_hours:,.0f} core-hours; "
+        + ", ".join(f"{h:,.1f} h on {n} cores" for n, h in summary["projection_1tb"]["hours_on"].items())
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=2))
 

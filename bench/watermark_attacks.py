@@ -64,7 +64,11 @@ def main() -> int:
     key = WatermarkKey.generate()
     rows = []
     x = torch.randint(0, len(tok), (2, 16))
-    for arch, build in (("llama", tinymodels.tiny_llama), ("qwen2", tinymodels.tiny_qwen2), ("gpt2", tinymodels.tiny_gpt2)):
+    for arch, build in (
+        ("llama", tinymodels.tiny_llama),
+        ("qwen2", tinymodels.tiny_qwen2),
+        ("gpt2", tinymodels.tiny_gpt2),
+    ):
         m = tinymodels.train_lm(build(len(tok), seed=1), tok, corpus, steps=25, seed=2)
         cal = calibration.self_samples(m, tok, 8, 32, seed=3)
         held = calibration.self_samples(m, tok, 8, 32, seed=4)
@@ -73,9 +77,18 @@ def main() -> int:
             weights.embed(m, key, cal)
         info = functional.embed(m, key, cal)
         ppl1 = calibration.perplexity(m, held)
-        rows.append({"arch": arch, "attack": "none", "max_logit_change": 0.0,
-                     "functional_p": functional.verify(m, key).p_value, "weight_p": weight_p(m, key),
-                     "perplexity_before_mark": ppl0, "perplexity": ppl1, "embed_steps": info["steps"]})
+        rows.append(
+            {
+                "arch": arch,
+                "attack": "none",
+                "max_logit_change": 0.0,
+                "functional_p": functional.verify(m, key).p_value,
+                "weight_p": weight_p(m, key),
+                "perplexity_before_mark": ppl0,
+                "perplexity": ppl1,
+                "embed_steps": info["steps"],
+            }
+        )
         with torch.no_grad():
             ref = m(input_ids=x).logits
         for t in [*attacks.TRANSFORMS[attacks.family(m)], "all"]:
@@ -83,15 +96,38 @@ def main() -> int:
             with torch.no_grad():
                 diff = float((a(input_ids=x).logits - ref).abs().max())
             r = functional.verify(a, key)
-            rows.append({"arch": arch, "attack": t, "max_logit_change": diff, "functional_p": r.p_value,
-                         "functional_bits": f"{r.n_match}/{r.n_bits}", "weight_p": weight_p(a, key)})
+            rows.append(
+                {
+                    "arch": arch,
+                    "attack": t,
+                    "max_logit_change": diff,
+                    "functional_p": r.p_value,
+                    "functional_bits": f"{r.n_match}/{r.n_bits}",
+                    "weight_p": weight_p(a, key),
+                }
+            )
         if arch == "llama":
-            for kind in ("int8 per-row", "noise 0.1", "noise 0.5", "prune 30%", "prune 50%", "fine-tune 25", "fine-tune 100"):
+            for kind in (
+                "int8 per-row",
+                "noise 0.1",
+                "noise 0.5",
+                "prune 30%",
+                "prune 50%",
+                "fine-tune 25",
+                "fine-tune 100",
+            ):
                 a = lossy(m, kind, tok, corpus)
                 r = functional.verify(a, key)
-                rows.append({"arch": arch, "attack": kind, "functional_p": r.p_value,
-                             "functional_bits": f"{r.n_match}/{r.n_bits}", "weight_p": weight_p(a, key),
-                             "perplexity": calibration.perplexity(a, held)})
+                rows.append(
+                    {
+                        "arch": arch,
+                        "attack": kind,
+                        "functional_p": r.p_value,
+                        "functional_bits": f"{r.n_match}/{r.n_bits}",
+                        "weight_p": weight_p(a, key),
+                        "perplexity": calibration.perplexity(a, held),
+                    }
+                )
         print(json.dumps(rows[-1]), flush=True)
     Path(args.json).write_text(json.dumps(rows, indent=2))
     print("| arch | attack | max logit change | functional p (bits) | weight p |")
@@ -99,9 +135,17 @@ def main() -> int:
     for r in rows:
         ch = "-" if "max_logit_change" not in r else f"{r['max_logit_change']:.1e}"
         wp = "-" if r["weight_p"] is None else f"{r['weight_p']:.2g}"
-        print(f"| {r['arch']} | {r['attack']} | {ch} | {r['functional_p']:.2g} ({r.get('functional_bits', '256/256')}) | {wp} |")
-    print("\nperplexity (self-samples): " + "; ".join(
-        f"{r['arch']} {r['perplexity_before_mark']:.1f} -> {r['perplexity']:.1f}" for r in rows if r["attack"] == "none"))
+        print(
+            f"| {r['arch']} | {r['attack']} | {ch} | {r['functional_p']:.2g} ({r.get('functional_bits', '256/256')}) | {wp} |"
+        )
+    print(
+        "\nperplexity (self-samples): "
+        + "; ".join(
+            f"{r['arch']} {r['perplexity_before_mark']:.1f} -> {r['perplexity']:.1f}"
+            for r in rows
+            if r["attack"] == "none"
+        )
+    )
     print(f"total {time.perf_counter() - t0:.0f} s")
     return 0
 

@@ -66,10 +66,15 @@ def summarise(values: list[float]) -> dict[str, Any]:
 
     n = len(values)
     distinct = len(set(values))
-    return {"n": n, "fpr_1e-2": sum(p <= 1e-2 for p in values) / n, "fpr_1e-3": sum(p <= 1e-3 for p in values) / n,
-            "min_p": min(values), "ks": float(kstest(values, "uniform").statistic),
-            "distinct_values": distinct, "share_p_eq_1": sum(p >= 1.0 for p in values) / n,
-            }
+    return {
+        "n": n,
+        "fpr_1e-2": sum(p <= 1e-2 for p in values) / n,
+        "fpr_1e-3": sum(p <= 1e-3 for p in values) / n,
+        "min_p": min(values),
+        "ks": float(kstest(values, "uniform").statistic),
+        "distinct_values": distinct,
+        "share_p_eq_1": sum(p >= 1.0 for p in values) / n,
+    }
 
 
 def main() -> int:
@@ -79,7 +84,9 @@ def main() -> int:
     ap.add_argument("--n-human", type=int, default=200)
     ap.add_argument("--train-steps", type=int, default=20)
     ap.add_argument("--cache", default="/tmp/wm_calib_cache")
-    ap.add_argument("--smollm2", default="/tmp/wm_eval_cache/smollm2-135m", help="include it if this directory exists")
+    ap.add_argument(
+        "--smollm2", default="/tmp/wm_eval_cache/smollm2-135m", help="include it if this directory exists"
+    )
     ap.add_argument("--min-chars", type=int, default=200, help="shortest human paragraph scored")
     ap.add_argument("--text-only", action="store_true", help="skip the models: human paragraphs only")
     ap.add_argument("--json", default="watermark_calibration.json")
@@ -115,12 +122,21 @@ def main() -> int:
         for t, p in ps.items():
             per_test.setdefault(t, []).append(p)
         combined.append(rep["verdict"]["combined_p"])
-        rows.append({"model": name, "tests": ps, "combined_p": rep["verdict"]["combined_p"],
-                     "errors": [t["name"] for t in rep["tests"] if t.get("error")], "seconds": rep["elapsed_s"]})
+        rows.append(
+            {
+                "model": name,
+                "tests": ps,
+                "combined_p": rep["verdict"]["combined_p"],
+                "errors": [t["name"] for t in rep["tests"] if t.get("error")],
+                "seconds": rep["elapsed_s"],
+            }
+        )
         print(name, json.dumps(rows[-1]), flush=True)
     # text detectors on human paragraphs, one key
     key = WatermarkKey.generate()
-    paragraphs = list(dict.fromkeys(p for p in corpus if len(p) >= args.min_chars))[: args.n_human]  # distinct texts only
+    paragraphs = list(dict.fromkeys(p for p in corpus if len(p) >= args.min_chars))[
+        : args.n_human
+    ]  # distinct texts only
     tok = toks[1024]
     kgw = TextDetector.build(key, tok, TextWatermarkConfig(min_tokens=1))
     gdet = gumbel.GumbelDetector.build(key, tok, gumbel.GumbelConfig(min_tokens=1))
@@ -132,18 +148,32 @@ def main() -> int:
     if combined:
         summary["combined (Holm)"] = summarise(combined)
     summary.update({t: summarise([p for p in v if p is not None]) for t, v in text_ps.items()})
-    out = {"n_models": len(models), "n_human": len(paragraphs), "summary": summary, "rows": rows,
-           "total_seconds": time.perf_counter() - t_start}
+    out = {
+        "n_models": len(models),
+        "n_human": len(paragraphs),
+        "summary": summary,
+        "rows": rows,
+        "total_seconds": time.perf_counter() - t_start,
+    }
     Path(args.json).write_text(json.dumps(out, indent=2))
-    print(f"\n{len(models)} unrelated models ({args.n_random} random inits, {args.n_trained} trained, "
-          f"{'+ SmolLM2' if len(models) > args.n_random + args.n_trained else 'no SmolLM2'}), fresh key per model; "
-          f"{len(paragraphs)} human paragraphs")
-    print("| test | n | FPR at 1e-2 | FPR at 1e-3 | min p | KS vs U(0,1) | discrete null | distinct values | share p = 1 |")
+    print(
+        f"\n{len(models)} unrelated models ({args.n_random} random inits, {args.n_trained} trained, "
+        f"{'+ SmolLM2' if len(models) > args.n_random + args.n_trained else 'no SmolLM2'}), fresh key per model; "
+        f"{len(paragraphs)} human paragraphs"
+    )
+    print(
+        "| test | n | FPR at 1e-2 | FPR at 1e-3 | min p | KS vs U(0,1) | discrete null | distinct values | share p = 1 |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for t, s in summary.items():
-        disc = f"yes: {DISCRETE[t]} | {s['distinct_values']} | {s['share_p_eq_1']:.2f}" if DISCRETE.get(t) \
+        disc = (
+            f"yes: {DISCRETE[t]} | {s['distinct_values']} | {s['share_p_eq_1']:.2f}"
+            if DISCRETE.get(t)
             else f"no (continuous) | {s['distinct_values']} | {s['share_p_eq_1']:.2f}"
-        print(f"| {t} | {s['n']} | {s['fpr_1e-2']:.3f} | {s['fpr_1e-3']:.3f} | {s['min_p']:.2g} | {s['ks']:.3f} | {disc} |")
+        )
+        print(
+            f"| {t} | {s['n']} | {s['fpr_1e-2']:.3f} | {s['fpr_1e-3']:.3f} | {s['min_p']:.2g} | {s['ks']:.3f} | {disc} |"
+        )
     print(f"\ntotal {out['total_seconds']:.0f} s; JSON in {args.json}")
     return 0
 

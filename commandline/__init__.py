@@ -31,6 +31,18 @@ from commandline.core import (
 )
 
 __all__ = [
-    "ERROR", "EXIT_CODES_HELP", "FAILURE", "INTERRUPTED", "OK", "LazyGroup", "UsageError", "cg_home",
-    "existing_path", "json_option", "out_option", "progress_option", "run", "tool",
+    "ERROR",
+    "EXIT_CODES_HELP",
+    "FAILURE",
+    "INTERRUPTED",
+    "OK",
+    "LazyGroup",
+    "UsageError",
+    "cg_home",
+    "existing_path",
+    "json_option",
+    "out_option",
+    "progress_option",
+    "run",
+    "tool",
 ]

@@ -45,13 +45,15 @@ def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def out_option(help: str = "write the result to FILE") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                        metavar="FILE", help=help)
+    return click.option(
+        "--out", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="FILE", help=help
+    )
 
 
 def progress_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--progress/--no-progress", default=None,
-                        help="show a progress bar (default: only on a terminal)")(f)
+    return click.option(
+        "--progress/--no-progress", default=None, help="show a progress bar (default: only on a terminal)"
+    )(f)
 
 
 def existing_path(**kw: Any) -> click.Path:
@@ -113,8 +115,11 @@ class LazyGroup(click.Group):
 def _argv_command(func: Callable[[list[str]], int], help: str) -> click.Command:
     """A command still written as ``func(argv) -> exit code`` (argparse inside): its own --help."""
 
-    @click.command(help=help, add_help_option=False,
-                   context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+    @click.command(
+        help=help,
+        add_help_option=False,
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+    )
     @click.argument("argv", nargs=-1, type=click.UNPROCESSED)
     def command(argv: tuple[str, ...]) -> int:
         return int(func(list(argv)) or OK)
@@ -125,8 +130,10 @@ def _argv_command(func: Callable[[list[str]], int], help: str) -> click.Command:
 
 
 def _completion_command(prog: str) -> click.Command:
-    @click.command("completion", help=f"Print the shell completion script for {prog}. "
-                                      f"For bash: eval \"$({prog} completion bash)\".")
+    @click.command(
+        "completion",
+        help=f'Print the shell completion script for {prog}. For bash: eval "$({prog} completion bash)".',
+    )
     @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
     @click.pass_context
     def completion(ctx: click.Context, shell: str) -> int:
@@ -146,8 +153,13 @@ def tool(prog: str, help: str, commands: dict[str, tuple[str, str]]) -> click.Gr
         version = metadata.version("compliance-gateway")
     except metadata.PackageNotFoundError:  # running from a checkout without an install
         version = "0+unknown"
-    group = LazyGroup(name=prog, help=help, lazy=commands, epilog=EXIT_CODES_HELP,
-                      context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+    group = LazyGroup(
+        name=prog,
+        help=help,
+        lazy=commands,
+        epilog=EXIT_CODES_HELP,
+        context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    )
     group = click.version_option(version, "--version", prog_name=prog, message="%(prog)s %(version)s")(group)
     group.add_command(_completion_command(prog))
     return group

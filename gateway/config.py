@@ -74,8 +74,14 @@ class UpstreamSettings(_Strict):
 
 
 LiteLLMField = Literal[
-    "user_api_key_hash", "user_api_key_alias", "user_api_key_user_id", "user_api_key_user_email",
-    "user_api_key_team_id", "user_api_key_team_alias", "user_api_key_end_user_id", "user_api_key_org_id",
+    "user_api_key_hash",
+    "user_api_key_alias",
+    "user_api_key_user_id",
+    "user_api_key_user_email",
+    "user_api_key_team_id",
+    "user_api_key_team_alias",
+    "user_api_key_end_user_id",
+    "user_api_key_org_id",
 ]
 
 
@@ -92,11 +98,15 @@ class GuardrailSettings(_Strict):
     api_key_envs: list[str] = Field(default_factory=lambda: ["CG_GUARDRAIL_API_KEY"])
     api_key_files: list[Path] = Field(default_factory=list)
     # Our tenant and subject: the first of these fields present in LiteLLM's request_data.
-    tenant_fields: list[LiteLLMField] = Field(default_factory=lambda: _fields("user_api_key_team_id",
-                                                                           "user_api_key_org_id"))
+    tenant_fields: list[LiteLLMField] = Field(
+        default_factory=lambda: _fields("user_api_key_team_id", "user_api_key_org_id")
+    )
     default_tenant: str = Field("litellm", min_length=1)
     subject_fields: list[LiteLLMField] = Field(
-        default_factory=lambda: _fields("user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"))
+        default_factory=lambda: _fields(
+            "user_api_key_user_id", "user_api_key_end_user_id", "user_api_key_hash"
+        )
+    )
     default_subject: str = Field("litellm", min_length=1)
     # Roles the policy sees for LiteLLM callers.
     roles: list[str] = Field(default_factory=lambda: ["user"])
@@ -146,8 +156,12 @@ class RateLimitSettings(_Strict):
     backend: Literal["memory", "redis"] = "memory"
     redis_url: str = "redis://127.0.0.1:6379/0"
     key_prefix: str = "cg:rl:"
-    tenant: Limits = Field(default_factory=lambda: Limits(requests_per_minute=6000, tokens_per_minute=2_000_000))
-    subject: Limits = Field(default_factory=lambda: Limits(requests_per_minute=600, tokens_per_minute=200_000))
+    tenant: Limits = Field(
+        default_factory=lambda: Limits(requests_per_minute=6000, tokens_per_minute=2_000_000)
+    )
+    subject: Limits = Field(
+        default_factory=lambda: Limits(requests_per_minute=600, tokens_per_minute=200_000)
+    )
     # Per-tenant overrides of the tenant limits.
     tenants: dict[str, Limits] = Field(default_factory=dict)
     # Redis unreachable: refuse (fail closed) unless this is set.
@@ -248,7 +262,7 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX) or "__" not in key:
             continue
-        path = [p.lower() for p in key[len(ENV_PREFIX):].split("__") if p]
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
         if not path:
             continue
         try:

@@ -78,9 +78,17 @@ def fingerprint_for(ds_fingerprint: str, spec: JobSpec, part: str = "map") -> st
     return h.hexdigest()[:32]
 
 
-def redact_dataset(ds: Any, fields: list[str], settings: PIISettings | None = None, *, tenant: str = "default",
-                   num_proc: int | None = None, max_bytes: int | None = None, batch_size: int = 64,
-                   load_from_cache_file: bool | None = None) -> HFRedaction:
+def redact_dataset(
+    ds: Any,
+    fields: list[str],
+    settings: PIISettings | None = None,
+    *,
+    tenant: str = "default",
+    num_proc: int | None = None,
+    max_bytes: int | None = None,
+    batch_size: int = 64,
+    load_from_cache_file: bool | None = None,
+) -> HFRedaction:
     """Redact the named string/binary columns of ``ds`` (a ``datasets.Dataset``)."""
     import datasets
 
@@ -96,22 +104,47 @@ def redact_dataset(ds: Any, fields: list[str], settings: PIISettings | None = No
         if not isinstance(feat, datasets.Value) or feat.dtype not in TEXT_TYPES:
             raise JobError(f"column {f!r} is {feat}; only string or binary columns hold text")
     features = ds.features.copy()
-    features[COUNTS] = datasets.List({"entity_type": datasets.Value("string"), "count": datasets.Value("int32")})
+    features[COUNTS] = datasets.List(
+        {"entity_type": datasets.Value("string"), "count": datasets.Value("int32")}
+    )
     features[REASON] = datasets.Value("string")
     fp = fingerprint_for(ds._fingerprint, spec)
-    mapped = ds.map(_Redact(spec, key), batched=True, batch_size=batch_size, num_proc=num_proc, features=features,
-                    new_fingerprint=fp, load_from_cache_file=load_from_cache_file, desc="redact PII")
-    redacted = mapped.filter(_accepted, input_columns=[REASON], batched=True, num_proc=num_proc,
-                             new_fingerprint=fingerprint_for(fp, spec, "accepted"),
-                             load_from_cache_file=load_from_cache_file).remove_columns([REASON])
-    rejects = mapped.filter(_rejected, input_columns=[REASON], batched=True, num_proc=num_proc,
-                            new_fingerprint=fingerprint_for(fp, spec, "rejected"),
-                            load_from_cache_file=load_from_cache_file).remove_columns([COUNTS])
+    mapped = ds.map(
+        _Redact(spec, key),
+        batched=True,
+        batch_size=batch_size,
+        num_proc=num_proc,
+        features=features,
+        new_fingerprint=fp,
+        load_from_cache_file=load_from_cache_file,
+        desc="redact PII",
+    )
+    redacted = mapped.filter(
+        _accepted,
+        input_columns=[REASON],
+        batched=True,
+        num_proc=num_proc,
+        new_fingerprint=fingerprint_for(fp, spec, "accepted"),
+        load_from_cache_file=load_from_cache_file,
+    ).remove_columns([REASON])
+    rejects = mapped.filter(
+        _rejected,
+        input_columns=[REASON],
+        batched=True,
+        num_proc=num_proc,
+        new_fingerprint=fingerprint_for(fp, spec, "rejected"),
+        load_from_cache_file=load_from_cache_file,
+    ).remove_columns([COUNTS])
     return HFRedaction(redacted, rejects, spec, fp)
 
 
-def redact_records(texts: list[str], settings: PIISettings | None = None, *, tenant: str = "default",
-                   num_proc: int | None = None) -> list[str]:
+def redact_records(
+    texts: list[str],
+    settings: PIISettings | None = None,
+    *,
+    tenant: str = "default",
+    num_proc: int | None = None,
+) -> list[str]:
     """Redact a list of texts through ``redact_dataset``; raises ``Rejected`` if any cannot be checked
     (a training run must not go on with records nobody looked at)."""
     import datasets
@@ -122,6 +155,8 @@ def redact_records(texts: list[str], settings: PIISettings | None = None, *, ten
         reasons: dict[str, int] = {}
         for r in out.rejects[REASON]:
             reasons[r] = reasons.get(r, 0) + 1
-        raise Rejected(f"{len(out.rejects)} record(s) could not be checked for PII: "
-                       + ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items())))
+        raise Rejected(
+            f"{len(out.rejects)} record(s) could not be checked for PII: "
+            + ", ".join(f"{k} ({v})" for k, v in sorted(reasons.items()))
+        )
     return list(out.redacted["text"])

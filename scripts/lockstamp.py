@@ -20,8 +20,10 @@ PREFIX = "# pyproject-dependencies-sha256: "
 
 def fingerprint() -> str:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    wanted = {"dependencies": project.get("dependencies", []),
-              **{e: project.get("optional-dependencies", {}).get(e, []) for e in EXTRAS}}
+    wanted = {
+        "dependencies": project.get("dependencies", []),
+        **{e: project.get("optional-dependencies", {}).get(e, []) for e in EXTRAS},
+    }
     return hashlib.sha256(json.dumps(wanted, sort_keys=True).encode()).hexdigest()
 
 
@@ -33,8 +35,11 @@ def main(argv: list[str]) -> int:
     stamps = [ln.removeprefix(PREFIX) for ln in lines if ln.startswith(PREFIX)]
     if stamps and stamps[-1] == fingerprint():
         return 0
-    print(f"{LOCK.relative_to(ROOT)} was not made from the dependencies now in pyproject.toml: "
-          "run `make lock` and commit the new lock", file=sys.stderr)
+    print(
+        f"{LOCK.relative_to(ROOT)} was not made from the dependencies now in pyproject.toml: "
+        "run `make lock` and commit the new lock",
+        file=sys.stderr,
+    )
     return 1
 
 

@@ -53,7 +53,9 @@ def _describe() -> None:
     def heavy() -> list[str]:
         return [m for m in HEAVY if m in sys.modules]
 
-    def describe(tool: str, group: click.Group, path: list[str], table: dict[str, Any]) -> list[dict[str, Any]]:
+    def describe(
+        tool: str, group: click.Group, path: list[str], table: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         out = []
         ctx = click.Context(group, info_name=tool)
         for name in group.list_commands(ctx):
@@ -66,13 +68,30 @@ def _describe() -> None:
                 module, _, attr = target.partition(":")
                 converted = isinstance(getattr(importlib.import_module(module), attr), click.Command)
             res = CliRunner().invoke(root[tool], [*full, "--help"], prog_name=tool)
-            params = [{"opts": p.opts + p.secondary_opts, "help": getattr(p, "help", None),
-                       "hidden": getattr(p, "hidden", False), "is_flag": getattr(p, "is_flag", False),
-                       "type": type(p.type).__name__, "dir_okay": getattr(p.type, "dir_okay", None),
-                       "metavar": p.metavar, "kind": type(p).__name__}
-                      for p in cmd.params if isinstance(p, click.Option)]
-            out.append({"name": f"{tool} {' '.join(full)}", "converted": converted, "exit": res.exit_code,
-                        "help": res.output, "params": params, "heavy_after_help": heavy()})
+            params = [
+                {
+                    "opts": p.opts + p.secondary_opts,
+                    "help": getattr(p, "help", None),
+                    "hidden": getattr(p, "hidden", False),
+                    "is_flag": getattr(p, "is_flag", False),
+                    "type": type(p.type).__name__,
+                    "dir_okay": getattr(p.type, "dir_okay", None),
+                    "metavar": p.metavar,
+                    "kind": type(p).__name__,
+                }
+                for p in cmd.params
+                if isinstance(p, click.Option)
+            ]
+            out.append(
+                {
+                    "name": f"{tool} {' '.join(full)}",
+                    "converted": converted,
+                    "exit": res.exit_code,
+                    "help": res.output,
+                    "params": params,
+                    "heavy_after_help": heavy(),
+                }
+            )
             if isinstance(cmd, click.Group):
                 out += describe(tool, cmd, full, {})
         return out
@@ -86,9 +105,13 @@ def _describe() -> None:
         version = CliRunner().invoke(mod.CLI, ["--version"], prog_name=tool)
         completion = CliRunner().invoke(mod.CLI, ["completion", "bash"], prog_name=tool)
         report["tools"][tool] = {
-            "help_exit": res.exit_code, "help": res.output, "heavy_after_help": heavy(),
-            "version_exit": version.exit_code, "version": version.output,
-            "completion_exit": completion.exit_code, "completion": completion.output,
+            "help_exit": res.exit_code,
+            "help": res.output,
+            "heavy_after_help": heavy(),
+            "version_exit": version.exit_code,
+            "version": version.output,
+            "completion_exit": completion.exit_code,
+            "completion": completion.output,
         }
     for tool in TOOLS:
         report["commands"] += describe(tool, root[tool], [], getattr(root[tool], "lazy", {}))
@@ -98,8 +121,14 @@ def _describe() -> None:
 @pytest.fixture(scope="module")
 def walk() -> dict[str, Any]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
-    proc = subprocess.run([sys.executable, "-c", "from tests.test_cli_convention import _describe; _describe()"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", "from tests.test_cli_convention import _describe; _describe()"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.splitlines()[-1])
 
@@ -128,9 +157,12 @@ def test_every_help_is_light_and_works(walk: dict[str, Any]) -> None:
 def test_pending_list_only_shrinks(walk: dict[str, Any]) -> None:
     names = {c["name"] for c in _commands(walk)}
     passthrough = {c["name"] for c in _commands(walk, converted=False)}
-    assert not passthrough - PENDING, f"argv-style commands not converted to Click: {sorted(passthrough - PENDING)}"
-    assert not (PENDING & names) - passthrough, \
+    assert not passthrough - PENDING, (
+        f"argv-style commands not converted to Click: {sorted(passthrough - PENDING)}"
+    )
+    assert not (PENDING & names) - passthrough, (
         f"converted now, remove from PENDING: {sorted((PENDING & names) - passthrough)}"
+    )
     assert not PENDING - names, f"PENDING names commands that do not exist: {sorted(PENDING - names)}"
 
 
@@ -146,7 +178,9 @@ def test_converted_commands_follow_the_convention(walk: dict[str, Any]) -> None:
             if not (p["help"] or "").strip():
                 problems.append(f"{c['name']} {opts[0]}: no help text")
             if "--json" in opts and not p["is_flag"]:
-                problems.append(f"{c['name']} --json: must be a flag (JSON on stdout); use --out FILE for a file")
+                problems.append(
+                    f"{c['name']} --json: must be a flag (JSON on stdout); use --out FILE for a file"
+                )
             if "--out" in opts and not (p["type"] == "Path" and p["dir_okay"] is False and not p["is_flag"]):
                 problems.append(f"{c['name']} --out: must take a FILE (click.Path(dir_okay=False))")
     new = [p for p in problems if p not in KNOWN_DEVIATIONS]
@@ -167,19 +201,44 @@ def test_the_convention_test_can_fail() -> None:
     def bad(as_json: str, out: str, tenant: str) -> None:
         pass
 
-    fake = {"fake": True, "commands": [{"name": "x bad", "converted": True, "help": "Usage: x bad", "params": [
-        {"opts": p.opts, "help": p.help, "hidden": False, "is_flag": p.is_flag, "type": type(p.type).__name__,
-         "dir_okay": getattr(p.type, "dir_okay", None), "metavar": None, "kind": "Option"}
-        for p in bad.params if isinstance(p, click.Option)]}]}
+    fake = {
+        "fake": True,
+        "commands": [
+            {
+                "name": "x bad",
+                "converted": True,
+                "help": "Usage: x bad",
+                "params": [
+                    {
+                        "opts": p.opts,
+                        "help": p.help,
+                        "hidden": False,
+                        "is_flag": p.is_flag,
+                        "type": type(p.type).__name__,
+                        "dir_okay": getattr(p.type, "dir_okay", None),
+                        "metavar": None,
+                        "kind": "Option",
+                    }
+                    for p in bad.params
+                    if isinstance(p, click.Option)
+                ],
+            }
+        ],
+    }
     with pytest.raises(AssertionError) as err:
         test_converted_commands_follow_the_convention(fake)
     text = str(err.value)
-    assert all(s in text for s in ("no exit codes", "--tenant: no help", "--json: must be a flag", "--out: must"))
+    assert all(
+        s in text for s in ("no exit codes", "--tenant: no help", "--json: must be a flag", "--out: must")
+    )
 
 
 def test_the_pending_check_can_fail() -> None:
     """A new argv-style command fails the test, and so does a PENDING one that has been converted."""
-    new = {"commands": [{"name": n, "converted": False} for n in PENDING] + [{"name": "x new", "converted": False}]}
+    new = {
+        "commands": [{"name": n, "converted": False} for n in PENDING]
+        + [{"name": "x new", "converted": False}]
+    }
     with pytest.raises(AssertionError, match="x new"):
         test_pending_list_only_shrinks(new)
     first = sorted(PENDING)[0] if PENDING else "x new"

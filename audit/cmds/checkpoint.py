@@ -16,8 +16,9 @@ from audit.cmds import options as o
 @o.subject_key_option
 @o.json_option
 @o.out_option("also write the signed note to FILE")
-def checkpoint(store: str, signing_key_file: Path | None, subject_key_file: Path | None, as_json: bool,
-               out: Path | None) -> int:
+def checkpoint(
+    store: str, signing_key_file: Path | None, subject_key_file: Path | None, as_json: bool, out: Path | None
+) -> int:
     app = o.open_appender(store, signing_key_file, subject_key_file)
     try:
         app.checkpoint()

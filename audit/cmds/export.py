@@ -27,39 +27,78 @@ def _read_config(path: Path | None) -> tuple[Any, dict[str, Any] | None]:
         raise UsageError(str(exc)) from None
 
 
-@click.command(help="Export records or a report (art30, access, activity) that verifies on its own: the "
-                    "records come with a signed checkpoint and their inclusion proofs.",
-               epilog="Exit codes: 0 ok; 1 --subject names a subject the log has no record and no key of "
-                      "(the empty export is still written); 2 bad input, missing file or store; "
-                      "130 interrupted.")
+@click.command(
+    help="Export records or a report (art30, access, activity) that verifies on its own: the "
+    "records come with a signed checkpoint and their inclusion proofs.",
+    epilog="Exit codes: 0 ok; 1 --subject names a subject the log has no record and no key of "
+    "(the empty export is still written); 2 bad input, missing file or store; "
+    "130 interrupted.",
+)
 @o.store_option
 @click.option("--since", metavar="DATE", help="records at or after this time (ISO 8601, UTC)")
 @click.option("--until", metavar="DATE", help="records before this time (ISO 8601, UTC)")
 @click.option("--tenant", metavar="TENANT", help="only this tenant's records")
 @click.option("--subject", metavar="ID", help="one data subject (raw id; matched by its keyed hash)")
 @click.option("--type", "rtype", metavar="TYPE", help="one record type, e.g. gateway.request")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv", "html", "pdf"]), default="jsonl",
-              show_default=True,
-              help="pdf is printed by headless Chromium (./scripts/setup-chromium) and verifies like html")
-@click.option("--report", metavar="NAME",
-              help="a ready-made report instead of a plain export: " + ", ".join(BUILTIN_REPORTS)
-                   + " (or one added with audit.reports.register)")
-@click.option("--config", type=o._file(), metavar="FILE",
-              help="the gateway's YAML config (its upstreams and compliance: section: controller, DPO, "
-                   "retention, recipients, safeguards), or a file holding only the compliance section")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["jsonl", "csv", "html", "pdf"]),
+    default="jsonl",
+    show_default=True,
+    help="pdf is printed by headless Chromium (./scripts/setup-chromium) and verifies like html",
+)
+@click.option(
+    "--report",
+    metavar="NAME",
+    help="a ready-made report instead of a plain export: "
+    + ", ".join(BUILTIN_REPORTS)
+    + " (or one added with audit.reports.register)",
+)
+@click.option(
+    "--config",
+    type=o._file(),
+    metavar="FILE",
+    help="the gateway's YAML config (its upstreams and compliance: section: controller, DPO, "
+    "retention, recipients, safeguards), or a file holding only the compliance section",
+)
 @o.out_option("write the export to FILE (default: stdout)")
-@click.option("--json", "as_json", is_flag=True,
-              help="print a summary of what was written (records, checkpoint size) as JSON on stdout; needs --out")
-@click.option("--prove-from", type=click.IntRange(min=0), metavar="SIZE",
-              help="add a consistency proof from the stored checkpoint of this size (one you already hold)")
-@click.option("--no-checkpoint", is_flag=True,
-              help="do not sign a fresh checkpoint first (records after the last one are left out)")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="print a summary of what was written (records, checkpoint size) as JSON on stdout; needs --out",
+)
+@click.option(
+    "--prove-from",
+    type=click.IntRange(min=0),
+    metavar="SIZE",
+    help="add a consistency proof from the stored checkpoint of this size (one you already hold)",
+)
+@click.option(
+    "--no-checkpoint",
+    is_flag=True,
+    help="do not sign a fresh checkpoint first (records after the last one are left out)",
+)
 @o.signing_key_option
 @o.subject_key_option
-def export(store: str, since: str | None, until: str | None, tenant: str | None, subject: str | None,
-           rtype: str | None, fmt: str, report: str | None, config: Path | None, out: Path | None,
-           as_json: bool, prove_from: int | None, no_checkpoint: bool, signing_key_file: Path | None,
-           subject_key_file: Path | None) -> int:
+def export(
+    store: str,
+    since: str | None,
+    until: str | None,
+    tenant: str | None,
+    subject: str | None,
+    rtype: str | None,
+    fmt: str,
+    report: str | None,
+    config: Path | None,
+    out: Path | None,
+    as_json: bool,
+    prove_from: int | None,
+    no_checkpoint: bool,
+    signing_key_file: Path | None,
+    subject_key_file: Path | None,
+) -> int:
     """(The help is in the decorator.) ``--json`` prints a summary; the export itself goes to --out."""
     from audit.reports import REPORTS
 
@@ -68,8 +107,10 @@ def export(store: str, since: str | None, until: str | None, tenant: str | None,
     if report == "access" and not subject:
         raise UsageError("the access report (Art. 15) needs --subject ID")
     if as_json and out is None:
-        raise UsageError("--json prints a summary of the export and needs --out FILE (without --out the "
-                         "export itself goes to stdout)")
+        raise UsageError(
+            "--json prints a summary of the export and needs --out FILE (without --out the "
+            "export itself goes to stdout)"
+        )
     from audit.export import collect, write
     from audit.keys import load_subject_key
     from audit.personal import PersonalDataError, SubjectCrypto
@@ -119,9 +160,15 @@ def export(store: str, since: str | None, until: str | None, tenant: str | None,
                 except PersonalDataError:
                     r["personal"] = "(cannot be decrypted)"
         if report:
-            exp.report = REPORTS[report](ReportInput(
-                [r["view"] for r in exp.records], raw_config, info, compliance,
-                [(r["seq"], r.get("personal")) for r in exp.records]))
+            exp.report = REPORTS[report](
+                ReportInput(
+                    [r["view"] for r in exp.records],
+                    raw_config,
+                    info,
+                    compliance,
+                    [(r["seq"], r.get("personal")) for r in exp.records],
+                )
+            )
             exp.header["report"] = report
         if not with_records:
             exp.records = []
@@ -132,15 +179,25 @@ def export(store: str, since: str | None, until: str | None, tenant: str | None,
     # A subject the log never saw: the (empty) export is still written, and the exit code says so.
     code = FAILURE if unknown else OK
     if unknown:
-        click.echo(f"no such subject: the log has no record and no key of actor {str(actor)[:16]}...", err=True)
+        click.echo(
+            f"no such subject: the log has no record and no key of actor {str(actor)[:16]}...", err=True
+        )
     if out is None:
         sys.stdout.buffer.write(data)
         return code
-    summary = {"out": str(out), "format": fmt, "report": report, "records": len(exp.records),
-               "checkpoint_size": exp.header.get("checkpoint_size", 0), "subject_found": not unknown}
+    summary = {
+        "out": str(out),
+        "format": fmt,
+        "report": report,
+        "records": len(exp.records),
+        "checkpoint_size": exp.header.get("checkpoint_size", 0),
+        "subject_found": not unknown,
+    }
     if as_json:
         click.echo(o.to_json(summary))
     else:
-        click.echo(f"wrote {out} ({len(exp.records)} records, checkpoint size {summary['checkpoint_size']})",
-                   err=True)
+        click.echo(
+            f"wrote {out} ({len(exp.records)} records, checkpoint size {summary['checkpoint_size']})",
+            err=True,
+        )
     return code

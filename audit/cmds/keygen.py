@@ -11,10 +11,20 @@ from audit.cmds import options as o
 
 
 @click.command(help="Create audit key files (mode 0600); existing files are never overwritten.")
-@click.option("--dir", "directory", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
-              help="directory for the keys (default $CG_HOME/audit)")
-@click.option("--kind", type=click.Choice(["signing", "subject", "both"]), default="both", show_default=True,
-              help="which keys to create")
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    metavar="DIR",
+    help="directory for the keys (default $CG_HOME/audit)",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["signing", "subject", "both"]),
+    default="both",
+    show_default=True,
+    help="which keys to create",
+)
 @o.json_option
 @o.out_option("also write the key file paths as JSON to FILE")
 def keygen(directory: Path | None, kind: str, as_json: bool, out: Path | None) -> int:

@@ -34,24 +34,46 @@ def _file(**kw: Any) -> click.Path:
 
 # -- Click options ----------------------------------------------------------------------------
 def store_option(f: F) -> F:
-    return click.option("--store", envvar=STORE_ENV, default=DEFAULT_STORE, show_default=True, metavar="URL",
-                        show_envvar=True, help="the audit log: sqlite:///PATH or postgresql://...")(f)
+    return click.option(
+        "--store",
+        envvar=STORE_ENV,
+        default=DEFAULT_STORE,
+        show_default=True,
+        metavar="URL",
+        show_envvar=True,
+        help="the audit log: sqlite:///PATH or postgresql://...",
+    )(f)
 
 
 def signing_key_option(f: F) -> F:
-    return click.option("--signing-key-file", envvar=SIGNING_ENV, show_envvar=True, type=_file(),
-                        metavar="PEM",
-                        help="Ed25519 private key that signs checkpoints (default: the development key)")(f)
+    return click.option(
+        "--signing-key-file",
+        envvar=SIGNING_ENV,
+        show_envvar=True,
+        type=_file(),
+        metavar="PEM",
+        help="Ed25519 private key that signs checkpoints (default: the development key)",
+    )(f)
 
 
 def subject_key_option(f: F) -> F:
-    return click.option("--subject-key-file", envvar=SUBJECT_ENV, show_envvar=True, type=_file(),
-                        metavar="FILE", help="subject master key (default: the development key)")(f)
+    return click.option(
+        "--subject-key-file",
+        envvar=SUBJECT_ENV,
+        show_envvar=True,
+        type=_file(),
+        metavar="FILE",
+        help="subject master key (default: the development key)",
+    )(f)
 
 
 def public_key_option(f: F) -> F:
-    return click.option("--public-key", type=_file(), metavar="PEM",
-                        help="Ed25519 public key that signs the checkpoints (default: the development key's)")(f)
+    return click.option(
+        "--public-key",
+        type=_file(),
+        metavar="PEM",
+        help="Ed25519 public key that signs the checkpoints (default: the development key's)",
+    )(f)
 
 
 def json_option(f: F) -> F:
@@ -59,8 +81,13 @@ def json_option(f: F) -> F:
 
 
 def out_option(help: str = "also write the result as JSON to FILE") -> Callable[[F], F]:
-    return click.option("--out", type=click.Path(dir_okay=False, writable=True, path_type=Path), default=None,
-                        metavar="FILE", help=help)
+    return click.option(
+        "--out",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        default=None,
+        metavar="FILE",
+        help=help,
+    )
 
 
 def to_json(data: Any) -> str:

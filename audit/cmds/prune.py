@@ -18,8 +18,15 @@ from audit.cmds import options as o
 @o.subject_key_option
 @o.json_option
 @o.out_option()
-def prune(store: str, before: str, public_key: Path | None, signing_key_file: Path | None,
-          subject_key_file: Path | None, as_json: bool, out: Path | None) -> int:
+def prune(
+    store: str,
+    before: str,
+    public_key: Path | None,
+    signing_key_file: Path | None,
+    subject_key_file: Path | None,
+    as_json: bool,
+    out: Path | None,
+) -> int:
     from audit.keys import load_public_key
     from audit.record import parse_time
     from audit.retention import prune_before
@@ -34,6 +41,10 @@ def prune(store: str, before: str, public_key: Path | None, signing_key_file: Pa
         res = prune_before(app, key, when)
     finally:
         app.store.close()
-    o.report(f"pruned {res['pruned_records']} records before {when}; anchor at size {res['anchor_size']}",
-             res, as_json, out)
+    o.report(
+        f"pruned {res['pruned_records']} records before {when}; anchor at size {res['anchor_size']}",
+        res,
+        as_json,
+        out,
+    )
     return OK

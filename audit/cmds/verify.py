@@ -10,23 +10,44 @@ from audit.cli import FAILURE, OK, UNSIGNED, UsageError
 from audit.cmds import options as o
 
 
-@click.command(help="Verify the hash chain, Merkle roots, checkpoint signatures and proofs of the audit log "
-                    "(--store) or of an export file (--export: jsonl, csv, html or pdf).",
-               epilog="Exit codes: 0 verified and fully signed; 1 a check failed (the first bad record is "
-                      "named); 2 could not run (no store, bad key, bad file); 3 verified, but the records "
-                      "after the last checkpoint are not yet signed (a warning: right after a crash, or a "
-                      "log younger than its first checkpoint; the gateway signs them at its next start or "
-                      "checkpoint); 130 interrupted.")
-@click.option("--store", envvar=o.STORE_ENV, show_envvar=True, default=None, metavar="URL",
-              help=f"the audit log: sqlite:///PATH or postgresql://... (default: ${o.STORE_ENV} or {o.DEFAULT_STORE})")
-@click.option("--export", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              metavar="FILE", help="verify an export file (jsonl, csv, html or pdf) instead of a store")
+@click.command(
+    help="Verify the hash chain, Merkle roots, checkpoint signatures and proofs of the audit log "
+    "(--store) or of an export file (--export: jsonl, csv, html or pdf).",
+    epilog="Exit codes: 0 verified and fully signed; 1 a check failed (the first bad record is "
+    "named); 2 could not run (no store, bad key, bad file); 3 verified, but the records "
+    "after the last checkpoint are not yet signed (a warning: right after a crash, or a "
+    "log younger than its first checkpoint; the gateway signs them at its next start or "
+    "checkpoint); 130 interrupted.",
+)
+@click.option(
+    "--store",
+    envvar=o.STORE_ENV,
+    show_envvar=True,
+    default=None,
+    metavar="URL",
+    help=f"the audit log: sqlite:///PATH or postgresql://... (default: ${o.STORE_ENV} or {o.DEFAULT_STORE})",
+)
+@click.option(
+    "--export",
+    "export_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="verify an export file (jsonl, csv, html or pdf) instead of a store",
+)
 @o.public_key_option
-@click.option("--progress/--no-progress", default=None, help="show a progress bar (default: only on a terminal)")
+@click.option(
+    "--progress/--no-progress", default=None, help="show a progress bar (default: only on a terminal)"
+)
 @o.json_option
 @o.out_option("also write the verification result as JSON to FILE")
-def main(store: str | None, export_file: Path | None, public_key: Path | None, progress: bool | None,
-         as_json: bool, out: Path | None) -> int:
+def main(
+    store: str | None,
+    export_file: Path | None,
+    public_key: Path | None,
+    progress: bool | None,
+    as_json: bool,
+    out: Path | None,
+) -> int:
     from audit.keys import load_public_key
     from audit.verify import verify_export, verify_store
 

@@ -27,8 +27,10 @@ def open_store(url: str) -> Store:
     """Build the store for ``url`` (not yet opened: call ``open()``)."""
     scheme = urlsplit(url).scheme
     if scheme not in STORES:
-        raise StoreError(f"unknown audit store {url.split(':', 1)[0]!r}: use one of "
-                         + ", ".join(f"{s}://" for s in STORES))
+        raise StoreError(
+            f"unknown audit store {url.split(':', 1)[0]!r}: use one of "
+            + ", ".join(f"{s}://" for s in STORES)
+        )
     module, _, cls = STORES[scheme].partition(":")
     factory: Callable[[str], Store] = getattr(importlib.import_module(module), cls)
     return factory(url)

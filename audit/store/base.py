@@ -134,8 +134,9 @@ class Store(ABC):
     def delete_data_keys(self, actor: str) -> int: ...
 
     @abstractmethod
-    def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
-             batch: int = 5000) -> Iterator[Row]: ...
+    def rows(
+        self, start: int = 0, end: int | None = None, query: Query | None = None, batch: int = 5000
+    ) -> Iterator[Row]: ...
 
     def scan(self, start: int = 0, end: int | None = None) -> Iterator[RecordTuple]:
         """Raw (seq, time, type, actor, tenant, body, leaf, chain) tuples in order: the verifier's fast path."""
@@ -163,8 +164,11 @@ class Store(ABC):
         size = self.meta("pruned_size")
         if size is None:
             return None
-        return Pruned(int(size), bytes.fromhex(self.meta("pruned_chain") or ""),
-                      bytes.fromhex(self.meta("pruned_frontier") or ""))
+        return Pruned(
+            int(size),
+            bytes.fromhex(self.meta("pruned_chain") or ""),
+            bytes.fromhex(self.meta("pruned_frontier") or ""),
+        )
 
     def __enter__(self) -> Store:
         return self

@@ -49,24 +49,32 @@ class _Tx(AppendTx):
         self.cur = cur
 
     def head(self) -> Head:
-        self.cur.execute(f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1 FOR UPDATE")
+        self.cur.execute(
+            f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1 FOR UPDATE"
+        )
         size, chain, frontier, cp = _one(self.cur.fetchone(), self.s.t)
         return Head(size, bytes(chain), bytes(frontier), cp)
 
     def insert(self, rows: list[RecordTuple]) -> None:
-        with self.cur.copy(f"COPY {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
-                           "FROM STDIN") as cp:
+        with self.cur.copy(
+            f"COPY {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) FROM STDIN"
+        ) as cp:
             for r in rows:
                 cp.write_row(r)
 
     def set_head(self, head: Head) -> None:
-        self.cur.execute(f"UPDATE {self.s.t}_head SET size = %s, chain = %s, frontier = %s, checkpoint_size = %s "
-                         "WHERE id = 1", (head.size, head.chain, head.frontier, head.checkpoint_size))
+        self.cur.execute(
+            f"UPDATE {self.s.t}_head SET size = %s, chain = %s, frontier = %s, checkpoint_size = %s "
+            "WHERE id = 1",
+            (head.size, head.chain, head.frontier, head.checkpoint_size),
+        )
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
-        self.cur.execute(f"INSERT INTO {self.s.t}_checkpoints (size, time, note) VALUES (%s, %s, %s) "
-                         "ON CONFLICT (size) DO UPDATE SET time = EXCLUDED.time, note = EXCLUDED.note",
-                         (size, time, note))
+        self.cur.execute(
+            f"INSERT INTO {self.s.t}_checkpoints (size, time, note) VALUES (%s, %s, %s) "
+            "ON CONFLICT (size) DO UPDATE SET time = EXCLUDED.time, note = EXCLUDED.note",
+            (size, time, note),
+        )
 
 
 class PostgresStore(Store):
@@ -103,7 +111,7 @@ class PostgresStore(Store):
             if self.schema:
                 cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"')
             for stmt in (
-                f"CREATE TABLE IF NOT EXISTS {t}_records (seq BIGINT PRIMARY KEY, time TEXT COLLATE \"C\" NOT NULL, "
+                f'CREATE TABLE IF NOT EXISTS {t}_records (seq BIGINT PRIMARY KEY, time TEXT COLLATE "C" NOT NULL, '
                 "type TEXT NOT NULL, actor TEXT, tenant TEXT, body BYTEA NOT NULL, leaf BYTEA NOT NULL, "
                 "chain BYTEA NOT NULL)",
                 f"CREATE INDEX IF NOT EXISTS {p}_records_time ON {t}_records (time)",
@@ -111,17 +119,22 @@ class PostgresStore(Store):
                 f"CREATE INDEX IF NOT EXISTS {p}_records_tenant ON {t}_records (tenant)",
                 f"CREATE TABLE IF NOT EXISTS {t}_head (id INTEGER PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL, "
                 "chain BYTEA NOT NULL, frontier BYTEA NOT NULL, checkpoint_size BIGINT NOT NULL)",
-                f"CREATE TABLE IF NOT EXISTS {t}_checkpoints (size BIGINT PRIMARY KEY, time TEXT COLLATE \"C\" NOT NULL, "
+                f'CREATE TABLE IF NOT EXISTS {t}_checkpoints (size BIGINT PRIMARY KEY, time TEXT COLLATE "C" NOT NULL, '
                 "note TEXT NOT NULL)",
                 f"CREATE TABLE IF NOT EXISTS {t}_keys (actor TEXT PRIMARY KEY, kid TEXT NOT NULL, "
                 "wrapped BYTEA NOT NULL, created TIMESTAMPTZ NOT NULL DEFAULT now())",
                 f"CREATE TABLE IF NOT EXISTS {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ):
                 cur.execute(stmt)
-            cur.execute(f"INSERT INTO {t}_head (id, size, chain, frontier, checkpoint_size) "
-                        "VALUES (1, 0, %s, %s, 0) ON CONFLICT (id) DO NOTHING", (Head().chain, b""))
-            cur.execute(f"INSERT INTO {t}_meta (key, value) VALUES ('origin', %s) ON CONFLICT (key) DO NOTHING",
-                        (f"compliance-gateway/audit/{secrets.token_hex(8)}",))
+            cur.execute(
+                f"INSERT INTO {t}_head (id, size, chain, frontier, checkpoint_size) "
+                "VALUES (1, 0, %s, %s, 0) ON CONFLICT (id) DO NOTHING",
+                (Head().chain, b""),
+            )
+            cur.execute(
+                f"INSERT INTO {t}_meta (key, value) VALUES ('origin', %s) ON CONFLICT (key) DO NOTHING",
+                (f"compliance-gateway/audit/{secrets.token_hex(8)}",),
+            )
 
     def drop(self) -> None:
         """Remove every table of this log (tests and benchmarks clean up with it)."""
@@ -196,18 +209,26 @@ class PostgresStore(Store):
 
     def set_meta(self, key: str, value: str) -> None:
         with self._cursor("write metadata") as cur:
-            cur.execute(f"INSERT INTO {self.t}_meta (key, value) VALUES (%s, %s) "
-                        "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (key, value))
+            cur.execute(
+                f"INSERT INTO {self.t}_meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                (key, value),
+            )
 
     def data_keys(self, actors: list[str]) -> dict[str, tuple[str, bytes]]:
         with self._cursor("read data keys") as cur:
-            cur.execute(f"SELECT actor, kid, wrapped FROM {self.t}_keys WHERE actor = ANY(%s)", (list(actors),))
+            cur.execute(
+                f"SELECT actor, kid, wrapped FROM {self.t}_keys WHERE actor = ANY(%s)", (list(actors),)
+            )
             return {a: (k, bytes(w)) for a, k, w in cur.fetchall()}
 
     def add_data_keys(self, keys: list[tuple[str, str, bytes]]) -> None:
         with self._cursor("store data keys") as cur:
-            cur.executemany(f"INSERT INTO {self.t}_keys (actor, kid, wrapped) VALUES (%s, %s, %s) "
-                            "ON CONFLICT (actor) DO NOTHING", keys)
+            cur.executemany(
+                f"INSERT INTO {self.t}_keys (actor, kid, wrapped) VALUES (%s, %s, %s) "
+                "ON CONFLICT (actor) DO NOTHING",
+                keys,
+            )
 
     def delete_data_keys(self, actor: str) -> int:
         with self._cursor("delete data keys") as cur:
@@ -225,21 +246,29 @@ class PostgresStore(Store):
                     self.conn.autocommit = False
         return n
 
-    def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
-             batch: int = 5000) -> Iterator[Row]:
+    def rows(
+        self, start: int = 0, end: int | None = None, query: Query | None = None, batch: int = 5000
+    ) -> Iterator[Row]:
         where: list[str] = ["seq >= %s"]
         args: list[int | str] = [start]
         if end is not None:
             where.append("seq < %s")
             args.append(end)
         q = query or Query()
-        for col, op, val in (("time", ">=", q.since), ("time", "<", q.until), ("tenant", "=", q.tenant),
-                             ("actor", "=", q.actor), ("type", "=", q.type)):
+        for col, op, val in (
+            ("time", ">=", q.since),
+            ("time", "<", q.until),
+            ("tenant", "=", q.tenant),
+            ("actor", "=", q.actor),
+            ("type", "=", q.type),
+        ):
             if val is not None:
                 where.append(f"{col} {op} %s")
                 args.append(val)
-        sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
-               f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT {int(batch)}")
+        sql = (
+            f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+            f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT {int(batch)}"
+        )
         while True:
             with self._cursor("read records") as cur:
                 cur.execute(sql, args)
@@ -255,15 +284,20 @@ class PostgresStore(Store):
         try:
             with self.conn.transaction(), self.conn.cursor(name=f"scan_{id(self)}") as cur:
                 cur.itersize = 10_000
-                cur.execute(f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
-                            "WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end if end is not None else 2**63 - 1))
+                cur.execute(
+                    f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+                    "WHERE seq >= %s AND seq < %s ORDER BY seq",
+                    (start, end if end is not None else 2**63 - 1),
+                )
                 yield from cur
         except psycopg.Error as exc:
             raise self._fail("read records", exc) from None
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
         with self._cursor("read leaf hashes") as cur:
-            cur.execute(f"SELECT leaf FROM {self.t}_records WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end))
+            cur.execute(
+                f"SELECT leaf FROM {self.t}_records WHERE seq >= %s AND seq < %s ORDER BY seq", (start, end)
+            )
             return [bytes(r[0]) for r in cur.fetchall()]
 
     def checkpoints(self) -> list[tuple[int, str]]:
@@ -277,8 +311,14 @@ class PostgresStore(Store):
             cur.execute(f"DELETE FROM {self.t}_records WHERE seq < %s", (anchor.size,))
             n = cur.rowcount
             cur.execute(f"DELETE FROM {self.t}_checkpoints WHERE size < %s", (anchor.size,))
-            for k, v in (("pruned_size", str(anchor.size)), ("pruned_chain", anchor.chain.hex()),
-                         ("pruned_frontier", anchor.frontier.hex())):
-                cur.execute(f"INSERT INTO {self.t}_meta (key, value) VALUES (%s, %s) "
-                            "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value", (k, v))
+            for k, v in (
+                ("pruned_size", str(anchor.size)),
+                ("pruned_chain", anchor.chain.hex()),
+                ("pruned_frontier", anchor.frontier.hex()),
+            ):
+                cur.execute(
+                    f"INSERT INTO {self.t}_meta (key, value) VALUES (%s, %s) "
+                    "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+                    (k, v),
+                )
         return n

@@ -53,21 +53,28 @@ class _Tx(AppendTx):
 
     def head(self) -> Head:
         size, chain, frontier, cp = self.c.execute(
-            f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1").fetchone()
+            f"SELECT size, chain, frontier, checkpoint_size FROM {self.s.t}_head WHERE id = 1"
+        ).fetchone()
         return Head(size, bytes(chain), bytes(frontier), cp)
 
     def insert(self, rows: list[RecordTuple]) -> None:
         self.c.executemany(
             f"INSERT INTO {self.s.t}_records (seq, time, type, actor, tenant, body, leaf, chain) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     def set_head(self, head: Head) -> None:
-        self.c.execute(f"UPDATE {self.s.t}_head SET size = ?, chain = ?, frontier = ?, checkpoint_size = ? "
-                       "WHERE id = 1", (head.size, head.chain, head.frontier, head.checkpoint_size))
+        self.c.execute(
+            f"UPDATE {self.s.t}_head SET size = ?, chain = ?, frontier = ?, checkpoint_size = ? WHERE id = 1",
+            (head.size, head.chain, head.frontier, head.checkpoint_size),
+        )
 
     def add_checkpoint(self, size: int, time: str, note: str) -> None:
-        self.c.execute(f"INSERT OR REPLACE INTO {self.s.t}_checkpoints (size, time, note) VALUES (?, ?, ?)",
-                       (size, time, note))
+        self.c.execute(
+            f"INSERT OR REPLACE INTO {self.s.t}_checkpoints (size, time, note) VALUES (?, ?, ?)",
+            (size, time, note),
+        )
 
 
 class SQLiteStore(Store):
@@ -82,14 +89,20 @@ class SQLiteStore(Store):
 
     def _fail(self, action: str, exc: sqlite3.Error) -> AuditUnavailable:
         msg = str(exc)
-        hint = f"; {_READONLY_HINT}" if any(w in msg for w in ("readonly", "read-only", "full", "unable to open")) else ""
+        hint = (
+            f"; {_READONLY_HINT}"
+            if any(w in msg for w in ("readonly", "read-only", "full", "unable to open"))
+            else ""
+        )
         return AuditUnavailable(f"audit store {self.path}: cannot {action}: {msg}{hint}")
 
     def open(self) -> None:
         try:
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise AuditUnavailable(f"audit store {self.path}: cannot create its directory: {exc.strerror}") from None
+            raise AuditUnavailable(
+                f"audit store {self.path}: cannot create its directory: {exc.strerror}"
+            ) from None
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as exc:
@@ -99,7 +112,9 @@ class SQLiteStore(Store):
             conn.execute("PRAGMA busy_timeout = 30000")
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise AuditUnavailable(f"audit store {self.path}: cannot switch to WAL mode; {_READONLY_HINT}")
+                raise AuditUnavailable(
+                    f"audit store {self.path}: cannot switch to WAL mode; {_READONLY_HINT}"
+                )
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA secure_delete = ON")
             self._create_schema()
@@ -113,7 +128,9 @@ class SQLiteStore(Store):
     def _create_schema(self) -> None:
         t, c = self.t, self._conn
         assert c is not None
-        have = c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"{t}_head",)).fetchone()
+        have = c.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (f"{t}_head",)
+        ).fetchone()
         if have:
             return
         c.execute("BEGIN IMMEDIATE")
@@ -134,10 +151,15 @@ class SQLiteStore(Store):
                 f"CREATE TABLE IF NOT EXISTS {t}_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ):
                 c.execute(stmt)
-            c.execute(f"INSERT OR IGNORE INTO {t}_head (id, size, chain, frontier, checkpoint_size) "
-                      "VALUES (1, 0, ?, ?, 0)", (Head().chain, b""))
-            c.execute(f"INSERT OR IGNORE INTO {t}_meta (key, value) VALUES ('origin', ?)",
-                      (f"compliance-gateway/audit/{secrets.token_hex(8)}",))
+            c.execute(
+                f"INSERT OR IGNORE INTO {t}_head (id, size, chain, frontier, checkpoint_size) "
+                "VALUES (1, 0, ?, ?, 0)",
+                (Head().chain, b""),
+            )
+            c.execute(
+                f"INSERT OR IGNORE INTO {t}_meta (key, value) VALUES ('origin', ?)",
+                (f"compliance-gateway/audit/{secrets.token_hex(8)}",),
+            )
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")
@@ -200,7 +222,8 @@ class SQLiteStore(Store):
 
     def head(self) -> Head:
         size, chain, frontier, cp = self._read(
-            f"SELECT size, chain, frontier, checkpoint_size FROM {self.t}_head WHERE id = 1")[0]
+            f"SELECT size, chain, frontier, checkpoint_size FROM {self.t}_head WHERE id = 1"
+        )[0]
         return Head(size, bytes(chain), bytes(frontier), cp)
 
     def meta(self, key: str) -> str | None:
@@ -210,8 +233,9 @@ class SQLiteStore(Store):
     def set_meta(self, key: str, value: str) -> None:
         try:
             with self._lock:
-                self.conn.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)",
-                                  (key, value))
+                self.conn.execute(
+                    f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)", (key, value)
+                )
         except sqlite3.Error as exc:
             raise self._fail("write metadata", exc) from None
 
@@ -221,15 +245,17 @@ class SQLiteStore(Store):
             chunk = actors[i : i + 500]
             marks = ",".join("?" * len(chunk))
             for actor, kid, wrapped in self._read(
-                    f"SELECT actor, kid, wrapped FROM {self.t}_keys WHERE actor IN ({marks})", tuple(chunk)):
+                f"SELECT actor, kid, wrapped FROM {self.t}_keys WHERE actor IN ({marks})", tuple(chunk)
+            ):
                 out[actor] = (kid, bytes(wrapped))
         return out
 
     def add_data_keys(self, keys: list[tuple[str, str, bytes]]) -> None:
         try:
             with self._write():
-                self.conn.executemany(f"INSERT OR IGNORE INTO {self.t}_keys (actor, kid, wrapped) VALUES (?, ?, ?)",
-                                      keys)
+                self.conn.executemany(
+                    f"INSERT OR IGNORE INTO {self.t}_keys (actor, kid, wrapped) VALUES (?, ?, ?)", keys
+                )
         except sqlite3.Error as exc:
             raise self._fail("store data keys", exc) from None
 
@@ -254,21 +280,29 @@ class SQLiteStore(Store):
                 self._rollback()
                 raise
 
-    def rows(self, start: int = 0, end: int | None = None, query: Query | None = None,
-             batch: int = 5000) -> Iterator[Row]:
+    def rows(
+        self, start: int = 0, end: int | None = None, query: Query | None = None, batch: int = 5000
+    ) -> Iterator[Row]:
         where: list[str] = ["seq >= ?"]
         args: list[int | str] = [start]
         if end is not None:
             where.append("seq < ?")
             args.append(end)
         q = query or Query()
-        for col, op, val in (("time", ">=", q.since), ("time", "<", q.until), ("tenant", "=", q.tenant),
-                             ("actor", "=", q.actor), ("type", "=", q.type)):
+        for col, op, val in (
+            ("time", ">=", q.since),
+            ("time", "<", q.until),
+            ("tenant", "=", q.tenant),
+            ("actor", "=", q.actor),
+            ("type", "=", q.type),
+        ):
             if val is not None:
                 where.append(f"{col} {op} ?")
                 args.append(val)
-        sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
-               f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT {int(batch)}")
+        sql = (
+            f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+            f"WHERE {' AND '.join(where)} ORDER BY seq LIMIT {int(batch)}"
+        )
         while True:
             got = self._read(sql, tuple(args))
             for r in got:
@@ -278,8 +312,10 @@ class SQLiteStore(Store):
             args[0] = got[-1][0] + 1
 
     def scan(self, start: int = 0, end: int | None = None) -> Iterator[RecordTuple]:
-        sql = (f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
-               "WHERE seq >= ? AND seq < ? ORDER BY seq")
+        sql = (
+            f"SELECT seq, time, type, actor, tenant, body, leaf, chain FROM {self.t}_records "
+            "WHERE seq >= ? AND seq < ? ORDER BY seq"
+        )
         try:
             cur = self.conn.execute(sql, (start, end if end is not None else 2**63 - 1))
             while True:
@@ -291,12 +327,15 @@ class SQLiteStore(Store):
             raise self._fail("read records", exc) from None
 
     def leaf_hashes(self, start: int, end: int) -> list[bytes]:
-        got = self._read(f"SELECT seq, leaf FROM {self.t}_records WHERE seq >= ? AND seq < ? ORDER BY seq",
-                         (start, end))
+        got = self._read(
+            f"SELECT seq, leaf FROM {self.t}_records WHERE seq >= ? AND seq < ? ORDER BY seq", (start, end)
+        )
         return [_b(r[1]) for r in got]
 
     def checkpoints(self) -> list[tuple[int, str]]:
-        return [(r[0], r[1]) for r in self._read(f"SELECT size, note FROM {self.t}_checkpoints ORDER BY size")]
+        return [
+            (r[0], r[1]) for r in self._read(f"SELECT size, note FROM {self.t}_checkpoints ORDER BY size")
+        ]
 
     def prune(self, anchor: Pruned) -> int:
         try:
@@ -304,8 +343,11 @@ class SQLiteStore(Store):
                 c = self.conn
                 n = c.execute(f"DELETE FROM {self.t}_records WHERE seq < ?", (anchor.size,)).rowcount
                 c.execute(f"DELETE FROM {self.t}_checkpoints WHERE size < ?", (anchor.size,))
-                for k, v in (("pruned_size", str(anchor.size)), ("pruned_chain", anchor.chain.hex()),
-                             ("pruned_frontier", anchor.frontier.hex())):
+                for k, v in (
+                    ("pruned_size", str(anchor.size)),
+                    ("pruned_chain", anchor.chain.hex()),
+                    ("pruned_frontier", anchor.frontier.hex()),
+                ):
                     c.execute(f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)", (k, v))
         except sqlite3.Error as exc:
             raise self._fail("prune", exc) from None

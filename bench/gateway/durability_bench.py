@@ -31,8 +31,16 @@ sys.path.insert(0, str(ROOT))
 
 from audit.writer import open_writer  # noqa: E402
 
-PAYLOAD = {"request_id": "r", "route": "chat", "model": "bench", "status": 200, "decision": "allow",
-           "prompt_tokens": 14, "completion_tokens": 3, "timings_ms": {"auth": 0.05, "ratelimit": 0.02}}
+PAYLOAD = {
+    "request_id": "r",
+    "route": "chat",
+    "model": "bench",
+    "status": 200,
+    "decision": "allow",
+    "prompt_tokens": 14,
+    "completion_tokens": 3,
+    "timings_ms": {"auth": 0.05, "ratelimit": 0.02},
+}
 
 
 async def one(design: str, writer, upstream_s: float, i: int) -> None:  # noqa: ANN001
@@ -48,9 +56,12 @@ async def one(design: str, writer, upstream_s: float, i: int) -> None:  # noqa: 
         await fut
 
 
-async def run(design: str, concurrency: int, seconds: float, upstream_s: float, d: Path) -> tuple[float, float]:
-    writer = open_writer(f"sqlite:///{d / f'{design}-{concurrency}.db'}", checkpoint_every=10_000,
-                         checkpoint_seconds=3600)
+async def run(
+    design: str, concurrency: int, seconds: float, upstream_s: float, d: Path
+) -> tuple[float, float]:
+    writer = open_writer(
+        f"sqlite:///{d / f'{design}-{concurrency}.db'}", checkpoint_every=10_000, checkpoint_seconds=3600
+    )
     await writer.start()
     lat: list[float] = []
     stop = time.perf_counter() + seconds

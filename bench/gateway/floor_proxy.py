@@ -40,15 +40,25 @@ async def app(scope, receive, send):  # noqa: ANN001, ANN201 - a bare ASGI calla
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
         return
-    async with _session.post(UPSTREAM + scope["path"], data=body,
-                             headers={"content-type": "application/json"}) as resp:
+    async with _session.post(
+        UPSTREAM + scope["path"], data=body, headers={"content-type": "application/json"}
+    ) as resp:
         data = await resp.read()
         status = resp.status
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json")]})
+    await send(
+        {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json")]}
+    )
     await send({"type": "http.response.body", "body": data})
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), loop="uvloop", http="httptools",
-                lifespan="on", access_log=False, log_level="warning")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        loop="uvloop",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_level="warning",
+    )

@@ -66,9 +66,17 @@ def main() -> None:
     lat = uvloop.run(CLIENTS[name](url, concurrency, seconds))
     elapsed = time.perf_counter() - started
     ms = np.asarray(lat) * 1000
-    print(json.dumps({"client": name, "requests": len(lat), "rps": round(len(lat) / elapsed, 1),
-                      "p50_ms": round(float(np.percentile(ms, 50)), 3),
-                      "p99_ms": round(float(np.percentile(ms, 99)), 3)}))
+    print(
+        json.dumps(
+            {
+                "client": name,
+                "requests": len(lat),
+                "rps": round(len(lat) / elapsed, 1),
+                "p50_ms": round(float(np.percentile(ms, 50)), 3),
+                "p99_ms": round(float(np.percentile(ms, 99)), 3),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,12 @@ def analyzer_app() -> Flask:
     # first use: use the snapshot bundled with tldextract (this machine has no internet).
     tldextract.extract = tldextract.TLDExtract(suffix_list_urls=())
 
-    nlp = NlpEngineProvider(nlp_configuration={
-        "nlp_engine_name": "spacy", "models": [{"lang_code": "en", "model_name": SPACY_MODEL}]}).create_engine()
+    nlp = NlpEngineProvider(
+        nlp_configuration={
+            "nlp_engine_name": "spacy",
+            "models": [{"lang_code": "en", "model_name": SPACY_MODEL}],
+        }
+    ).create_engine()
     engine = AnalyzerEngine(nlp_engine=nlp)
     batch_engine = BatchAnalyzerEngine(engine)
     app = Flask("presidio-analyzer")
@@ -54,21 +58,33 @@ def analyzer_app() -> Flask:
             engine.get_supported_entities(req.language)
             results = []
             for found in batch_engine.analyze_iterator(
-                texts=batch, batch_size=min(len(batch), 500), language=req.language,
-                correlation_id=req.correlation_id, score_threshold=req.score_threshold, entities=req.entities,
-                return_decision_process=req.return_decision_process, ad_hoc_recognizers=req.ad_hoc_recognizers,
-                context=req.context, allow_list=req.allow_list, allow_list_match=req.allow_list_match,
-                regex_flags=req.regex_flags, n_process=1,
+                texts=batch,
+                batch_size=min(len(batch), 500),
+                language=req.language,
+                correlation_id=req.correlation_id,
+                score_threshold=req.score_threshold,
+                entities=req.entities,
+                return_decision_process=req.return_decision_process,
+                ad_hoc_recognizers=req.ad_hoc_recognizers,
+                context=req.context,
+                allow_list=req.allow_list,
+                allow_list_match=req.allow_list_match,
+                regex_flags=req.regex_flags,
+                n_process=1,
             ):
                 for r in found:
                     if hasattr(r, "recognition_metadata"):
                         delattr(r, "recognition_metadata")
                 results.append(found)
             out = results if isinstance(req.text, list) else results[0]
-            return Response(json.dumps(out, default=lambda o: o.to_dict(), sort_keys=True),
-                            content_type="application/json")
+            return Response(
+                json.dumps(out, default=lambda o: o.to_dict(), sort_keys=True),
+                content_type="application/json",
+            )
         except TypeError as te:
-            return jsonify(error=f"Failed to parse /analyze request for AnalyzerEngine.analyze(). {te.args[0]}"), 400
+            return jsonify(
+                error=f"Failed to parse /analyze request for AnalyzerEngine.analyze(). {te.args[0]}"
+            ), 400
         except Exception as e:
             return jsonify(error=e.args[0]), 500
 
@@ -102,7 +118,9 @@ def anonymizer_app() -> Flask:
         try:
             result = engine.anonymize(
                 text=content.get("text", ""),
-                analyzer_results=AppEntitiesConvertor.analyzer_results_from_json(content.get("analyzer_results")),
+                analyzer_results=AppEntitiesConvertor.analyzer_results_from_json(
+                    content.get("analyzer_results")
+                ),
                 operators=AppEntitiesConvertor.operators_config_from_json(content.get("anonymizers")),
             )
         except InvalidParamError as err:

@@ -40,7 +40,9 @@ class KeySet:
             try:
                 data = s.public_key_file.read_bytes()
             except OSError as exc:
-                raise ConfigError(f"invalid configuration: auth.public_key_file: cannot read ({exc.strerror})") from None
+                raise ConfigError(
+                    f"invalid configuration: auth.public_key_file: cannot read ({exc.strerror})"
+                ) from None
             try:
                 if b"CERTIFICATE" in data:
                     from cryptography import x509
@@ -49,21 +51,27 @@ class KeySet:
                 else:
                     self.static_key = serialization.load_pem_public_key(data)
             except ValueError:
-                raise ConfigError("invalid configuration: auth.public_key_file: not a PEM public key") from None
+                raise ConfigError(
+                    "invalid configuration: auth.public_key_file: not a PEM public key"
+                ) from None
         secret: bytes | None = None
         if s.hs256_secret_file is not None:
             secret = s.hs256_secret_file.read_bytes().strip()
         elif s.hs256_secret_env:
             val = os.environ.get(s.hs256_secret_env)
             if not val:
-                raise ConfigError(f"invalid configuration: auth.hs256_secret_env: ${s.hs256_secret_env} is not set")
+                raise ConfigError(
+                    f"invalid configuration: auth.hs256_secret_env: ${s.hs256_secret_env} is not set"
+                )
             secret = val.encode()
         if secret is not None:
             if len(secret) < 32:
                 raise ConfigError("invalid configuration: auth: the HS256 secret must be at least 32 bytes")
             self.hmac_secret = secret
         if "HS256" in s.algorithms and self.hmac_secret is None:
-            raise ConfigError("invalid configuration: auth.algorithms: HS256 needs hs256_secret_file or hs256_secret_env")
+            raise ConfigError(
+                "invalid configuration: auth.algorithms: HS256 needs hs256_secret_file or hs256_secret_env"
+            )
         if s.jwks_url:
             await self.refresh_jwks(force=True)
         if self.static_key is None and not s.jwks_url and self.hmac_secret is None:
@@ -71,7 +79,9 @@ class KeySet:
 
             self.static_key = load_or_create_dev_key().public_key()
             self.using_dev_key = True
-            log.warning("auth: no key configured; trusting the local DEVELOPMENT key (never do this in production)")
+            log.warning(
+                "auth: no key configured; trusting the local DEVELOPMENT key (never do this in production)"
+            )
 
     async def refresh_jwks(self, force: bool = False) -> bool:
         """Fetch the JWKS again; returns False when skipped because a refresh happened recently."""
@@ -88,8 +98,14 @@ class KeySet:
             except (aiohttp.ClientError, TimeoutError, ValueError, jwt.PyJWKSetError) as exc:
                 self._jwks_fetched = time.monotonic()
                 if force and not self.jwks:
-                    raise ConfigError(f"invalid configuration: auth.jwks_url: cannot load keys ({type(exc).__name__})") from None
-                log.warning("auth: JWKS refresh failed (%s); keeping %d cached keys", type(exc).__name__, len(self.jwks))
+                    raise ConfigError(
+                        f"invalid configuration: auth.jwks_url: cannot load keys ({type(exc).__name__})"
+                    ) from None
+                log.warning(
+                    "auth: JWKS refresh failed (%s); keeping %d cached keys",
+                    type(exc).__name__,
+                    len(self.jwks),
+                )
                 return False
             self.jwks = {k.key_id: k for k in keyset.keys if k.key_id}
             self._jwks_fetched = time.monotonic()

@@ -38,8 +38,15 @@ class AuditSink(Protocol):
         """Raise if the sink cannot write (store unreachable, file not writable)."""
         ...
 
-    def submit(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> asyncio.Future[int]:
+    def submit(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> asyncio.Future[int]:
         """Queue one record; the future resolves to its sequence number once it is durable."""
         ...
 
@@ -72,8 +79,15 @@ class JsonlAuditSink:
         if self._broken or not os.access(self.path, os.W_OK):
             raise AuditUnavailableError("audit file not writable")
 
-    def submit(self, type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> asyncio.Future[int]:
+    def submit(
+        self,
+        type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> asyncio.Future[int]:
         if not self.healthy:
             raise AuditUnavailableError("audit queue full or store broken")
         actor = hmac.new(self._key, subject.encode(), "sha256").hexdigest()[:32] if subject else None
@@ -116,7 +130,7 @@ class JsonlAuditSink:
 def open_audit_writer(settings: AuditSettings) -> AuditSink:
     url = settings.store
     if url.startswith("jsonl://"):
-        return JsonlAuditSink(Path(url[len("jsonl://"):]), settings.queue_size)
+        return JsonlAuditSink(Path(url[len("jsonl://") :]), settings.queue_size)
     from audit.writer import open_writer
 
     return open_writer(

@@ -57,22 +57,35 @@ class AuditHooks(Protocol):
     """What the chain calls on the plugin named ``audit`` (``gateway.chain.plugins.audit.AuditPlugin``
     or a replacement registered under that name) besides the plugin hooks."""
 
-    def record(self, record_type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> None: ...
+    def record(
+        self,
+        record_type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> None: ...
 
     async def wait_durable(self, ctx: RequestContext) -> None: ...
 
 
 ROUTES = ("chat", "completions", "embeddings", "models")
 # The upstream path each OpenAI route is forwarded to.
-UPSTREAM_PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}
+UPSTREAM_PATHS = {
+    "chat": "/v1/chat/completions",
+    "completions": "/v1/completions",
+    "embeddings": "/v1/embeddings",
+}
 DONE = b"data: [DONE]\n\n"
 
 
 class Chain:
     """Built once from a GatewayConfig: ``Chain.from_config(config)`` or ``Chain(config, plugins=...)``."""
 
-    def __init__(self, config: GatewayConfig, *, plugins: list[Any] | None = None, host: str = "proxy") -> None:
+    def __init__(
+        self, config: GatewayConfig, *, plugins: list[Any] | None = None, host: str = "proxy"
+    ) -> None:
         self.config = config
         self.host = host
         self.metrics = GatewayMetrics()
@@ -84,7 +97,8 @@ class Chain:
         if self._audit is not None:
             audit = self._audit
             self.metrics.audit_queue_depth.set_function(
-                lambda: float(getattr(getattr(audit, "writer", None), "pending", 0) or 0))
+                lambda: float(getattr(getattr(audit, "writer", None), "pending", 0) or 0)
+            )
         self._wire_plugin_events()
         self.max_body = config.server.max_body_bytes
         self.max_depth = config.server.max_json_depth
@@ -146,15 +160,20 @@ class Chain:
         return checks
 
     # -- one request -------------------------------------------------------------------------
-    def new_context(self, *, route: str, method: str, path: str, headers: dict[str, str],
-                    client: str | None) -> RequestContext:
+    def new_context(
+        self, *, route: str, method: str, path: str, headers: dict[str, str], client: str | None
+    ) -> RequestContext:
         """``headers`` with lower-cased names. Every context must end with ``commit``."""
         rid = headers.get("x-request-id") if self.trust_request_id else None
         if rid is not None and not _SAFE_REQUEST_ID.fullmatch(rid):
             rid = None  # it goes into the audit record in plain text: only an opaque id shape is trusted
         ctx = RequestContext(
             request_id=rid or f"{self._id_prefix}-{next(self._ids)}",
-            route=route, method=method, path=path, headers=headers, client=client,
+            route=route,
+            method=method,
+            path=path,
+            headers=headers,
+            client=client,
         )
         ctx.audit["host"] = self.host
         self._open += 1
@@ -184,7 +203,10 @@ class Chain:
         if ctx.stream and upstream is not None and upstream.settings.stream_usage:
             opts = body.get("stream_options")
             if not (isinstance(opts, dict) and opts.get("include_usage")):
-                body = {**body, "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True}}
+                body = {
+                    **body,
+                    "stream_options": {**(opts if isinstance(opts, dict) else {}), "include_usage": True},
+                }
                 ctx.state["strip_usage_chunk"] = True
         try:
             out = orjson.dumps(body)
@@ -226,7 +248,9 @@ class Chain:
         try:
             parsed = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise UpstreamError("the model server answered with invalid JSON", code="upstream_invalid") from None
+            raise UpstreamError(
+                "the model server answered with invalid JSON", code="upstream_invalid"
+            ) from None
         if not isinstance(parsed, dict):
             raise UpstreamError("the model server answered with invalid JSON", code="upstream_invalid")
         ctx.response = parsed
@@ -243,8 +267,9 @@ class Chain:
             try:
                 raw = orjson.dumps(ctx.response)
             except (TypeError, orjson.JSONEncodeError):  # nested beyond what orjson writes
-                raise UpstreamError("the model server answered with JSON nested too deeply",
-                                    code="upstream_invalid") from None
+                raise UpstreamError(
+                    "the model server answered with JSON nested too deeply", code="upstream_invalid"
+                ) from None
         ctx.status = 200
         return raw
 
@@ -321,8 +346,12 @@ class Chain:
         m.observe_request(ctx.route, time.perf_counter() - ctx.started, tenant)
         if ctx.status == 200 or ctx.pii:
             ok = ctx.status == 200
-            m.count_usage(ctx.identity.tenant if ctx.identity else None,
-                          ctx.prompt_tokens if ok else 0, ctx.completion_tokens if ok else 0, ctx.pii)
+            m.count_usage(
+                ctx.identity.tenant if ctx.identity else None,
+                ctx.prompt_tokens if ok else 0,
+                ctx.completion_tokens if ok else 0,
+                ctx.pii,
+            )
         await self.pipeline.on_complete(ctx)
         if self._audit is not None:
             t0 = time.perf_counter()
@@ -338,7 +367,9 @@ class Chain:
         out.extend(ctx.response_headers)
         return out
 
-    def error_response(self, exc: GatewayError, ctx: RequestContext | None) -> tuple[int, list[tuple[str, str]], bytes]:
+    def error_response(
+        self, exc: GatewayError, ctx: RequestContext | None
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         """(status, headers, OpenAI error JSON) for a refusal; counts it as a denial."""
         headers = [("content-type", "application/json"), *exc.headers]
         if ctx is not None:
@@ -360,7 +391,17 @@ class StreamRelay:
     host calls ``chain.commit(ctx)`` between ``end`` and releasing its result.
     """
 
-    __slots__ = ("chain", "ctx", "_buf", "_rewrite", "_strip_usage", "_events", "done", "_pipeline", "_max_depth")
+    __slots__ = (
+        "chain",
+        "ctx",
+        "_buf",
+        "_rewrite",
+        "_strip_usage",
+        "_events",
+        "done",
+        "_pipeline",
+        "_max_depth",
+    )
 
     def __init__(self, chain: Chain, ctx: RequestContext) -> None:
         self.chain = chain
@@ -403,7 +444,9 @@ class StreamRelay:
             try:
                 chunk = orjson.loads(data)
             except orjson.JSONDecodeError:
-                raise UpstreamError("the model server sent an invalid stream event", code="upstream_invalid") from None
+                raise UpstreamError(
+                    "the model server sent an invalid stream event", code="upstream_invalid"
+                ) from None
             if not isinstance(chunk, dict):
                 raise UpstreamError("the model server sent an invalid stream event", code="upstream_invalid")
             usage = chunk.get("usage")
@@ -445,8 +488,9 @@ def _sse(events: list[dict[str, Any]]) -> bytes:
     try:
         return b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events)
     except (TypeError, orjson.JSONEncodeError):  # an event nested beyond what orjson writes
-        raise UpstreamError("the model server sent a stream event nested too deeply",
-                            code="upstream_invalid") from None
+        raise UpstreamError(
+            "the model server sent a stream event nested too deeply", code="upstream_invalid"
+        ) from None
 
 
 __all__ = ["Chain", "StreamRelay", "ROUTES", "ServiceUnavailable"]

@@ -41,7 +41,9 @@ class GatewayError(Exception):
     type = "internal_error"
     code = "internal_error"
 
-    def __init__(self, message: str, *, code: str | None = None, headers: list[tuple[str, str]] | None = None):
+    def __init__(
+        self, message: str, *, code: str | None = None, headers: list[tuple[str, str]] | None = None
+    ):
         super().__init__(message)
         self.message = message
         if code is not None:

@@ -28,54 +28,82 @@ class GatewayMetrics:
         self.registry = registry or CollectorRegistry()
         r = self.registry
         self.requests = Counter(
-            "gateway_requests_total", "Requests by route, status code and tenant", ["route", "status", "tenant"],
+            "gateway_requests_total",
+            "Requests by route, status code and tenant",
+            ["route", "status", "tenant"],
             registry=r,
         )
         self.stage_seconds = Histogram(
-            "gateway_stage_seconds", "Time spent per plugin stage", ["stage", "tenant"], buckets=STAGE_BUCKETS,
+            "gateway_stage_seconds",
+            "Time spent per plugin stage",
+            ["stage", "tenant"],
+            buckets=STAGE_BUCKETS,
             registry=r,
         )
         self.request_seconds = Histogram(
-            "gateway_request_seconds", "Whole request time, upstream included", ["route", "tenant"],
-            buckets=REQ_BUCKETS, registry=r,
+            "gateway_request_seconds",
+            "Whole request time, upstream included",
+            ["route", "tenant"],
+            buckets=REQ_BUCKETS,
+            registry=r,
         )
         self.upstream_ttfb = Histogram(
-            "gateway_upstream_first_byte_seconds", "Time to the upstream's first byte", ["upstream", "tenant"],
-            buckets=REQ_BUCKETS, registry=r,
+            "gateway_upstream_first_byte_seconds",
+            "Time to the upstream's first byte",
+            ["upstream", "tenant"],
+            buckets=REQ_BUCKETS,
+            registry=r,
         )
         self.tokens = Counter(
-            "gateway_tokens_total", "Tokens by tenant and kind (prompt, completion)", ["tenant", "kind"], registry=r
+            "gateway_tokens_total",
+            "Tokens by tenant and kind (prompt, completion)",
+            ["tenant", "kind"],
+            registry=r,
         )
         self.pii_entities = Counter(
-            "gateway_pii_entities_total", "PII entities found in requests, by type and tenant",
-            ["entity_type", "tenant"], registry=r,
+            "gateway_pii_entities_total",
+            "PII entities found in requests, by type and tenant",
+            ["entity_type", "tenant"],
+            registry=r,
         )
-        self.denials = Counter("gateway_denials_total", "Refused requests by error code and tenant",
-                               ["code", "tenant"], registry=r)
-        self.in_flight = Gauge("gateway_requests_in_flight", "Admitted requests being served, by tenant",
-                               ["tenant"], registry=r)
+        self.denials = Counter(
+            "gateway_denials_total",
+            "Refused requests by error code and tenant",
+            ["code", "tenant"],
+            registry=r,
+        )
+        self.in_flight = Gauge(
+            "gateway_requests_in_flight", "Admitted requests being served, by tenant", ["tenant"], registry=r
+        )
         self.audit_write_seconds = Histogram(
-            "gateway_audit_write_seconds", "From the end of a request to its audit record being durable",
-            ["tenant"], buckets=STAGE_BUCKETS, registry=r,
+            "gateway_audit_write_seconds",
+            "From the end of a request to its audit record being durable",
+            ["tenant"],
+            buckets=STAGE_BUCKETS,
+            registry=r,
         )
         # Store-wide (not per tenant): records submitted and not yet committed.
-        self.audit_queue_depth = Gauge("gateway_audit_queue_depth", "Audit records waiting to be committed",
-                                       registry=r)
+        self.audit_queue_depth = Gauge(
+            "gateway_audit_queue_depth", "Audit records waiting to be committed", registry=r
+        )
         self._req_children: dict[tuple[str, int, str], Any] = {}
         self._stage_children: dict[tuple[str, str], Any] = {}
         self._route_children: dict[tuple[str, str], Any] = {}
         self._ttfb_children: dict[tuple[str, str], Any] = {}
         self._token_children: dict[str, tuple[Any, Any]] = {}
 
-    def count_usage(self, tenant: str | None, prompt_tokens: int, completion_tokens: int,
-                    pii: list[Any] | None) -> None:
+    def count_usage(
+        self, tenant: str | None, prompt_tokens: int, completion_tokens: int, pii: list[Any] | None
+    ) -> None:
         """Tokens by tenant and PII entities by type and tenant, once per completed request."""
         t = tenant or "anonymous"
         if prompt_tokens or completion_tokens:
             children = self._token_children.get(t)
             if children is None:
-                children = self._token_children[t] = (self.tokens.labels(t, "prompt"),
-                                                       self.tokens.labels(t, "completion"))
+                children = self._token_children[t] = (
+                    self.tokens.labels(t, "prompt"),
+                    self.tokens.labels(t, "completion"),
+                )
             children[0].inc(prompt_tokens)
             children[1].inc(completion_tokens)
         for finding in pii or ():

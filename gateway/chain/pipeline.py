@@ -80,7 +80,9 @@ class Pipeline:
         self.router = router
         self._request = [(p.name, p.on_request) for p in stages if _overrides(p, "on_request")]
         self._response = [(p.name, p.on_response) for p in reversed(stages) if _overrides(p, "on_response")]
-        self._chunk = [p for p in reversed(stages) if _overrides(p, "on_chunk") or _overrides(p, "on_stream_end")]
+        self._chunk = [
+            p for p in reversed(stages) if _overrides(p, "on_chunk") or _overrides(p, "on_stream_end")
+        ]
         self._complete = [p for p in stages if _overrides(p, "on_complete")]
         self._auth = [(p.name, p.on_request) for p in stages if p.name == "auth"]
 

@@ -67,8 +67,10 @@ def parse_json_object(raw: bytes, max_depth: int = DEFAULT_MAX_DEPTH) -> dict[st
     except orjson.JSONDecodeError as exc:
         # orjson's message gives a position, never the content (and its own recursion limit, 1024
         # levels, lands here too).
-        raise BadRequest(f"the request body is not valid JSON ({exc.args[0] if exc.args else 'parse error'})",
-                         code="invalid_json") from None
+        raise BadRequest(
+            f"the request body is not valid JSON ({exc.args[0] if exc.args else 'parse error'})",
+            code="invalid_json",
+        ) from None
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object", code="invalid_json")
     if too_deep(raw, body, max_depth):
@@ -101,8 +103,10 @@ def _text_inputs(value: Any, name: str) -> int:
     if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
         return sum(len(v) for v in value)
     if isinstance(value, list) and value and all(isinstance(v, (int, list)) for v in value):
-        raise BadRequest(f"'{name}' as token ids is not accepted: the gateway must see text to check it",
-                         code="unsupported_input")
+        raise BadRequest(
+            f"'{name}' as token ids is not accepted: the gateway must see text to check it",
+            code="unsupported_input",
+        )
     raise _field_error(name, "a string or a non-empty list of strings")
 
 
@@ -159,4 +163,3 @@ def check_embeddings(body: dict[str, Any]) -> tuple[str, int]:
 
 
 CHECKS = {"chat": check_chat, "completions": check_completions, "embeddings": check_embeddings}
-

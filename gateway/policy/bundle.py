@@ -57,7 +57,11 @@ def default_bundle_dir() -> Path:
 
 
 def _bundle_files(root: Path) -> list[Path]:
-    files = [p for p in root.rglob("*") if p.is_file() and (p.suffix == ".rego" or p.name in ("data.json", MANIFEST))]
+    files = [
+        p
+        for p in root.rglob("*")
+        if p.is_file() and (p.suffix == ".rego" or p.name in ("data.json", MANIFEST))
+    ]
     return sorted(files)
 
 

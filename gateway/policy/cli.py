@@ -32,10 +32,19 @@ DEFAULT_DECISION = "gateway/authz/decision"
 
 
 def _common(f: Any) -> Any:
-    f = click.option("--bundle", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-                     help="bundle directory (default: the repository's policies/)")(f)
-    f = click.option("--engine", default="regorus", show_default=True, type=click.Choice(engine_names()),
-                     help="embedded Rego engine")(f)
+    f = click.option(
+        "--bundle",
+        type=click.Path(exists=True, file_okay=False, path_type=Path),
+        default=None,
+        help="bundle directory (default: the repository's policies/)",
+    )(f)
+    f = click.option(
+        "--engine",
+        default="regorus",
+        show_default=True,
+        type=click.Choice(engine_names()),
+        help="embedded Rego engine",
+    )(f)
     return json_option(f)
 
 
@@ -56,7 +65,9 @@ def _compile(bundle: Path | None, engine: str, entrypoints: list[str]) -> Any:
 def _print_result(r: TestResult) -> None:
     mark = {"pass": "PASS", "fail": "FAIL", "error": "ERROR"}[r.status]
     extra = f"  ({r.message})" if r.message and r.status != "pass" else ""
-    print(f"{mark:5} {r.test.file}:{r.test.line} {r.test.package}.{r.test.name}  {r.duration_ms:.2f} ms{extra}")
+    print(
+        f"{mark:5} {r.test.file}:{r.test.line} {r.test.package}.{r.test.name}  {r.duration_ms:.2f} ms{extra}"
+    )
 
 
 def _report(report: TestReport, as_json: bool) -> int:
@@ -66,7 +77,9 @@ def _report(report: TestReport, as_json: bool) -> int:
         for r in report.results:
             _print_result(r)
         verdict = "ok" if report.ok else "FAILED"
-        print(f"{verdict}: {report.passed} passed, {report.failed} failed ({report.engine}, bundle {report.revision})")
+        print(
+            f"{verdict}: {report.passed} passed, {report.failed} failed ({report.engine}, bundle {report.revision})"
+        )
     if not report.results:
         print("no test_ rules found in *_test.rego files", file=sys.stderr)
         return FAILURE
@@ -88,10 +101,15 @@ async def _test_over_opa(url: str, bundle_dir: Path) -> TestReport:
         await decider.close()
 
 
-@main.command("test", help="Run the bundle's test_ rules and print pass/fail per test. "
-                           "Exit 0 when all pass, 1 when any fails, 2 when the bundle cannot be loaded.")
+@main.command(
+    "test",
+    help="Run the bundle's test_ rules and print pass/fail per test. "
+    "Exit 0 when all pass, 1 when any fails, 2 when the bundle cannot be loaded.",
+)
 @_common
-@click.option("--opa-url", default=None, help="run the tests on this OPA server instead (it must serve the bundle)")
+@click.option(
+    "--opa-url", default=None, help="run the tests on this OPA server instead (it must serve the bundle)"
+)
 def _cmd_test(bundle: Path | None, engine: str, as_json: bool, opa_url: str | None) -> int:
     if opa_url:
         return _report(asyncio.run(_test_over_opa(opa_url, bundle or default_bundle_dir())), as_json)
@@ -107,12 +125,16 @@ def _read_input(source: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"input file {source} is not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        raise UsageError(
+            f"input file {source} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
 
 
 @main.command("eval", help="Print the decision for one input document. Exit 0 when allowed, 1 when denied.")
 @_common
-@click.option("--input", "source", required=True, help="JSON file holding the input document ('-' reads stdin)")
+@click.option(
+    "--input", "source", required=True, help="JSON file holding the input document ('-' reads stdin)"
+)
 @click.option("--decision", default=DEFAULT_DECISION, show_default=True, help="decision path")
 def _cmd_eval(bundle: Path | None, engine: str, as_json: bool, source: str, decision: str) -> int:
     doc = _read_input(source)

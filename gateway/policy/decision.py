@@ -46,7 +46,9 @@ def _pii_counts(findings: Any) -> dict[str, int]:
     return counts
 
 
-def build_input(ctx: Any, *, claim_keys: tuple[str, ...] = ("plan", "region", "entitlements"), now: float | None = None) -> dict[str, Any]:
+def build_input(
+    ctx: Any, *, claim_keys: tuple[str, ...] = ("plan", "region", "entitlements"), now: float | None = None
+) -> dict[str, Any]:
     """The policy input for one request (see docs/policy.md for the schema)."""
     ident = ctx.identity
     claims: dict[str, Any] = {}
@@ -69,7 +71,10 @@ def build_input(ctx: Any, *, claim_keys: tuple[str, ...] = ("plan", "region", "e
         "model": ctx.model,
         "upstream": None
         if upstream is None
-        else {"name": getattr(upstream, "name", None), "labels": dict(getattr(upstream, "labels", None) or {})},
+        else {
+            "name": getattr(upstream, "name", None),
+            "labels": dict(getattr(upstream, "labels", None) or {}),
+        },
         "request": {
             "max_tokens": max_tokens,
             "stream": bool(ctx.stream),

@@ -39,7 +39,9 @@ class Validated:
     report: TestReport | None
 
 
-def validate(engine_name: str, bundle_dir: str | Path, decision_path: str, *, run_bundle_tests: bool = True) -> Validated:
+def validate(
+    engine_name: str, bundle_dir: str | Path, decision_path: str, *, run_bundle_tests: bool = True
+) -> Validated:
     """Load, compile and test a bundle; raise BundleError/PolicyCompileError/BundleRejected."""
     bundle = load_bundle(bundle_dir)
     policy = get_engine(engine_name).compile(bundle, [decision_path], include_tests=True)

@@ -43,7 +43,9 @@ def make_client(url: str, *, timeout_s: float, token_env: str | None = None) -> 
 class OpaServerDecider:
     mode = "opa"
 
-    def __init__(self, url: str, decision_path: str, timeout_s: float, *, token_env: str | None = None) -> None:
+    def __init__(
+        self, url: str, decision_path: str, timeout_s: float, *, token_env: str | None = None
+    ) -> None:
         self.url = url
         self.decision_path = decision_path.strip("/")
         self.timeout_s = timeout_s

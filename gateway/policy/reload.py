@@ -107,7 +107,12 @@ class BundleWatcher:
             if report is not None:
                 event["tests"] = {"passed": report.passed, "failed": report.failed}
             RELOADS.labels(result="rejected").inc()
-            log.error("policy bundle in %s rejected, revision %s keeps serving: %s", self.bundle_dir, previous, event["reason"])
+            log.error(
+                "policy bundle in %s rejected, revision %s keeps serving: %s",
+                self.bundle_dir,
+                previous,
+                event["reason"],
+            )
         else:
             event.update(result="accepted", revision=self.decider.revision, reason="")
             if validated.report is not None:

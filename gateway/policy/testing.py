@@ -68,7 +68,12 @@ class TestReport:
             "failed": self.failed,
             "ok": self.ok,
             "results": [
-                {**asdict(r.test), "status": r.status, "duration_ms": round(r.duration_ms, 3), "message": r.message}
+                {
+                    **asdict(r.test),
+                    "status": r.status,
+                    "duration_ms": round(r.duration_ms, 3),
+                    "message": r.message,
+                }
                 for r in self.results
             ],
         }

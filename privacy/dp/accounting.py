@@ -72,7 +72,8 @@ def _dp_event(history: Sequence[Segment]) -> Any:
 
     events = [
         dp_accounting.SelfComposedDpEvent(
-            dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps)
+            dp_accounting.PoissonSampledDpEvent(q, dp_accounting.GaussianDpEvent(sigma)), steps
+        )
         for sigma, q, steps in history
     ]
     return events[0] if len(events) == 1 else dp_accounting.ComposedDpEvent(events)
@@ -107,8 +108,12 @@ def _prv_pld_tol(a: float, b: float, steps: int) -> float:
 
 PAIRS: list[tuple[str, str, Callable[[float, float, int], float], str]] = [
     ("opacus_rdp", "dp_accounting_rdp", _rdp_tol, "RDP vs RDP: within 1% relative"),
-    ("opacus_prv", "dp_accounting_pld", _prv_pld_tol,
-     "PRV vs PLD: within max(1% relative, PRV eps_error 0.01 + steps x PLD interval 1e-4)"),
+    (
+        "opacus_prv",
+        "dp_accounting_pld",
+        _prv_pld_tol,
+        "PRV vs PLD: within max(1% relative, PRV eps_error 0.01 + steps x PLD interval 1e-4)",
+    ),
 ]
 
 
@@ -162,8 +167,9 @@ def total_steps(history: Sequence[Segment]) -> int:
     return sum(int(s[2]) for s in history)
 
 
-def account(history: Sequence[Segment], delta: float, *, check: bool = True,
-            reported: str | None = "opacus_prv") -> AccountingReport:
+def account(
+    history: Sequence[Segment], delta: float, *, check: bool = True, reported: str | None = "opacus_prv"
+) -> AccountingReport:
     """Epsilon from every registered accountant; with ``check``, refuse on disagreement.
 
     ``reported`` names the accountant the run was charged with (its epsilon is the one reported).
@@ -182,8 +188,11 @@ def account(history: Sequence[Segment], delta: float, *, check: bool = True,
         diff = abs(ea - eb)
         report.checks.append(PairCheck(a, b, ea, eb, diff, tol, rule, bool(diff <= tol)))
     if check and not report.agree:
-        bad = "; ".join(f"{c.a}={c.eps_a:.4f} vs {c.b}={c.eps_b:.4f} (tolerance {c.tolerance:.4f})"
-                        for c in report.checks if not c.ok)
+        bad = "; ".join(
+            f"{c.a}={c.eps_a:.4f} vs {c.b}={c.eps_b:.4f} (tolerance {c.tolerance:.4f})"
+            for c in report.checks
+            if not c.ok
+        )
         raise AccountantDisagreement(f"accountants disagree beyond tolerance, refusing to report: {bad}")
     return report
 
@@ -197,18 +206,28 @@ def check_delta(delta: float, n: int) -> None:
     if not (0.0 < delta < 1.0 / n):
         raise BudgetError(
             f"delta={delta:g} must be in (0, 1/n) = (0, {1.0 / n:.3g}) for n={n} records: a larger "
-            "delta allows releasing a whole record. Omit --delta for the default (< 1/(10n)).")
+            "delta allows releasing a whole record. Omit --delta for the default (< 1/(10n))."
+        )
 
 
 def _known(accountant: str) -> Callable[..., float]:
     try:
         return ACCOUNTANTS[accountant]
     except KeyError:
-        raise BudgetError(f"unknown accountant {accountant!r}; registered: {', '.join(sorted(ACCOUNTANTS))}") from None
+        raise BudgetError(
+            f"unknown accountant {accountant!r}; registered: {', '.join(sorted(ACCOUNTANTS))}"
+        ) from None
 
 
-def noise_reachable(target_epsilon: float, delta: float, q: float, steps: int,
-                    *, max_noise: float = 50.0, accountant: str | None = "opacus_prv") -> None:
+def noise_reachable(
+    target_epsilon: float,
+    delta: float,
+    q: float,
+    steps: int,
+    *,
+    max_noise: float = 50.0,
+    accountant: str | None = "opacus_prv",
+) -> None:
     """Refuse (BudgetError) a target that even the capped noise multiplier cannot meet."""
     if not (target_epsilon > 0 and math.isfinite(target_epsilon)):
         raise BudgetError(f"target epsilon must be a positive number, got {target_epsilon!r}")
@@ -218,11 +237,20 @@ def noise_reachable(target_epsilon: float, delta: float, q: float, steps: int,
             f"target epsilon {target_epsilon:g} cannot be met: even noise multiplier {max_noise:g} "
             f"(the cap, --max-noise-multiplier) gives epsilon {reach:.3g} for {steps} steps at "
             f"sampling rate {q:.3g} and delta {delta:.3g}. Raise the target, train fewer epochs, "
-            "use a smaller batch, or add data.")
+            "use a smaller batch, or add data."
+        )
 
 
-def steps_within_budget(target_epsilon: float, delta: float, sigma: float, q: float, wanted: int,
-                        prior: Sequence[Segment] = (), *, accountant: str | None = "opacus_prv") -> int:
+def steps_within_budget(
+    target_epsilon: float,
+    delta: float,
+    sigma: float,
+    q: float,
+    wanted: int,
+    prior: Sequence[Segment] = (),
+    *,
+    accountant: str | None = "opacus_prv",
+) -> int:
     """How many of ``wanted`` further steps keep the epsilon (of ``accountant``) within the target.
 
     Binary search over the step count, so a run stops cleanly on the last step that

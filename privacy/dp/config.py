@@ -35,7 +35,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto (cuda if available) | cpu | cuda | cuda:N
     max_noise_multiplier: float = 50.0
-    accountant: str = "prv"  # the accountant the run is charged with: prv | rdp (privacy.dp.trainer.RUN_ACCOUNTANTS)
+    accountant: str = (
+        "prv"  # the accountant the run is charged with: prv | rdp (privacy.dp.trainer.RUN_ACCOUNTANTS)
+    )
     checkpoint_every: int = 50
     stop_after_steps: int | None = None
     progress: bool = True
@@ -48,6 +50,19 @@ class TrainConfig:
 
     def dp_params(self) -> dict[str, Any]:
         """The parameters that must not change between a run and its resume."""
-        keys = ("target_epsilon", "delta", "epochs", "batch_size", "max_grad_norm", "lora_r",
-                "grad_sample_mode", "max_length", "truncate", "redact_pii", "private", "seed", "accountant")
+        keys = (
+            "target_epsilon",
+            "delta",
+            "epochs",
+            "batch_size",
+            "max_grad_norm",
+            "lora_r",
+            "grad_sample_mode",
+            "max_length",
+            "truncate",
+            "redact_pii",
+            "private",
+            "seed",
+            "accountant",
+        )
         return {k: getattr(self, k) for k in keys}

@@ -104,7 +104,9 @@ def load_dataset(path: str | Path, *, field: str = "text") -> Dataset:
     elif p.suffix.lower() in (".txt", ".text", ""):
         records, numbers = _parse_txt(text)
     else:
-        raise DatasetError(f"{p}: unknown dataset format {p.suffix!r}; use .jsonl (a {field!r} field) or .txt")
+        raise DatasetError(
+            f"{p}: unknown dataset format {p.suffix!r}; use .jsonl (a {field!r} field) or .txt"
+        )
     if not records:
         raise DatasetError(f"{p}: the dataset is empty (no records); nothing to train on")
     return Dataset(str(p), records, numbers, hashlib.sha256(raw).hexdigest(), records_digest(records))
@@ -112,8 +114,13 @@ def load_dataset(path: str | Path, *, field: str = "text") -> Dataset:
 
 def with_records(dataset: Dataset, records: list[str], label: str) -> Dataset:
     """A derived dataset (redacted, or with canaries) that keeps the provenance honest."""
-    return Dataset(f"{dataset.path}#{label}", records, list(range(1, len(records) + 1)),
-                   dataset.file_sha256, records_digest(records))
+    return Dataset(
+        f"{dataset.path}#{label}",
+        records,
+        list(range(1, len(records) + 1)),
+        dataset.file_sha256,
+        records_digest(records),
+    )
 
 
 @dataclass(frozen=True)
@@ -126,15 +133,24 @@ class Encoded:
     max_length: int
 
 
-def encode(records: list[str], line_numbers: list[int], tokenizer: Any, context: int,
-           *, truncate: bool = False, path: str = "dataset") -> Encoded:
+def encode(
+    records: list[str],
+    line_numbers: list[int],
+    tokenizer: Any,
+    context: int,
+    *,
+    truncate: bool = False,
+    path: str = "dataset",
+) -> Encoded:
     """Tokenize records (EOS appended), check them against the model context, pad."""
     import torch
 
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (eos or 0)
-    ids = [tokenizer(r, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
-           for r in records]
+    ids = [
+        tokenizer(r, add_special_tokens=False)["input_ids"] + ([eos] if eos is not None else [])
+        for r in records
+    ]
     too_long = [n for seq, n in zip(ids, line_numbers, strict=True) if len(seq) > context]
     if too_long and not truncate:
         raise DatasetError(

@@ -27,7 +27,9 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _worker(rank: int, world: int, port: int, cfg_dict: dict[str, Any], result_path: str, backend: str) -> None:
+def _worker(
+    rank: int, world: int, port: int, cfg_dict: dict[str, Any], result_path: str, backend: str
+) -> None:
     import torch
     import torch.distributed as dist
 
@@ -61,5 +63,7 @@ def launch(cfg: TrainConfig, nproc: int, *, backend: str = "gloo") -> dict[str, 
         raise DPError("--resume with --nproc > 1 is not supported yet; resume in one process")
     with tempfile.TemporaryDirectory() as tmp:
         result_path = os.path.join(tmp, "result.json")
-        mp.spawn(_worker, args=(nproc, _free_port(), asdict(cfg), result_path, backend), nprocs=nproc, join=True)
+        mp.spawn(
+            _worker, args=(nproc, _free_port(), asdict(cfg), result_path, backend), nprocs=nproc, join=True
+        )
         return json.loads(Path(result_path).read_text(encoding="utf-8"))

@@ -51,7 +51,9 @@ def make_canaries(m: int, seed: int) -> list[Canary]:
 
 def alternatives(canary: Canary, k: int, seed: int) -> list[str]:
     rng = random.Random(f"{seed}:{canary.prefix}")
-    return [canary.prefix + "".join(rng.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH)) for _ in range(k)]
+    return [
+        canary.prefix + "".join(rng.choice(SECRET_ALPHABET) for _ in range(SECRET_LENGTH)) for _ in range(k)
+    ]
 
 
 def exposure(canary_loss: float, alternative_losses: Sequence[float]) -> float:
@@ -104,8 +106,13 @@ class OneRunResult:
     confidence: float
 
 
-def one_run_audit(scores: Sequence[float], included: Sequence[bool], delta: float,
-                  p: float = 0.05, fractions: Sequence[float] = (0.1, 0.25, 0.5)) -> OneRunResult:
+def one_run_audit(
+    scores: Sequence[float],
+    included: Sequence[bool],
+    delta: float,
+    p: float = 0.05,
+    fractions: Sequence[float] = (0.1, 0.25, 0.5),
+) -> OneRunResult:
     """The best Bonferroni-corrected lower bound over a few guess counts."""
     m = len(scores)
     order = sorted(range(m), key=lambda i: scores[i], reverse=True)
@@ -113,7 +120,7 @@ def one_run_audit(scores: Sequence[float], included: Sequence[bool], delta: floa
     best = OneRunResult(0.0, 0, 0, 0, 0, 1 - p)
     for frac in fractions:
         k = max(1, int(m * frac / 2))
-        top, bottom = order[:k], order[max(k, m - k):]
+        top, bottom = order[:k], order[max(k, m - k) :]
         v = sum(1 for i in top if included[i]) + sum(1 for i in bottom if not included[i])
         r = len(top) + len(bottom)
         eps = eps_lower_bound(m, r, v, delta, p_each)
@@ -139,8 +146,13 @@ class EmpiricalResult:
         return asdict(self)
 
 
-def measure(canaries: Sequence[Canary], canary_losses: Sequence[float],
-            alternative_losses: Sequence[Sequence[float]], delta: float, p: float = 0.05) -> EmpiricalResult:
+def measure(
+    canaries: Sequence[Canary],
+    canary_losses: Sequence[float],
+    alternative_losses: Sequence[Sequence[float]],
+    delta: float,
+    p: float = 0.05,
+) -> EmpiricalResult:
     """Exposure, MIA AUC and the one-run bound from per-canary losses."""
     included = [c.included for c in canaries]
     scores = [-loss for loss in canary_losses]
@@ -149,11 +161,18 @@ def measure(canaries: Sequence[Canary], canary_losses: Sequence[float],
     run = one_run_audit(scores, included, delta, p)
     cap = math.log2(len(alternative_losses[0]) + 1) if alternative_losses else 0.0
     return EmpiricalResult(
-        canaries=len(canaries), inserted=sum(included),
-        mia_auc=auc([s for s, i in zip(scores, included, strict=True) if i],
-                    [s for s, i in zip(scores, included, strict=True) if not i]),
-        mean_exposure=sum(inserted_exps) / len(inserted_exps), max_exposure=max(inserted_exps),
-        exposure_cap_bits=cap, epsilon_lower_bound=run.epsilon_lower_bound, one_run=asdict(run))
+        canaries=len(canaries),
+        inserted=sum(included),
+        mia_auc=auc(
+            [s for s, i in zip(scores, included, strict=True) if i],
+            [s for s, i in zip(scores, included, strict=True) if not i],
+        ),
+        mean_exposure=sum(inserted_exps) / len(inserted_exps),
+        max_exposure=max(inserted_exps),
+        exposure_cap_bits=cap,
+        epsilon_lower_bound=run.epsilon_lower_bound,
+        one_run=asdict(run),
+    )
 
 
 def is_bug(lower_bound: float, accounted_epsilon: float, slack: float = 1e-6) -> bool:

@@ -40,7 +40,9 @@ def hash_files(paths: Iterable[Path], root: Path) -> str:
 def hash_model_dir(directory: str | Path) -> str:
     """The hash of a model directory's weights, config and tokenizer files."""
     root = Path(directory)
-    files = [p for p in root.iterdir() if p.is_file() and p.suffix in _MODEL_SUFFIXES and p.name not in _EXCLUDE]
+    files = [
+        p for p in root.iterdir() if p.is_file() and p.suffix in _MODEL_SUFFIXES and p.name not in _EXCLUDE
+    ]
     if not files:
         raise DPError(f"{root}: no model files to hash")
     return hash_files(files, root)
@@ -113,8 +115,9 @@ def add_lora(model: Any, r: int, alpha: float | None = None) -> Any:
     """Wrap the model with LoRA adapters of rank ``r`` on every linear layer."""
     from peft import LoraConfig, get_peft_model
 
-    cfg = LoraConfig(r=r, lora_alpha=alpha or 2 * r, lora_dropout=0.0, target_modules="all-linear",
-                     task_type="CAUSAL_LM")
+    cfg = LoraConfig(
+        r=r, lora_alpha=alpha or 2 * r, lora_dropout=0.0, target_modules="all-linear", task_type="CAUSAL_LM"
+    )
     return get_peft_model(model, cfg)
 
 

@@ -23,7 +23,8 @@ def _engine() -> Any:
         raise DPError(
             "--redact-pii needs the PII engine and Hugging Face datasets (the ml extra), which are not "
             "installed in this build; redact the file first with 'privacy redact', or train without "
-            "--redact-pii") from exc
+            "--redact-pii"
+        ) from exc
     return redact_records
 
 

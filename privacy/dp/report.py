@@ -38,8 +38,14 @@ def code_version() -> str:
     """``git describe`` of the code that ran, or the package version."""
     here = Path(__file__).resolve().parent
     try:
-        out = subprocess.run(["git", "describe", "--always", "--dirty", "--tags"], cwd=here,
-                             capture_output=True, text=True, timeout=5, check=True)
+        out = subprocess.run(
+            ["git", "describe", "--always", "--dirty", "--tags"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
         return out.stdout.strip()
     except (OSError, subprocess.SubprocessError):
         try:
@@ -65,11 +71,16 @@ def load_signing_key(path: str | None) -> tuple[Ed25519PrivateKey, bool]:
 
 
 def public_key_pem(key: Ed25519PrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
-def build_report(result: dict[str, Any], config: dict[str, Any], audit: dict[str, Any] | None = None) -> dict[str, Any]:
+def build_report(
+    result: dict[str, Any], config: dict[str, Any], audit: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The report body: everything needed to defend the guarantee, and no record content."""
     acc = result.get("accounting") or {}
     return {
@@ -124,13 +135,17 @@ def report_text(report: dict[str, Any]) -> str:
     for name, eps in (report.get("accountants") or {}).items():
         lines.append(f"  {name:<20} epsilon {eps:.4f}")
     for c in report.get("accountant_checks") or []:
-        lines.append(f"  check {c['a']} vs {c['b']}: |diff| {c['difference']:.4f} <= {c['tolerance']:.4f} "
-                     f"{'ok' if c['ok'] else 'DISAGREE'}")
+        lines.append(
+            f"  check {c['a']} vs {c['b']}: |diff| {c['difference']:.4f} <= {c['tolerance']:.4f} "
+            f"{'ok' if c['ok'] else 'DISAGREE'}"
+        )
     audit = report.get("empirical_audit")
     if audit:
-        lines.append(f"empirical audit:   epsilon lower bound {audit['epsilon_lower_bound']:.3f} "
-                     f"(accounted {audit['accounted_epsilon']:.3f}), MIA AUC {audit['mia_auc']:.3f}, "
-                     f"mean exposure {audit['mean_exposure']:.2f} bits")
+        lines.append(
+            f"empirical audit:   epsilon lower bound {audit['epsilon_lower_bound']:.3f} "
+            f"(accounted {audit['accounted_epsilon']:.3f}), MIA AUC {audit['mia_auc']:.3f}, "
+            f"mean exposure {audit['mean_exposure']:.2f} bits"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -145,15 +160,18 @@ def sign(report: dict[str, Any], key: Ed25519PrivateKey, persistent: bool) -> di
     }
 
 
-def write_report(out: str | Path, report: dict[str, Any], *, signing_key: str | None = None) -> dict[str, Any]:
+def write_report(
+    out: str | Path, report: dict[str, Any], *, signing_key: str | None = None
+) -> dict[str, Any]:
     """Write JSON, text and signature next to the model; return the signature record."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     key, persistent = load_signing_key(signing_key)
     sig = sign(report, key, persistent)
     (out / REPORT_JSON).write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    (out / REPORT_TXT).write_text(report_text(report) + f"signature (Ed25519): {sig['signature']}\n",
-                                  encoding="utf-8")
+    (out / REPORT_TXT).write_text(
+        report_text(report) + f"signature (Ed25519): {sig['signature']}\n", encoding="utf-8"
+    )
     (out / REPORT_SIG).write_text(json.dumps(sig, indent=2) + "\n", encoding="utf-8")
     return sig
 
@@ -201,8 +219,10 @@ def check_audit_store(url: str | None) -> None:
         with open_log(url):
             pass
     except Exception as exc:
-        raise DPError(f"--audit-store {url.split('://')[0]}://...: cannot open the audit log ({type(exc).__name__}: "
-                      f"{exc}); nothing was trained") from exc
+        raise DPError(
+            f"--audit-store {url.split('://')[0]}://...: cannot open the audit log ({type(exc).__name__}: "
+            f"{exc}); nothing was trained"
+        ) from exc
 
 
 def write_audit_record(url: str | None, payload: dict[str, Any], event: str = AUDIT_EVENT) -> bool:

@@ -32,8 +32,13 @@ def _statement(req: dict[str, Any]) -> dict[str, Any]:
     )
 
     text = compute_dp_sgd_privacy_statement(
-        number_of_examples=req["n"], batch_size=req["batch_size"], num_epochs=req["epochs"],
-        noise_multiplier=req["noise_multiplier"], delta=req["delta"], used_microbatching=False)
+        number_of_examples=req["n"],
+        batch_size=req["batch_size"],
+        num_epochs=req["epochs"],
+        noise_multiplier=req["noise_multiplier"],
+        delta=req["delta"],
+        used_microbatching=False,
+    )
     poisson = re.search(r"Poisson sampling \(\*\):\s+([0-9.]+|inf)", text)
     return {"statement": text, "epsilon_poisson_rdp": float(poisson.group(1)) if poisson else None}
 
@@ -49,12 +54,19 @@ def _mia(req: dict[str, Any]) -> dict[str, Any]:
         SlicingSpec,
     )
 
-    data = AttackInputData(loss_train=np.asarray(req["loss_train"], dtype=np.float64),
-                           loss_test=np.asarray(req["loss_test"], dtype=np.float64))
-    results = mia.run_attacks(data, SlicingSpec(entire_dataset=True), attack_types=[AttackType.THRESHOLD_ATTACK])
+    data = AttackInputData(
+        loss_train=np.asarray(req["loss_train"], dtype=np.float64),
+        loss_test=np.asarray(req["loss_test"], dtype=np.float64),
+    )
+    results = mia.run_attacks(
+        data, SlicingSpec(entire_dataset=True), attack_types=[AttackType.THRESHOLD_ATTACK]
+    )
     best = results.get_result_with_max_auc()
-    return {"auc": float(best.get_auc()), "attacker_advantage": float(best.get_attacker_advantage()),
-            "summary": results.summary(by_slices=False)}
+    return {
+        "auc": float(best.get_auc()),
+        "attacker_advantage": float(best.get_attacker_advantage()),
+        "summary": results.summary(by_slices=False),
+    }
 
 
 def _batch(req: dict[str, Any]) -> dict[str, Any]:
@@ -81,9 +93,14 @@ def tfp_python(repo: str | Path) -> Path:
 
 def run_in_tfp_venv(repo: str | Path, request: dict[str, Any], timeout: float = 300) -> dict[str, Any]:
     """Run one request in ``.venv-tfp`` and return its answer."""
-    proc = subprocess.run([str(tfp_python(repo)), str(Path(__file__).resolve())], input=json.dumps(request),
-                          capture_output=True, text=True, timeout=timeout,
-                          env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""})
+    proc = subprocess.run(
+        [str(tfp_python(repo)), str(Path(__file__).resolve())],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={"TF_CPP_MIN_LOG_LEVEL": "3", "PATH": "/usr/bin:/bin", "CUDA_VISIBLE_DEVICES": ""},
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"tensorflow-privacy bridge failed: {proc.stderr[-2000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -26,8 +26,10 @@ _TEMPLATES = [
 def synthetic_records(n: int, seed: int = 0) -> list[str]:
     """Short customer-service style records with a learnable structure."""
     rng = random.Random(seed)
-    return [rng.choice(_TEMPLATES).format(name=rng.choice(_NAMES), item=rng.choice(_ITEMS),
-                                          day=rng.choice(_DAYS)) for _ in range(n)]
+    return [
+        rng.choice(_TEMPLATES).format(name=rng.choice(_NAMES), item=rng.choice(_ITEMS), day=rng.choice(_DAYS))
+        for _ in range(n)
+    ]
 
 
 def write_jsonl(path: str | Path, records: list[str]) -> Path:
@@ -44,35 +46,73 @@ def train_tokenizer(texts: list[str], vocab_size: int = 400) -> Any:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=["<|endoftext|>"],
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(texts, trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>", pad_token="<|endoftext|>",
-                                   bos_token="<|endoftext|>", unk_token="<|endoftext|>")
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        eos_token="<|endoftext|>",
+        pad_token="<|endoftext|>",
+        bos_token="<|endoftext|>",
+        unk_token="<|endoftext|>",
+    )
 
 
 def _gpt2(vocab: int, context: int, width: int, layers: int) -> Any:
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab, n_positions=context, n_embd=width, n_layer=layers,
-                                      n_head=2, bos_token_id=0, eos_token_id=0, pad_token_id=0))
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=vocab,
+            n_positions=context,
+            n_embd=width,
+            n_layer=layers,
+            n_head=2,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+        )
+    )
 
 
 def _llama(vocab: int, context: int, width: int, layers: int) -> Any:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    return LlamaForCausalLM(LlamaConfig(vocab_size=vocab, hidden_size=width, intermediate_size=2 * width,
-                                        num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=2,
-                                        max_position_embeddings=context, bos_token_id=0, eos_token_id=0,
-                                        pad_token_id=0, tie_word_embeddings=True))
+    return LlamaForCausalLM(
+        LlamaConfig(
+            vocab_size=vocab,
+            hidden_size=width,
+            intermediate_size=2 * width,
+            num_hidden_layers=layers,
+            num_attention_heads=2,
+            num_key_value_heads=2,
+            max_position_embeddings=context,
+            bos_token_id=0,
+            eos_token_id=0,
+            pad_token_id=0,
+            tie_word_embeddings=True,
+        )
+    )
 
 
 ARCHITECTURES: dict[str, Callable[[int, int, int, int], Any]] = {"gpt2": _gpt2, "llama": _llama}
 
 
-def make_tiny_model(directory: str | Path, *, arch: str = "gpt2", context: int = 64, width: int = 16,
-                    layers: int = 2, vocab_size: int = 400, texts: list[str] | None = None,
-                    seed: int = 0) -> Path:
+def make_tiny_model(
+    directory: str | Path,
+    *,
+    arch: str = "gpt2",
+    context: int = 64,
+    width: int = 16,
+    layers: int = 2,
+    vocab_size: int = 400,
+    texts: list[str] | None = None,
+    seed: int = 0,
+) -> Path:
     """Build and ``save_pretrained`` a tiny causal LM with its own tokenizer."""
     import torch
 

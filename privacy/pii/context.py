@@ -24,8 +24,10 @@ _NEEDS = re.compile(r"[\uff01-\uff5e\u3000\u2028\u2029]")
 # Invisible format characters: zero-width space/joiners, word joiner, BOM, soft hyphen, bidi marks
 # and isolates, Mongolian vowel separator, variation selectors. Removed from the analysis copy.
 # Emoji between two letters ("Ma😀ria", "王😀小明") are removed the same way: they split no name.
-INVISIBLE = re.compile(r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069\u180e\ufe00-\ufe0f]+"
-                       r"|(?<=[^\W\d_])[\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f]+(?=[^\W\d_])")
+INVISIBLE = re.compile(
+    r"[\u200b-\u200f\u2060-\u2064\ufeff\u00ad\u202a-\u202e\u2066-\u2069\u180e\ufe00-\ufe0f]+"
+    r"|(?<=[^\W\d_])[\U0001F000-\U0001FAFF\u2600-\u27BF\u200d\ufe0f]+(?=[^\W\d_])"
+)
 
 
 def analysis_copy(text: str) -> str:

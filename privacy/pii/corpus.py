@@ -117,7 +117,9 @@ class _Gen:
         return "+1 415-555-2671"
 
     def CREDIT_CARD(self, lang: str) -> str:
-        num = self.faker("en_US").credit_card_number(card_type=self.rng.choice(("visa16", "mastercard", "amex", "discover")))
+        num = self.faker("en_US").credit_card_number(
+            card_type=self.rng.choice(("visa16", "mastercard", "amex", "discover"))
+        )
         if self.rng.random() < 0.4 and len(num) == 16:
             num = " ".join(num[i : i + 4] for i in range(0, 16, 4))
         return num
@@ -162,8 +164,13 @@ class _Gen:
 
     # -- decoys --------------------------------------------------------------------------
     def order(self) -> str:
-        return self.rng.choice((f"ORD-{self.rng.randint(2019, 2026)}-{self.rng.randint(0, 999999):06d}",
-                                f"#{self.rng.randint(100000, 99999999)}", f"SO{self.rng.randint(10**7, 10**8 - 1)}"))
+        return self.rng.choice(
+            (
+                f"ORD-{self.rng.randint(2019, 2026)}-{self.rng.randint(0, 999999):06d}",
+                f"#{self.rng.randint(100000, 99999999)}",
+                f"SO{self.rng.randint(10**7, 10**8 - 1)}",
+            )
+        )
 
     def invoice(self) -> str:
         return f"INV-{self.rng.randint(2019, 2026)}{self.rng.randint(1, 12):02d}{self.rng.randint(1, 28):02d}-{self.rng.randint(1, 9999):04d}"
@@ -171,28 +178,49 @@ class _Gen:
     def timestamp(self) -> str:
         y, mo, d = self.rng.randint(2019, 2026), self.rng.randint(1, 12), self.rng.randint(1, 28)
         h, mi, s = self.rng.randint(0, 23), self.rng.randint(0, 59), self.rng.randint(0, 59)
-        return self.rng.choice((f"{y}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z", f"{y}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}",
-                                str(self.rng.randint(1_500_000_000, 1_800_000_000)),
-                                str(self.rng.randint(1_500_000_000_000, 1_800_000_000_000))))
+        return self.rng.choice(
+            (
+                f"{y}-{mo:02d}-{d:02d}T{h:02d}:{mi:02d}:{s:02d}Z",
+                f"{y}-{mo:02d}-{d:02d} {h:02d}:{mi:02d}",
+                str(self.rng.randint(1_500_000_000, 1_800_000_000)),
+                str(self.rng.randint(1_500_000_000_000, 1_800_000_000_000)),
+            )
+        )
 
     def version(self) -> str:
-        return self.rng.choice((f"v{self.rng.randint(0, 9)}.{self.rng.randint(0, 30)}.{self.rng.randint(0, 99)}",
-                                f"{self.rng.randint(1, 20)}.{self.rng.randint(0, 12)}.{self.rng.randint(0, 40)}",
-                                f"{self.rng.randint(1, 5)}.{self.rng.randint(0, 9)}.{self.rng.randint(0, 9)}-rc{self.rng.randint(1, 5)}"))
+        return self.rng.choice(
+            (
+                f"v{self.rng.randint(0, 9)}.{self.rng.randint(0, 30)}.{self.rng.randint(0, 99)}",
+                f"{self.rng.randint(1, 20)}.{self.rng.randint(0, 12)}.{self.rng.randint(0, 40)}",
+                f"{self.rng.randint(1, 5)}.{self.rng.randint(0, 9)}.{self.rng.randint(0, 9)}-rc{self.rng.randint(1, 5)}",
+            )
+        )
 
     def port(self) -> str:
-        return str(self.rng.choice((80, 443, 5432, 6379, 8080, 8443, 9090, 27017, 3306, self.rng.randint(1024, 65535))))
+        return str(
+            self.rng.choice(
+                (80, 443, 5432, 6379, 8080, 8443, 9090, 27017, 3306, self.rng.randint(1024, 65535))
+            )
+        )
 
     def errcode(self) -> str:
-        return self.rng.choice((f"E{self.rng.randint(1000, 9999)}", f"0x{self.rng.randint(0, 2**32 - 1):08X}",
-                                f"HTTP {self.rng.choice((400, 403, 404, 500, 502, 503))}", f"ERR_{self.rng.randint(100, 999)}"))
+        return self.rng.choice(
+            (
+                f"E{self.rng.randint(1000, 9999)}",
+                f"0x{self.rng.randint(0, 2**32 - 1):08X}",
+                f"HTTP {self.rng.choice((400, 403, 404, 500, 502, 503))}",
+                f"ERR_{self.rng.randint(100, 999)}",
+            )
+        )
 
 
 _SLOT = re.compile(r"\{([A-Za-z_]+)\}")
 DECOY_KINDS = ("order", "invoice", "timestamp", "version", "port", "errcode")
 
 
-def generate(n: int, seed: int = 0, zh_share: float = 0.35, templates: str = "dev") -> Iterator[dict[str, Any]]:
+def generate(
+    n: int, seed: int = 0, zh_share: float = 0.35, templates: str = "dev"
+) -> Iterator[dict[str, Any]]:
     """Yield ``n`` labeled records (deterministic for a seed); ``templates``: "dev" or "heldout"."""
     g = _Gen(seed)
     en_t, zh_t = TEMPLATE_SETS[templates]

@@ -86,7 +86,9 @@ class Summary:
         if self.malformed:
             shown = ", ".join(map(str, self.malformed_lines))
             more = "" if self.malformed <= len(self.malformed_lines) else ", ..."
-            lines.append(f"malformed records: {self.malformed} (lines {shown}{more}); redacted as plain text and kept")
+            lines.append(
+                f"malformed records: {self.malformed} (lines {shown}{more}); redacted as plain text and kept"
+            )
         if self.invalid_utf8_lines:
             lines.append(f"lines with invalid UTF-8: {self.invalid_utf8_lines} (bytes kept as they were)")
         if self.missing_field:
@@ -142,11 +144,19 @@ class BatchRedactor:
 
     @staticmethod
     def _part(n: int) -> dict[str, Any]:
-        return {"records": n, "records_with_pii": 0, "entities": Counter(), "malformed": [], "invalid_utf8": 0,
-                "missing": 0, "lines": []}
+        return {
+            "records": n,
+            "records_with_pii": 0,
+            "entities": Counter(),
+            "malformed": [],
+            "invalid_utf8": 0,
+            "missing": 0,
+            "lines": [],
+        }
 
-    def _finish(self, part: dict[str, Any], slots: list[tuple[int, Any]], texts: list[str],
-                owners: list[int]) -> list[Counter[str]]:
+    def _finish(
+        self, part: dict[str, Any], slots: list[tuple[int, Any]], texts: list[str], owners: list[int]
+    ) -> list[Counter[str]]:
         red, counts = self._redact_texts(texts)
         for (container, key), value in zip(slots, red, strict=True):
             container[key] = value
@@ -329,14 +339,24 @@ def redact_file(
     pool: ProcessPoolExecutor | None = None
     local: BatchRedactor | None = None
     if workers > 1:
-        pool = ProcessPoolExecutor(workers, initializer=_init_worker,
-                                   initargs=(settings.model_dump_json(), tenant))
+        pool = ProcessPoolExecutor(
+            workers, initializer=_init_worker, initargs=(settings.model_dump_json(), tenant)
+        )
     else:
         local = BatchRedactor(settings, tenant, nlp)
-    bar = tqdm(total=size, unit="B", unit_scale=True, desc=f"redact {src.name}", disable=progress is False
-               if progress is not None else None, file=sys.stderr)
+    bar = tqdm(
+        total=size,
+        unit="B",
+        unit_scale=True,
+        desc=f"redact {src.name}",
+        disable=progress is False if progress is not None else None,
+        file=sys.stderr,
+    )
     try:
-        with open(src, "rb") as fin, open(dst, "w", encoding="utf-8", errors="surrogateescape", newline="") as fout:
+        with (
+            open(src, "rb") as fin,
+            open(dst, "w", encoding="utf-8", errors="surrogateescape", newline="") as fout,
+        ):
             items, header = _items(fmt, fin, fields)
             if header is not None:
                 fout.write(header)

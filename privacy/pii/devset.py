@@ -15,25 +15,67 @@ from privacy.pii import heldout as h
 
 DEV_SEED = 7
 
-_EN_FIRST = ("Alice Bob Carol Dave Erin Frank Gina Hank Irene Jack Kara Liam Mona Nate Olive Pete Quinn Rosa Sam "
-             "Tina Umar Vera Walt Xena Yosef Zara Anil Bilal Chidi Dana Elif Femi Goran Hana Ines Jonas Kenta "
-             "Lorena Marek Nadia Oscar Paloma Rania Stefan Tomasz Uma Viktor Wanjiru Yara Zoltan").split()
-_EN_LAST = ("Archer Bishop Coleman Dalton Ellison Fowler Grant Hayes Ingram Jennings Keller Lawson Monroe Norris "
-            "Osborne Parker Quincy Reyes Shaw Tucker Underwood Vance Walsh Yates Ziegler Abara Bhatt Castillo "
-            "Demir Eze Fontaine Horvat Ikeda Jovanovic Kaur Lindqvist Mwangi Novak Oyelaran Petrov Rahimi Sato "
-            "Takahashi Varga Wojcik Yilmaz Zhou O'Hara McAllister").split()
-_ZH_SUR = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
-_ZH_GIVEN = ("子墨 雨泽 梓萱 一帆 思琪 浩宇 晨曦 佳豪 心怡 欣妍 宇航 昕 珂 瑞 博 霖 涵 悦 琪 航 立伟 淑芬 美华 志刚 "
-             "春燕 红霞 德华 学军 国栋 海洋 小红 小军 大伟 家明 婉清 晓峰 秋月 玉珍 桂兰 明辉 "
-             "铁柱 二妮 大山 根生 水生 春生 秀云 兰英 玉梅 文斌 天翔 思源 嘉怡 乐瑶 子豪 俊熙 一鸣 安然 "
-             "宏图 建平 庆华 永强 金花 小燕 红英 亚军 新民 世杰").split()
+_EN_FIRST = (
+    "Alice Bob Carol Dave Erin Frank Gina Hank Irene Jack Kara Liam Mona Nate Olive Pete Quinn Rosa Sam "
+    "Tina Umar Vera Walt Xena Yosef Zara Anil Bilal Chidi Dana Elif Femi Goran Hana Ines Jonas Kenta "
+    "Lorena Marek Nadia Oscar Paloma Rania Stefan Tomasz Uma Viktor Wanjiru Yara Zoltan"
+).split()
+_EN_LAST = (
+    "Archer Bishop Coleman Dalton Ellison Fowler Grant Hayes Ingram Jennings Keller Lawson Monroe Norris "
+    "Osborne Parker Quincy Reyes Shaw Tucker Underwood Vance Walsh Yates Ziegler Abara Bhatt Castillo "
+    "Demir Eze Fontaine Horvat Ikeda Jovanovic Kaur Lindqvist Mwangi Novak Oyelaran Petrov Rahimi Sato "
+    "Takahashi Varga Wojcik Yilmaz Zhou O'Hara McAllister"
+).split()
+_ZH_SUR = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘蒋蔡余杜叶程苏魏吕丁任沈姚卢"
+)
+_ZH_GIVEN = (
+    "子墨 雨泽 梓萱 一帆 思琪 浩宇 晨曦 佳豪 心怡 欣妍 宇航 昕 珂 瑞 博 霖 涵 悦 琪 航 立伟 淑芬 美华 志刚 "
+    "春燕 红霞 德华 学军 国栋 海洋 小红 小军 大伟 家明 婉清 晓峰 秋月 玉珍 桂兰 明辉 "
+    "铁柱 二妮 大山 根生 水生 春生 秀云 兰英 玉梅 文斌 天翔 思源 嘉怡 乐瑶 子豪 俊熙 一鸣 安然 "
+    "宏图 建平 庆华 永强 金花 小燕 红英 亚军 新民 世杰"
+).split()
 
 
-_EN_ODD_FIRST = ["Anaïs", "Bartłomiej", "Çağla", "Hélène", "Jörg", "Mårten", "Ólafur", "Raphaël", "Siân", "Tomás",
-                 "Anne-Sophie", "Karl-Heinz", "Mary-Kate", "Oisín", "Dagný", "Lê", "Thảo", "Nikolaj"]
-_EN_ODD_LAST = ["O'Sullivan", "MacLeod", "McGregor", "van den Heuvel", "von Essen", "di Stefano", "del Rio",
-                "Lê-Trần", "Gauthier-Roy", "Ní Bhriain", "Ben-David", "El-Amin", "Sánchez-Vidal",
-                "Łodziński", "Özdemir", "St. John", "Le Roux"]
+_EN_ODD_FIRST = [
+    "Anaïs",
+    "Bartłomiej",
+    "Çağla",
+    "Hélène",
+    "Jörg",
+    "Mårten",
+    "Ólafur",
+    "Raphaël",
+    "Siân",
+    "Tomás",
+    "Anne-Sophie",
+    "Karl-Heinz",
+    "Mary-Kate",
+    "Oisín",
+    "Dagný",
+    "Lê",
+    "Thảo",
+    "Nikolaj",
+]
+_EN_ODD_LAST = [
+    "O'Sullivan",
+    "MacLeod",
+    "McGregor",
+    "van den Heuvel",
+    "von Essen",
+    "di Stefano",
+    "del Rio",
+    "Lê-Trần",
+    "Gauthier-Roy",
+    "Ní Bhriain",
+    "Ben-David",
+    "El-Amin",
+    "Sánchez-Vidal",
+    "Łodziński",
+    "Özdemir",
+    "St. John",
+    "Le Roux",
+]
 
 
 def _en(r: random.Random) -> str:
@@ -56,14 +98,20 @@ def _py(r: random.Random) -> str:
 
 # Slots: the dev pools replace the held-out name pools.
 SLOTS = dict(h.SLOTS)
-SLOTS.update({
-    "NAME_EN": (_en, "PERSON", "en_cased"), "NAME_EN2": (_en, "PERSON", "en_cased"),
-    "FIRST_EN": (lambda r: r.choice(_EN_FIRST), "PERSON", "en_first"),
-    "NAME_EN_LOWER": (_en_lower, "PERSON", "en_lower"),
-    "NAME_ZH_CUE": (_zh, "PERSON", "zh_cue"), "NAME_ZH_BARE": (_zh, "PERSON", "zh_bare"),
-    "NAME_ZH_BARE2": (_zh, "PERSON", "zh_bare"), "NAME_MIX_EN": (_en, "PERSON", "mixed_en_in_zh"),
-    "NAME_MIX_PY": (_py, "PERSON", "mixed_pinyin"), "NAME_MIX_ZH": (_zh, "PERSON", "mixed_zh_in_en"),
-})
+SLOTS.update(
+    {
+        "NAME_EN": (_en, "PERSON", "en_cased"),
+        "NAME_EN2": (_en, "PERSON", "en_cased"),
+        "FIRST_EN": (lambda r: r.choice(_EN_FIRST), "PERSON", "en_first"),
+        "NAME_EN_LOWER": (_en_lower, "PERSON", "en_lower"),
+        "NAME_ZH_CUE": (_zh, "PERSON", "zh_cue"),
+        "NAME_ZH_BARE": (_zh, "PERSON", "zh_bare"),
+        "NAME_ZH_BARE2": (_zh, "PERSON", "zh_bare"),
+        "NAME_MIX_EN": (_en, "PERSON", "mixed_en_in_zh"),
+        "NAME_MIX_PY": (_py, "PERSON", "mixed_pinyin"),
+        "NAME_MIX_ZH": (_zh, "PERSON", "mixed_zh_in_en"),
+    }
+)
 
 T: dict[str, list[tuple[str, str]]] = {
     "phone": [

@@ -107,7 +107,9 @@ class PIIEngine:
         """
         total = sum(len(t) for t in texts)
         if total > self.settings.max_chars:
-            raise TextTooLarge(f"text of {total} characters is over the PII limit of {self.settings.max_chars}")
+            raise TextTooLarge(
+                f"text of {total} characters is over the PII limit of {self.settings.max_chars}"
+            )
         prof = self.profile(tenant)
         out: list[list[Finding] | None] = [None] * len(texts)
         keys: list[bytes | None] = [None] * len(texts)
@@ -115,8 +117,12 @@ class PIIEngine:
         cache = self._cache if cache else None
         for i, t in enumerate(texts):
             if cache is not None and len(t) <= CACHE_MAX_TEXT:
-                key = hashlib.blake2b(t.encode("utf-8", "surrogatepass"), digest_size=16,
-                                      person=b"cg-pii-cache").digest() + (tenant or "*").encode()
+                key = (
+                    hashlib.blake2b(
+                        t.encode("utf-8", "surrogatepass"), digest_size=16, person=b"cg-pii-cache"
+                    ).digest()
+                    + (tenant or "*").encode()
+                )
                 keys[i] = key
                 with self._lock:
                     hit = cache.get(key)
@@ -146,8 +152,10 @@ class PIIEngine:
         texts = [analysis_copy(t) for t, _ in stripped]
         raw: list[list[RecognizerResult]] = [self._patterns(t, prof) for t in texts]
         if prof.use_ner and self.ner is not None:
-            covered = [[(r.start, r.end) for r in found if r.score >= CERTAIN and r.entity_type != "PERSON"]
-                       for found in raw]
+            covered = [
+                [(r.start, r.end) for r in found if r.score >= CERTAIN and r.entity_type != "PERSON"]
+                for found in raw
+            ]
             for i, extra in enumerate(self.ner.analyze_many(texts, covered)):
                 raw[i].extend(extra)
         out = []
@@ -156,11 +164,16 @@ class PIIEngine:
             found = [
                 Finding(r.entity_type, r.start, r.end, r.score, _recognizer_name(r))
                 for r in results
-                if r.score >= threshold and r.end > r.start and text[r.start : r.end].strip().casefold() not in prof.allow
+                if r.score >= threshold
+                and r.end > r.start
+                and text[r.start : r.end].strip().casefold() not in prof.allow
             ]
             index = stripped[len(out)][1]
             if index is not None:  # back to offsets of the original text (invisible characters kept)
-                found = [Finding(f.entity_type, *map_span(index, f.start, f.end), f.score, f.recognizer) for f in found]
+                found = [
+                    Finding(f.entity_type, *map_span(index, f.start, f.end), f.score, f.recognizer)
+                    for f in found
+                ]
             out.append(resolve_overlaps(found))
         del originals
         return out

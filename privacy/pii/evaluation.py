@@ -72,8 +72,12 @@ def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Fi
             precision = pred_ok["PERSON"] / pred_all["PERSON"] if pred_all["PERSON"] else None
         f1 = 2 * precision * recall / (precision + recall) if precision and recall else None
         per_type[key] = {
-            "support": total[key], "found": found[key], "recall": recall,
-            "predicted": pred_all.get(key, 0), "precision": precision, "f1": f1,
+            "support": total[key],
+            "found": found[key],
+            "recall": recall,
+            "predicted": pred_all.get(key, 0),
+            "precision": precision,
+            "f1": f1,
         }
     all_total, all_found = sum(total.values()), sum(found.values())
     d_all, d_kept = sum(decoy_all.values()), sum(decoy_kept.values())
@@ -85,8 +89,10 @@ def evaluate(records: Iterable[dict[str, Any]], analyze: Callable[[str], list[Fi
             "recall": all_found / all_total if all_total else None,
             "precision": sum(pred_ok.values()) / sum(pred_all.values()) if pred_all else None,
         },
-        "per_tag": {k: {"support": tag_total[k], "found": tag_found[k], "recall": tag_found[k] / tag_total[k]}
-                    for k in sorted(tag_total)},
+        "per_tag": {
+            k: {"support": tag_total[k], "found": tag_found[k], "recall": tag_found[k] / tag_total[k]}
+            for k in sorted(tag_total)
+        },
         "decoys": {
             "total": d_all,
             "kept": d_kept,
@@ -103,12 +109,16 @@ def _fmt(x: float | None) -> str:
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"{'entity type':<18} {'support':>7} {'recall':>7} {'precision':>9} {'f1':>6}"]
     for key, r in report["per_type"].items():
-        lines.append(f"{key:<18} {r['support']:>7} {_fmt(r['recall']):>7} {_fmt(r['precision']):>9} {_fmt(r['f1'])}")
+        lines.append(
+            f"{key:<18} {r['support']:>7} {_fmt(r['recall']):>7} {_fmt(r['precision']):>9} {_fmt(r['f1'])}"
+        )
     o, d = report["overall"], report["decoys"]
     lines.append(f"{'overall':<18} {o['support']:>7} {_fmt(o['recall']):>7} {_fmt(o['precision']):>9}")
     if d["total"]:
-        lines.append(f"decoys kept: {d['kept']}/{d['total']} ({_fmt(d['kept_rate']).strip()})  "
-                     + ", ".join(f"{k} {v['kept']}/{v['total']}" for k, v in d["per_kind"].items()))
+        lines.append(
+            f"decoys kept: {d['kept']}/{d['total']} ({_fmt(d['kept_rate']).strip()})  "
+            + ", ".join(f"{k} {v['kept']}/{v['total']}" for k, v in d["per_kind"].items())
+        )
     if report.get("per_tag"):
         lines.append("recall by shape:")
         for key, r in report["per_tag"].items():

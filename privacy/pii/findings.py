@@ -57,8 +57,15 @@ def _best(cluster: list[Finding]) -> list[Finding]:
         # Same type (a name from the cue rule and a shorter one from the model): the union,
         # so that no part of the value is left in clear.
         best = max(cluster, key=lambda f: f.score)
-        return [Finding(best.entity_type, min(f.start for f in cluster), max(f.end for f in cluster), best.score,
-                        best.recognizer)]
+        return [
+            Finding(
+                best.entity_type,
+                min(f.start for f in cluster),
+                max(f.end for f in cluster),
+                best.score,
+                best.recognizer,
+            )
+        ]
     chosen: list[Finding] = []
     for f in sorted(cluster, key=_rank):
         if not any(f.overlaps(k) for k in chosen):

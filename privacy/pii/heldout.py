@@ -50,8 +50,26 @@ EN_FIRST = (
     "Wei Fang Xiaoming Lei Jing Yan Hui Jun Ming Li Tao Hong Bo Na"
 ).split()
 
-EN_FIRST_ACCENTED = ["José", "Zoë", "Renée", "Jürgen", "Łukasz", "Søren", "Björn", "Chloé", "Noémie", "Iñaki",
-                     "Ségolène", "Andrés", "Małgorzata", "Dağhan", "Şule", "François", "Thành", "Ngọc"]
+EN_FIRST_ACCENTED = [
+    "José",
+    "Zoë",
+    "Renée",
+    "Jürgen",
+    "Łukasz",
+    "Søren",
+    "Björn",
+    "Chloé",
+    "Noémie",
+    "Iñaki",
+    "Ségolène",
+    "Andrés",
+    "Małgorzata",
+    "Dağhan",
+    "Şule",
+    "François",
+    "Thành",
+    "Ngọc",
+]
 
 EN_LAST = (
     "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez Gonzalez Wilson "
@@ -69,9 +87,29 @@ EN_LAST = (
     "Zhang Wang Chen Liu Huang Zhao Zhou Wu Xu Sun Ma Zhu Hu Guo Lin"
 ).split()
 
-EN_LAST_ODD = ["O'Brien", "O'Connor", "McDonald", "MacKenzie", "Smith-Jones", "Garcia-Lopez", "van der Berg",
-               "de la Cruz", "Müller", "Nguyễn", "Sørensen", "D'Angelo", "St. Clair", "Ó Súilleabháin",
-               "Al-Farsi", "Abu-Bakr", "Van Dyke", "da Silva", "Fernández", "Dąbrowski", "Öztürk"]
+EN_LAST_ODD = [
+    "O'Brien",
+    "O'Connor",
+    "McDonald",
+    "MacKenzie",
+    "Smith-Jones",
+    "Garcia-Lopez",
+    "van der Berg",
+    "de la Cruz",
+    "Müller",
+    "Nguyễn",
+    "Sørensen",
+    "D'Angelo",
+    "St. Clair",
+    "Ó Súilleabháin",
+    "Al-Farsi",
+    "Abu-Bakr",
+    "Van Dyke",
+    "da Silva",
+    "Fernández",
+    "Dąbrowski",
+    "Öztürk",
+]
 
 ZH_SURNAME = (
     "王 李 张 刘 陈 杨 黄 赵 吴 周 徐 孙 马 朱 胡 郭 何 高 林 罗 郑 梁 谢 宋 唐 许 韩 冯 邓 曹 彭 曾 肖 田 董 袁 潘 "
@@ -83,7 +121,21 @@ ZH_SURNAME = (
     "宗 瞿 桂 全 佟 应 臧 闵 苟 邬 边 卞 姬 师 和 仇 栾 隋 商 刁 沙 荣 巫 寇 桑 郎 甄 丛 仲 虞 敖 巩 明 佘 池 "
     "查 麻 苑 迟 邝"
 ).split()
-ZH_COMPOUND = ["欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "夏侯", "公孙", "尉迟", "长孙", "端木"]
+ZH_COMPOUND = [
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "令狐",
+    "慕容",
+    "夏侯",
+    "公孙",
+    "尉迟",
+    "长孙",
+    "端木",
+]
 ZH_GIVEN = (
     "伟 芳 娜 秀英 敏 静 丽 强 磊 军 洋 勇 艳 杰 娟 涛 明 超 秀兰 霞 平 刚 桂英 建国 建华 建军 国强 国庆 志强 "
     "志明 晓东 晓明 晓燕 晓红 海燕 海涛 海峰 雪梅 玉兰 丽华 春梅 淑珍 凤英 文静 文华 文涛 子涵 子轩 浩然 "
@@ -94,44 +146,270 @@ ZH_GIVEN = (
 ).split()
 
 # Surname-initial words that are NOT names (precision traps for surname tables).
-ZH_NAME_TRAPS = ["高兴", "张贴", "李子", "黄金", "周末", "金额", "马上", "于是", "林业", "陈列", "钱包", "白天",
-                 "方便", "石头", "常见", "安全", "文件", "明天", "江湖", "龙头", "程序", "路由器", "宁可", "包装",
-                 "毛巾", "时间", "全部", "车辆", "关于", "管理", "华为", "成都", "武汉", "温度", "费用", "游戏",
-                 "简单", "连接", "项目", "严重", "尚未", "任何", "申请", "孔径", "向您", "和平", "万达"]
+ZH_NAME_TRAPS = [
+    "高兴",
+    "张贴",
+    "李子",
+    "黄金",
+    "周末",
+    "金额",
+    "马上",
+    "于是",
+    "林业",
+    "陈列",
+    "钱包",
+    "白天",
+    "方便",
+    "石头",
+    "常见",
+    "安全",
+    "文件",
+    "明天",
+    "江湖",
+    "龙头",
+    "程序",
+    "路由器",
+    "宁可",
+    "包装",
+    "毛巾",
+    "时间",
+    "全部",
+    "车辆",
+    "关于",
+    "管理",
+    "华为",
+    "成都",
+    "武汉",
+    "温度",
+    "费用",
+    "游戏",
+    "简单",
+    "连接",
+    "项目",
+    "严重",
+    "尚未",
+    "任何",
+    "申请",
+    "孔径",
+    "向您",
+    "和平",
+    "万达",
+]
 
-NANP_VALID_AREAS = [201, 202, 203, 205, 206, 210, 212, 213, 214, 215, 216, 217, 301, 302, 303, 305, 310, 312,
-                    313, 314, 317, 404, 408, 412, 415, 425, 469, 503, 512, 602, 614, 617, 619, 646, 650, 702,
-                    713, 718, 720, 773, 801, 813, 818, 858, 904, 917, 919, 949, 971, 972]
+NANP_VALID_AREAS = [
+    201,
+    202,
+    203,
+    205,
+    206,
+    210,
+    212,
+    213,
+    214,
+    215,
+    216,
+    217,
+    301,
+    302,
+    303,
+    305,
+    310,
+    312,
+    313,
+    314,
+    317,
+    404,
+    408,
+    412,
+    415,
+    425,
+    469,
+    503,
+    512,
+    602,
+    614,
+    617,
+    619,
+    646,
+    650,
+    702,
+    713,
+    718,
+    720,
+    773,
+    801,
+    813,
+    818,
+    858,
+    904,
+    917,
+    919,
+    949,
+    971,
+    972,
+]
 
-US_CITIES = [("Austin", "TX", "787"), ("Brooklyn", "NY", "112"), ("New York", "NY", "100"), ("Chicago", "IL", "606"),
-             ("Seattle", "WA", "981"), ("Portland", "OR", "972"), ("Denver", "CO", "802"), ("Atlanta", "GA", "303"),
-             ("Boston", "MA", "021"), ("San Jose", "CA", "951"), ("Los Angeles", "CA", "900"), ("Miami", "FL", "331"),
-             ("Columbus", "OH", "432"), ("Phoenix", "AZ", "850"), ("Nashville", "TN", "372"),
-             ("Mountain View", "CA", "940"), ("St. Louis", "MO", "631"), ("Salt Lake City", "UT", "841"),
-             ("Madison", "WI", "537"), ("Raleigh", "NC", "276"), ("Fort Worth", "TX", "761"), ("Tampa", "FL", "336")]
-US_STREETS = ["Oak", "Maple", "Cedar", "Pine", "Elm", "Washington", "Lake", "Hill", "Sunset", "Park", "Main",
-              "Highland", "Ridge", "Willow", "Church", "Mill", "Lincoln", "Jefferson", "Meadowbrook", "Old Farm",
-              "Martin Luther King Jr", "Peachtree", "Camino Real", "Ocean View", "Amphitheatre", "Hollow Creek"]
-US_SUFFIX = ["St", "Street", "Ave", "Avenue", "Blvd", "Rd", "Road", "Dr", "Drive", "Ln", "Lane", "Ct", "Way",
-             "Pkwy", "Pl", "Ter", "Cir"]
+US_CITIES = [
+    ("Austin", "TX", "787"),
+    ("Brooklyn", "NY", "112"),
+    ("New York", "NY", "100"),
+    ("Chicago", "IL", "606"),
+    ("Seattle", "WA", "981"),
+    ("Portland", "OR", "972"),
+    ("Denver", "CO", "802"),
+    ("Atlanta", "GA", "303"),
+    ("Boston", "MA", "021"),
+    ("San Jose", "CA", "951"),
+    ("Los Angeles", "CA", "900"),
+    ("Miami", "FL", "331"),
+    ("Columbus", "OH", "432"),
+    ("Phoenix", "AZ", "850"),
+    ("Nashville", "TN", "372"),
+    ("Mountain View", "CA", "940"),
+    ("St. Louis", "MO", "631"),
+    ("Salt Lake City", "UT", "841"),
+    ("Madison", "WI", "537"),
+    ("Raleigh", "NC", "276"),
+    ("Fort Worth", "TX", "761"),
+    ("Tampa", "FL", "336"),
+]
+US_STREETS = [
+    "Oak",
+    "Maple",
+    "Cedar",
+    "Pine",
+    "Elm",
+    "Washington",
+    "Lake",
+    "Hill",
+    "Sunset",
+    "Park",
+    "Main",
+    "Highland",
+    "Ridge",
+    "Willow",
+    "Church",
+    "Mill",
+    "Lincoln",
+    "Jefferson",
+    "Meadowbrook",
+    "Old Farm",
+    "Martin Luther King Jr",
+    "Peachtree",
+    "Camino Real",
+    "Ocean View",
+    "Amphitheatre",
+    "Hollow Creek",
+]
+US_SUFFIX = [
+    "St",
+    "Street",
+    "Ave",
+    "Avenue",
+    "Blvd",
+    "Rd",
+    "Road",
+    "Dr",
+    "Drive",
+    "Ln",
+    "Lane",
+    "Ct",
+    "Way",
+    "Pkwy",
+    "Pl",
+    "Ter",
+    "Cir",
+]
 
-UK_TOWNS = [("London", ["SW1A 2AA", "E1 6AN", "N7 9PW", "SE15 4QL", "W2 1JB", "NW3 5SJ", "EC1V 9HX"]),
-            ("Manchester", ["M1 1AE", "M14 5RT", "M20 2LF"]), ("Leeds", ["LS6 1AB", "LS2 9JT"]),
-            ("Birmingham", ["B33 8TH", "B15 2TT"]), ("Edinburgh", ["EH1 1YZ", "EH8 9YL"]),
-            ("Bristol", ["BS1 4DJ", "BS8 1TH"]), ("Cardiff", ["CF10 3AT"]), ("Glasgow", ["G12 8QQ", "G3 7XN"]),
-            ("Oxford", ["OX1 2JD"]), ("Brighton", ["BN1 1AE"]), ("Belfast", ["BT7 1NN"])]
-UK_STREETS = ["Church", "Station", "Victoria", "Green", "Manor", "Park", "Queens", "Kings", "Mill", "High",
-              "Grange", "Windsor", "Albert", "Stanley", "Beech", "Chestnut", "Orchard", "Wellington"]
-UK_SUFFIX = ["Road", "Street", "Lane", "Avenue", "Close", "Gardens", "Crescent", "Drive", "Terrace", "Way", "Grove"]
+UK_TOWNS = [
+    ("London", ["SW1A 2AA", "E1 6AN", "N7 9PW", "SE15 4QL", "W2 1JB", "NW3 5SJ", "EC1V 9HX"]),
+    ("Manchester", ["M1 1AE", "M14 5RT", "M20 2LF"]),
+    ("Leeds", ["LS6 1AB", "LS2 9JT"]),
+    ("Birmingham", ["B33 8TH", "B15 2TT"]),
+    ("Edinburgh", ["EH1 1YZ", "EH8 9YL"]),
+    ("Bristol", ["BS1 4DJ", "BS8 1TH"]),
+    ("Cardiff", ["CF10 3AT"]),
+    ("Glasgow", ["G12 8QQ", "G3 7XN"]),
+    ("Oxford", ["OX1 2JD"]),
+    ("Brighton", ["BN1 1AE"]),
+    ("Belfast", ["BT7 1NN"]),
+]
+UK_STREETS = [
+    "Church",
+    "Station",
+    "Victoria",
+    "Green",
+    "Manor",
+    "Park",
+    "Queens",
+    "Kings",
+    "Mill",
+    "High",
+    "Grange",
+    "Windsor",
+    "Albert",
+    "Stanley",
+    "Beech",
+    "Chestnut",
+    "Orchard",
+    "Wellington",
+]
+UK_SUFFIX = [
+    "Road",
+    "Street",
+    "Lane",
+    "Avenue",
+    "Close",
+    "Gardens",
+    "Crescent",
+    "Drive",
+    "Terrace",
+    "Way",
+    "Grove",
+]
 
-DE_CITIES = [("10115", "Berlin"), ("10969", "Berlin"), ("80331", "München"), ("20095", "Hamburg"),
-             ("50667", "Köln"), ("60313", "Frankfurt am Main"), ("70173", "Stuttgart"), ("40213", "Düsseldorf"),
-             ("04109", "Leipzig"), ("01067", "Dresden"), ("90403", "Nürnberg"), ("28195", "Bremen"),
-             ("30159", "Hannover"), ("69117", "Heidelberg"), ("79098", "Freiburg im Breisgau")]
-DE_STREETS = ["Hauptstraße", "Lindenstraße", "Goethestraße", "Schillerstraße", "Bahnhofstraße", "Gartenweg",
-              "Bergstraße", "Kirchgasse", "Friedrichstraße", "Kastanienallee", "Sonnenallee", "Goethestr.",
-              "Schulstr.", "Mühlenweg", "Am Markt", "Am Stadtpark", "Rosenweg", "Karl-Marx-Allee",
-              "Königsallee", "Ludwigstraße", "Marienplatz", "Theresienstr.", "Weinbergsweg"]
+DE_CITIES = [
+    ("10115", "Berlin"),
+    ("10969", "Berlin"),
+    ("80331", "München"),
+    ("20095", "Hamburg"),
+    ("50667", "Köln"),
+    ("60313", "Frankfurt am Main"),
+    ("70173", "Stuttgart"),
+    ("40213", "Düsseldorf"),
+    ("04109", "Leipzig"),
+    ("01067", "Dresden"),
+    ("90403", "Nürnberg"),
+    ("28195", "Bremen"),
+    ("30159", "Hannover"),
+    ("69117", "Heidelberg"),
+    ("79098", "Freiburg im Breisgau"),
+]
+DE_STREETS = [
+    "Hauptstraße",
+    "Lindenstraße",
+    "Goethestraße",
+    "Schillerstraße",
+    "Bahnhofstraße",
+    "Gartenweg",
+    "Bergstraße",
+    "Kirchgasse",
+    "Friedrichstraße",
+    "Kastanienallee",
+    "Sonnenallee",
+    "Goethestr.",
+    "Schulstr.",
+    "Mühlenweg",
+    "Am Markt",
+    "Am Stadtpark",
+    "Rosenweg",
+    "Karl-Marx-Allee",
+    "Königsallee",
+    "Ludwigstraße",
+    "Marienplatz",
+    "Theresienstr.",
+    "Weinbergsweg",
+]
 
 CN_PLACES = [
     ("广东省", "深圳市", ["南山区", "福田区", "宝安区", "龙岗区"]),
@@ -151,24 +429,114 @@ CN_PLACES = [
     ("安徽省", "合肥市", ["蜀山区", "肥西县"]),
     ("江西省", "赣州市", ["章贡区", "瑞金市", "兴国县"]),
 ]
-CN_MUNI = [("北京市", ["朝阳区", "海淀区", "东城区", "丰台区", "昌平区"]),
-           ("上海市", ["浦东新区", "徐汇区", "静安区", "闵行区"]),
-           ("天津市", ["南开区", "和平区", "滨海新区"]),
-           ("重庆市", ["渝中区", "江北区", "巫山县"])]
-CN_ROADS = ["建国路", "中山北路", "人民南路", "解放大道", "文三路", "科技园南路", "长安街", "淮海中路", "南京西路",
-            "学院路", "中关村大街", "张杨路", "天府大道", "五一大道", "华强北路", "滨江大道", "望京街", "深南大道",
-            "黄河路", "和平里东街", "光明街", "幸福路", "东风路", "新华街"]
-CN_COMPOUNDS = ["阳光花园", "碧桂园", "万科城", "翠苑三区", "紫荆小区", "金色家园", "保利香槟国际", "和谐家园",
-                "世纪城", "幸福里"]
+CN_MUNI = [
+    ("北京市", ["朝阳区", "海淀区", "东城区", "丰台区", "昌平区"]),
+    ("上海市", ["浦东新区", "徐汇区", "静安区", "闵行区"]),
+    ("天津市", ["南开区", "和平区", "滨海新区"]),
+    ("重庆市", ["渝中区", "江北区", "巫山县"]),
+]
+CN_ROADS = [
+    "建国路",
+    "中山北路",
+    "人民南路",
+    "解放大道",
+    "文三路",
+    "科技园南路",
+    "长安街",
+    "淮海中路",
+    "南京西路",
+    "学院路",
+    "中关村大街",
+    "张杨路",
+    "天府大道",
+    "五一大道",
+    "华强北路",
+    "滨江大道",
+    "望京街",
+    "深南大道",
+    "黄河路",
+    "和平里东街",
+    "光明街",
+    "幸福路",
+    "东风路",
+    "新华街",
+]
+CN_COMPOUNDS = [
+    "阳光花园",
+    "碧桂园",
+    "万科城",
+    "翠苑三区",
+    "紫荆小区",
+    "金色家园",
+    "保利香槟国际",
+    "和谐家园",
+    "世纪城",
+    "幸福里",
+]
 
 # Cue words before a phone number, as people really write them.
-PHONE_CUES_EN = ["phone", "Phone:", "tel", "Tel.", "call", "callback", "call back", "call-back #", "cb#",
-                 "reach me at", "reach her on", "mobile", "Mobile:", "mob.", "cell", "cell:", "cell #", "fax",
-                 "Fax:", "ph:", "ph.", "ph#", "text me at", "txt", "ring me on", "WhatsApp", "contact no.",
-                 "contact number", "best number is", "direct line", "dial", "home phone", "work phone",
-                 "c/b number", "ph no", "tel no.", "telephone", "Telephone number", "call me back at"]
-PHONE_CUES_ZH = ["电话", "电话：", "手机", "手机号", "手机号码：", "联系方式：", "联系电话", "来电", "来电号码",
-                 "回电", "座机", "号码是", "打这个号", "微信同号", "请拨打", "致电", "回拨", "传真", "备用电话"]
+PHONE_CUES_EN = [
+    "phone",
+    "Phone:",
+    "tel",
+    "Tel.",
+    "call",
+    "callback",
+    "call back",
+    "call-back #",
+    "cb#",
+    "reach me at",
+    "reach her on",
+    "mobile",
+    "Mobile:",
+    "mob.",
+    "cell",
+    "cell:",
+    "cell #",
+    "fax",
+    "Fax:",
+    "ph:",
+    "ph.",
+    "ph#",
+    "text me at",
+    "txt",
+    "ring me on",
+    "WhatsApp",
+    "contact no.",
+    "contact number",
+    "best number is",
+    "direct line",
+    "dial",
+    "home phone",
+    "work phone",
+    "c/b number",
+    "ph no",
+    "tel no.",
+    "telephone",
+    "Telephone number",
+    "call me back at",
+]
+PHONE_CUES_ZH = [
+    "电话",
+    "电话：",
+    "手机",
+    "手机号",
+    "手机号码：",
+    "联系方式：",
+    "联系电话",
+    "来电",
+    "来电号码",
+    "回电",
+    "座机",
+    "号码是",
+    "打这个号",
+    "微信同号",
+    "请拨打",
+    "致电",
+    "回拨",
+    "传真",
+    "备用电话",
+]
 PHONE_CUES_DE = ["Tel.:", "Telefon", "Handy", "Mobil:", "Rückruf unter", "erreichbar unter", "Fax:"]
 
 # --------------------------------------------------------------------------------------------
@@ -200,7 +568,7 @@ def _luhn_ok(s: str) -> bool:
 def _group(s: str, sizes: list[int], sep: str) -> str:
     out, i = [], 0
     for n in sizes:
-        out.append(s[i:i + n])
+        out.append(s[i : i + n])
         i += n
     if i < len(s):
         out.append(s[i:])
@@ -244,14 +612,92 @@ def zh_name(r: random.Random) -> str:
 
 
 def pinyin_name(r: random.Random) -> str:
-    sur = r.choice(["Zhang", "Wang", "Li", "Liu", "Chen", "Yang", "Huang", "Zhao", "Wu", "Zhou", "Xu", "Sun",
-                    "Ma", "Zhu", "Hu", "Guo", "He", "Gao", "Lin", "Luo", "Zheng", "Liang", "Xie", "Song", "Tang",
-                    "Ouyang", "Cheung", "Wong", "Chan", "Leung", "Lau", "Ng", "Tsang"])
-    given = r.choice(["Wei", "Fang", "Na", "Xiuying", "Min", "Jing", "Qiang", "Lei", "Jun", "Yang", "Yong",
-                      "Jie", "Tao", "Ming", "Chao", "Xiaoming", "Jianguo", "Haiyan", "Zixuan", "Yuxuan",
-                      "Ka Wai", "Siu Ming", "Wing Yee", "Hoi Lam", "Tsz Kin"])
-    first_en = r.choice(["Kevin", "Tony", "Jason", "Vivian", "Cindy", "Eric", "Grace", "Amy", "Peter", "Leo",
-                         "Helen", "Frank", "Sunny", "Coco", "Alan", "Iris"])
+    sur = r.choice(
+        [
+            "Zhang",
+            "Wang",
+            "Li",
+            "Liu",
+            "Chen",
+            "Yang",
+            "Huang",
+            "Zhao",
+            "Wu",
+            "Zhou",
+            "Xu",
+            "Sun",
+            "Ma",
+            "Zhu",
+            "Hu",
+            "Guo",
+            "He",
+            "Gao",
+            "Lin",
+            "Luo",
+            "Zheng",
+            "Liang",
+            "Xie",
+            "Song",
+            "Tang",
+            "Ouyang",
+            "Cheung",
+            "Wong",
+            "Chan",
+            "Leung",
+            "Lau",
+            "Ng",
+            "Tsang",
+        ]
+    )
+    given = r.choice(
+        [
+            "Wei",
+            "Fang",
+            "Na",
+            "Xiuying",
+            "Min",
+            "Jing",
+            "Qiang",
+            "Lei",
+            "Jun",
+            "Yang",
+            "Yong",
+            "Jie",
+            "Tao",
+            "Ming",
+            "Chao",
+            "Xiaoming",
+            "Jianguo",
+            "Haiyan",
+            "Zixuan",
+            "Yuxuan",
+            "Ka Wai",
+            "Siu Ming",
+            "Wing Yee",
+            "Hoi Lam",
+            "Tsz Kin",
+        ]
+    )
+    first_en = r.choice(
+        [
+            "Kevin",
+            "Tony",
+            "Jason",
+            "Vivian",
+            "Cindy",
+            "Eric",
+            "Grace",
+            "Amy",
+            "Peter",
+            "Leo",
+            "Helen",
+            "Frank",
+            "Sunny",
+            "Coco",
+            "Alan",
+            "Iris",
+        ]
+    )
     x = r.random()
     if x < 0.4:
         return f"{given} {sur}"
@@ -277,11 +723,24 @@ def _nanp_fmt(r: random.Random, area: str) -> str:
     while ex[1:] == "11" or ex == "555":
         ex = f"{r.randint(2, 9)}{r.randint(0, 9)}{r.randint(0, 9)}"
     sub = f"{r.randint(0, 9999):04d}"
-    shape = r.choice([
-        "({a}) {e}-{s}", "{a}.{e}.{s}", "{a}-{e}-{s}", "+1 {a}-{e}-{s}", "1-{a}-{e}-{s}", "{a} {e} {s}",
-        "+1 ({a}) {e} {s}", "({a}){e}-{s}", "+1{a}{e}{s}", "{a}{e}{s}", "+1.{a}.{e}.{s}", "1 ({a}) {e}-{s}",
-        "{a}/{e}-{s}", "+1 {a} {e} {s}",
-    ])
+    shape = r.choice(
+        [
+            "({a}) {e}-{s}",
+            "{a}.{e}.{s}",
+            "{a}-{e}-{s}",
+            "+1 {a}-{e}-{s}",
+            "1-{a}-{e}-{s}",
+            "{a} {e} {s}",
+            "+1 ({a}) {e} {s}",
+            "({a}){e}-{s}",
+            "+1{a}{e}{s}",
+            "{a}{e}{s}",
+            "+1.{a}.{e}.{s}",
+            "1 ({a}) {e}-{s}",
+            "{a}/{e}-{s}",
+            "+1 {a} {e} {s}",
+        ]
+    )
     return shape.format(a=area, e=ex, s=sub)
 
 
@@ -312,7 +771,11 @@ def de_phone(r: random.Random) -> str:
 
 
 def cn_mobile_digits(r: random.Random) -> str:
-    return r.choice(["13", "15", "17", "18", "19", "14", "16"]) + str(r.randint(0, 9)) + f"{r.randint(0, 99999999):08d}"
+    return (
+        r.choice(["13", "15", "17", "18", "19", "14", "16"])
+        + str(r.randint(0, 9))
+        + f"{r.randint(0, 99999999):08d}"
+    )
 
 
 def cn_mobile(r: random.Random) -> str:
@@ -354,13 +817,51 @@ def cn_mobile_odd(r: random.Random) -> str:
 def email(r: random.Random) -> str:
     first = r.choice(EN_FIRST).lower()
     last = r.choice(EN_LAST).lower()
-    dom = r.choice(["gmail.com", "outlook.com", "yahoo.co.uk", "163.com", "qq.com", "126.com", "icloud.com",
-                    "proton.me", "acme-corp.com", "mail.example.org", "uni-heidelberg.de", "company.co.jp",
-                    "sina.cn", "foxmail.com", "hotmail.fr", "web.de", "t-online.de", "corp.contoso.com"])
-    shape = r.choice(["{f}.{l}", "{f}{l}", "{f}_{l}{n}", "{fi}{l}", "{f}.{l}+support", "{l}.{f}{n}", "{n9}",
-                      "{F}.{L}", "{f}-{l}", "{fi}.{l}{n}"])
-    local = shape.format(f=first, l=last, fi=first[0], n=r.randint(1, 99), n9=r.randint(10000, 999999999),
-                         F=first.capitalize(), L=last.capitalize())
+    dom = r.choice(
+        [
+            "gmail.com",
+            "outlook.com",
+            "yahoo.co.uk",
+            "163.com",
+            "qq.com",
+            "126.com",
+            "icloud.com",
+            "proton.me",
+            "acme-corp.com",
+            "mail.example.org",
+            "uni-heidelberg.de",
+            "company.co.jp",
+            "sina.cn",
+            "foxmail.com",
+            "hotmail.fr",
+            "web.de",
+            "t-online.de",
+            "corp.contoso.com",
+        ]
+    )
+    shape = r.choice(
+        [
+            "{f}.{l}",
+            "{f}{l}",
+            "{f}_{l}{n}",
+            "{fi}{l}",
+            "{f}.{l}+support",
+            "{l}.{f}{n}",
+            "{n9}",
+            "{F}.{L}",
+            "{f}-{l}",
+            "{fi}.{l}{n}",
+        ]
+    )
+    local = shape.format(
+        f=first,
+        l=last,
+        fi=first[0],
+        n=r.randint(1, 99),
+        n9=r.randint(10000, 999999999),
+        F=first.capitalize(),
+        L=last.capitalize(),
+    )
     return f"{local}@{dom}"
 
 
@@ -369,9 +870,13 @@ def card(r: random.Random) -> str:
     if kind == "amex":
         num = _luhn_number(r, r.choice(["34", "37"]), 15)
         return r.choice([num, _group(num, [4, 6, 5], " "), _group(num, [4, 6, 5], "-")])
-    prefix = {"visa": "4", "mc": str(r.randint(51, 55)), "mc2": str(r.randint(2221, 2720)), "disc": "6011"}[kind]
+    prefix = {"visa": "4", "mc": str(r.randint(51, 55)), "mc2": str(r.randint(2221, 2720)), "disc": "6011"}[
+        kind
+    ]
     num = _luhn_number(r, prefix, 16)
-    return r.choice([num, _group(num, [4, 4, 4, 4], " "), _group(num, [4, 4, 4, 4], "-"), _group(num, [4, 4, 4, 4], "  ")])
+    return r.choice(
+        [num, _group(num, [4, 4, 4, 4], " "), _group(num, [4, 4, 4, 4], "-"), _group(num, [4, 4, 4, 4], "  ")]
+    )
 
 
 def _iban(cc: str, bban: str) -> str:
@@ -382,18 +887,27 @@ def _iban(cc: str, bban: str) -> str:
 
 def iban(r: random.Random) -> str:
     cc = r.choice(["DE", "GB", "FR", "NL", "ES", "IT", "CH", "AT", "BE"])
+
     def digits(n: int) -> str:
         return "".join(str(r.randint(0, 9)) for _ in range(n))
 
     def letters(n: int) -> str:
         return "".join(r.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ") for _ in range(n))
 
-    bban = {"DE": lambda: digits(18), "GB": lambda: letters(4) + digits(14), "FR": lambda: digits(23),
-            "NL": lambda: letters(4) + digits(10), "ES": lambda: digits(20), "IT": lambda: letters(1) + digits(22),
-            "CH": lambda: digits(17), "AT": lambda: digits(16), "BE": lambda: digits(12)}[cc]()
+    bban = {
+        "DE": lambda: digits(18),
+        "GB": lambda: letters(4) + digits(14),
+        "FR": lambda: digits(23),
+        "NL": lambda: letters(4) + digits(10),
+        "ES": lambda: digits(20),
+        "IT": lambda: letters(1) + digits(22),
+        "CH": lambda: digits(17),
+        "AT": lambda: digits(16),
+        "BE": lambda: digits(12),
+    }[cc]()
     s = _iban(cc, bban)
     if r.random() < 0.55:
-        return " ".join(s[i:i + 4] for i in range(0, len(s), 4))
+        return " ".join(s[i : i + 4] for i in range(0, len(s), 4))
     return s
 
 
@@ -409,8 +923,10 @@ def ipv4(r: random.Random) -> str:
         return f"192.168.{r.randint(0, 255)}.{r.randint(1, 254)}"
     if x < 0.3:
         return f"10.{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
-    return f"{r.choice([23, 31, 45, 66, 73, 81, 98, 104, 112, 139, 172, 185, 203, 211, 222])}." \
-           f"{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+    return (
+        f"{r.choice([23, 31, 45, 66, 73, 81, 98, 104, 112, 139, 172, 185, 203, 211, 222])}."
+        f"{r.randint(0, 255)}.{r.randint(0, 255)}.{r.randint(1, 254)}"
+    )
 
 
 def ipv6(r: random.Random) -> str:
@@ -421,8 +937,26 @@ def ipv6(r: random.Random) -> str:
 
 
 def cn_id(r: random.Random) -> str:
-    area = r.choice(["110101", "110105", "310104", "310115", "440305", "440106", "330106", "510107", "420111",
-                     "320102", "350203", "610113", "130603", "370212", "500103", "120101"])
+    area = r.choice(
+        [
+            "110101",
+            "110105",
+            "310104",
+            "310115",
+            "440305",
+            "440106",
+            "330106",
+            "510107",
+            "420111",
+            "320102",
+            "350203",
+            "610113",
+            "130603",
+            "370212",
+            "500103",
+            "120101",
+        ]
+    )
     y, m, d = r.randint(1950, 2005), r.randint(1, 12), r.randint(1, 28)
     body = f"{area}{y:04d}{m:02d}{d:02d}{r.randint(0, 999):03d}"
     w = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -432,8 +966,24 @@ def cn_id(r: random.Random) -> str:
 
 
 def cn_bank(r: random.Random) -> str:
-    num = _luhn_number(r, r.choice(["622202", "622848", "621700", "622588", "621483", "623668", "622262",
-                                    "621226", "625807", "622609"]), r.choice([16, 19, 19]))
+    num = _luhn_number(
+        r,
+        r.choice(
+            [
+                "622202",
+                "622848",
+                "621700",
+                "622588",
+                "621483",
+                "623668",
+                "622262",
+                "621226",
+                "625807",
+                "622609",
+            ]
+        ),
+        r.choice([16, 19, 19]),
+    )
     x = r.random()
     if x < 0.5:
         return num
@@ -447,8 +997,17 @@ def addr_us(r: random.Random) -> str:
     num = r.randint(1, 19999)
     d = r.choice(["", "", "", "N ", "S ", "E ", "W ", "NW "])
     street = r.choice(US_STREETS + [f"{r.randint(1, 120)}{r.choice(['st', 'nd', 'rd', 'th'])}"])
-    unit = r.choice(["", "", "", f", Apt {r.randint(1, 30)}{r.choice('ABCD')}", f" Suite {r.randint(100, 990)}",
-                     f" #{r.randint(1, 500)}", f", Unit {r.randint(1, 60)}"])
+    unit = r.choice(
+        [
+            "",
+            "",
+            "",
+            f", Apt {r.randint(1, 30)}{r.choice('ABCD')}",
+            f" Suite {r.randint(100, 990)}",
+            f" #{r.randint(1, 500)}",
+            f", Unit {r.randint(1, 60)}",
+        ]
+    )
     zipc = f"{zp}{r.randint(0, 99):02d}" + (f"-{r.randint(1000, 9999)}" if r.random() < 0.15 else "")
     return f"{num} {d}{street} {r.choice(US_SUFFIX)}{unit}, {city}, {st} {zipc}"
 
@@ -485,27 +1044,70 @@ def addr_cn(r: random.Random) -> str:
     return head + road + tail
 
 
-MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-          "November", "December"]
+MONTHS = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+]
 
 
 def dob_en(r: random.Random) -> str:
     y, m, d = r.randint(1938, 2008), r.randint(1, 12), r.randint(1, 28)
-    return r.choice([f"{m:02d}/{d:02d}/{y}", f"{m}/{d}/{y}", f"{y}-{m:02d}-{d:02d}", f"{MONTHS[m - 1]} {d}, {y}",
-                     f"{d} {MONTHS[m - 1]} {y}", f"{MONTHS[m - 1][:3]} {d} {y}", f"{d:02d}-{MONTHS[m - 1][:3]}-{y}",
-                     f"{d:02d}/{m:02d}/{y}", f"{d}.{m}.{y}", f"{m:02d}-{d:02d}-{y}"])
+    return r.choice(
+        [
+            f"{m:02d}/{d:02d}/{y}",
+            f"{m}/{d}/{y}",
+            f"{y}-{m:02d}-{d:02d}",
+            f"{MONTHS[m - 1]} {d}, {y}",
+            f"{d} {MONTHS[m - 1]} {y}",
+            f"{MONTHS[m - 1][:3]} {d} {y}",
+            f"{d:02d}-{MONTHS[m - 1][:3]}-{y}",
+            f"{d:02d}/{m:02d}/{y}",
+            f"{d}.{m}.{y}",
+            f"{m:02d}-{d:02d}-{y}",
+        ]
+    )
 
 
 def dob_zh(r: random.Random) -> str:
     y, m, d = r.randint(1938, 2008), r.randint(1, 12), r.randint(1, 28)
-    return r.choice([f"{y}年{m}月{d}日", f"{y}-{m:02d}-{d:02d}", f"{y}/{m}/{d}", f"{y}.{m:02d}.{d:02d}",
-                     f"{y}年{m:02d}月{d:02d}日", f"{y}年{m}月{d}号"])
+    return r.choice(
+        [
+            f"{y}年{m}月{d}日",
+            f"{y}-{m:02d}-{d:02d}",
+            f"{y}/{m}/{d}",
+            f"{y}.{m:02d}.{d:02d}",
+            f"{y}年{m:02d}月{d:02d}日",
+            f"{y}年{m}月{d}号",
+        ]
+    )
 
 
 def dob_de(r: random.Random) -> str:
     y, m, d = r.randint(1938, 2008), r.randint(1, 12), r.randint(1, 28)
-    de_months = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August", "September", "Oktober",
-                 "November", "Dezember"]
+    de_months = [
+        "Januar",
+        "Februar",
+        "März",
+        "April",
+        "Mai",
+        "Juni",
+        "Juli",
+        "August",
+        "September",
+        "Oktober",
+        "November",
+        "Dezember",
+    ]
     return r.choice([f"{d:02d}.{m:02d}.{y}", f"{d}. {de_months[m - 1]} {y}", f"{d}.{m}.{y}"])
 
 
@@ -513,35 +1115,64 @@ def dob_de(r: random.Random) -> str:
 
 
 def d_version(r: random.Random) -> str:
-    return r.choice([f"v{r.randint(1, 12)}.{r.randint(0, 30)}.{r.randint(0, 99)}",
-                     f"{r.randint(1, 20)}.{r.randint(0, 9)}.{r.randint(0, 40)}",
-                     f"10.0.{r.randint(17000, 22631)}.{r.randint(1000, 4000)}",
-                     f"{r.randint(100, 130)}.0.{r.randint(5000, 6999)}.{r.randint(10, 250)}",
-                     f"build {r.randint(20200101, 20261231)}", f"{r.randint(1, 5)}.{r.randint(0, 9)}.{r.randint(0, 9)}-rc{r.randint(1, 4)}"])
+    return r.choice(
+        [
+            f"v{r.randint(1, 12)}.{r.randint(0, 30)}.{r.randint(0, 99)}",
+            f"{r.randint(1, 20)}.{r.randint(0, 9)}.{r.randint(0, 40)}",
+            f"10.0.{r.randint(17000, 22631)}.{r.randint(1000, 4000)}",
+            f"{r.randint(100, 130)}.0.{r.randint(5000, 6999)}.{r.randint(10, 250)}",
+            f"build {r.randint(20200101, 20261231)}",
+            f"{r.randint(1, 5)}.{r.randint(0, 9)}.{r.randint(0, 9)}-rc{r.randint(1, 4)}",
+        ]
+    )
 
 
 def d_date(r: random.Random) -> str:
     y, m, d = r.randint(2019, 2026), r.randint(1, 12), r.randint(1, 28)
-    return r.choice([f"{y}-{m:02d}-{d:02d}", f"{m}/{d}/{y}", f"{d:02d}.{m:02d}.{y}", f"{MONTHS[m - 1]} {d}, {y}",
-                     f"{y}年{m}月{d}日", f"{m}月{d}日", f"{y}/{m:02d}/{d:02d}"])
+    return r.choice(
+        [
+            f"{y}-{m:02d}-{d:02d}",
+            f"{m}/{d}/{y}",
+            f"{d:02d}.{m:02d}.{y}",
+            f"{MONTHS[m - 1]} {d}, {y}",
+            f"{y}年{m}月{d}日",
+            f"{m}月{d}日",
+            f"{y}/{m:02d}/{d:02d}",
+        ]
+    )
 
 
 def d_time(r: random.Random) -> str:
-    return r.choice([f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}", f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
-                     f"{r.randint(1, 12)}:{r.randint(0, 59):02d} {r.choice(['AM', 'PM', 'pm'])}"])
+    return r.choice(
+        [
+            f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}",
+            f"{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}",
+            f"{r.randint(1, 12)}:{r.randint(0, 59):02d} {r.choice(['AM', 'PM', 'pm'])}",
+        ]
+    )
 
 
 def d_timestamp(r: random.Random) -> str:
     y, m, d = r.randint(2019, 2026), r.randint(1, 12), r.randint(1, 28)
-    return r.choice([str(r.randint(1_550_000_000, 1_790_000_000)), str(r.randint(1_550_000_000_000, 1_790_000_000_000)),
-                     f"{y}-{m:02d}-{d:02d}T{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z",
-                     f"{y}{m:02d}{d:02d}{r.randint(0, 23):02d}{r.randint(0, 59):02d}{r.randint(0, 59):02d}"])
+    return r.choice(
+        [
+            str(r.randint(1_550_000_000, 1_790_000_000)),
+            str(r.randint(1_550_000_000_000, 1_790_000_000_000)),
+            f"{y}-{m:02d}-{d:02d}T{r.randint(0, 23):02d}:{r.randint(0, 59):02d}:{r.randint(0, 59):02d}Z",
+            f"{y}{m:02d}{d:02d}{r.randint(0, 23):02d}{r.randint(0, 59):02d}{r.randint(0, 59):02d}",
+        ]
+    )
 
 
 def d_port(r: random.Random) -> str:
-    return r.choice([f"localhost:{r.choice([3000, 5432, 6379, 8080, 8443, 9200, 27017])}",
-                     f"port {r.randint(1024, 65535)}", f"0.0.0.0:{r.randint(1024, 65535)}",
-                     f"127.0.0.1:{r.randint(1024, 65535)}"])
+    return r.choice(
+        [
+            f"localhost:{r.choice([3000, 5432, 6379, 8080, 8443, 9200, 27017])}",
+            f"port {r.randint(1024, 65535)}",
+            f"0.0.0.0:{r.randint(1024, 65535)}",
+            f"127.0.0.1:{r.randint(1024, 65535)}",
+        ]
+    )
 
 
 def d_order10(r: random.Random) -> str:
@@ -562,40 +1193,74 @@ def d_amazon(r: random.Random) -> str:
 
 
 def d_invoice(r: random.Random) -> str:
-    return r.choice([f"INV-{r.randint(2019, 2026)}-{r.randint(1, 99999):05d}", f"{r.randint(10000000, 99999999)}",
-                     f"F{r.randint(100000, 999999)}", f"INV{r.randint(1000000000, 9999999999)}"])
+    return r.choice(
+        [
+            f"INV-{r.randint(2019, 2026)}-{r.randint(1, 99999):05d}",
+            f"{r.randint(10000000, 99999999)}",
+            f"F{r.randint(100000, 999999)}",
+            f"INV{r.randint(1000000000, 9999999999)}",
+        ]
+    )
 
 
 def d_ticket(r: random.Random) -> str:
-    return r.choice([f"#{r.randint(100000, 9999999)}", f"INC{r.randint(1000000, 9999999)}",
-                     f"CS-{r.randint(10000, 99999)}", f"{r.randint(2020, 2026)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 999999):06d}",
-                     f"JIRA-{r.randint(100, 9999)}"])
+    return r.choice(
+        [
+            f"#{r.randint(100000, 9999999)}",
+            f"INC{r.randint(1000000, 9999999)}",
+            f"CS-{r.randint(10000, 99999)}",
+            f"{r.randint(2020, 2026)}{r.randint(1, 12):02d}{r.randint(1, 28):02d}{r.randint(0, 999999):06d}",
+            f"JIRA-{r.randint(100, 9999)}",
+        ]
+    )
 
 
 def d_tracking(r: random.Random) -> str:
-    return r.choice([f"1Z{''.join(r.choice('0123456789ABCDEFGHJKLMNPRSTVWXYZ') for _ in range(6))}{r.randint(10000000, 99999999)}",
-                     " ".join(f"{r.randint(0, 9999):04d}" for _ in range(5)) + f" {r.randint(10, 99)}",
-                     str(r.randint(100000000000, 999999999999)), _luhn_number(r, "9", 16),
-                     f"{r.randint(100000000000000, 999999999999999)}"])
+    return r.choice(
+        [
+            f"1Z{''.join(r.choice('0123456789ABCDEFGHJKLMNPRSTVWXYZ') for _ in range(6))}{r.randint(10000000, 99999999)}",
+            " ".join(f"{r.randint(0, 9999):04d}" for _ in range(5)) + f" {r.randint(10, 99)}",
+            str(r.randint(100000000000, 999999999999)),
+            _luhn_number(r, "9", 16),
+            f"{r.randint(100000000000000, 999999999999999)}",
+        ]
+    )
 
 
 def d_waybill(r: random.Random) -> str:
-    return r.choice([f"SF{r.randint(1000000000000, 9999999999999)}", f"YT{r.randint(1000000000000, 9999999999999)}",
-                     f"JD{r.randint(10000000000000, 99999999999999)}", str(r.randint(70000000000000, 79999999999999)),
-                     str(r.randint(1000000000000, 9999999999999)), _luhn_number(r, "7", 15)])
+    return r.choice(
+        [
+            f"SF{r.randint(1000000000000, 9999999999999)}",
+            f"YT{r.randint(1000000000000, 9999999999999)}",
+            f"JD{r.randint(10000000000000, 99999999999999)}",
+            str(r.randint(70000000000000, 79999999999999)),
+            str(r.randint(1000000000000, 9999999999999)),
+            _luhn_number(r, "7", 15),
+        ]
+    )
 
 
 def d_serial(r: random.Random) -> str:
-    return r.choice(["".join(r.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(12)),
-                     f"{r.randint(10**14, 10**15 - 1)}",  # IMEI-ish
-                     f"{r.randint(0, 0xFFFFFFFF):08x}-{r.randint(0, 0xFFFF):04x}-4{r.randint(0, 0xFFF):03x}-a{r.randint(0, 0xFFF):03x}-{r.randint(0, 0xFFFFFFFFFFFF):012x}",
-                     f"{r.randint(0, 16**40 - 1):040x}"[:r.choice([7, 12, 40])]])
+    return r.choice(
+        [
+            "".join(r.choice("0123456789ABCDEFGHJKLMNPQRSTUVWXYZ") for _ in range(12)),
+            f"{r.randint(10**14, 10**15 - 1)}",  # IMEI-ish
+            f"{r.randint(0, 0xFFFFFFFF):08x}-{r.randint(0, 0xFFFF):04x}-4{r.randint(0, 0xFFF):03x}-a{r.randint(0, 0xFFF):03x}-{r.randint(0, 0xFFFFFFFFFFFF):012x}",
+            f"{r.randint(0, 16**40 - 1):040x}"[: r.choice([7, 12, 40])],
+        ]
+    )
 
 
 def d_amount(r: random.Random) -> str:
-    return r.choice([f"¥{r.randint(10, 99999):,}.{r.randint(0, 99):02d}", f"${r.randint(1, 9999):,}.{r.randint(0, 99):02d}",
-                     f"{r.randint(1, 99999)}元", f"€{r.randint(1, 999)},{r.randint(0, 99):02d}",
-                     f"{r.randint(1000, 99999999):,}"])
+    return r.choice(
+        [
+            f"¥{r.randint(10, 99999):,}.{r.randint(0, 99):02d}",
+            f"${r.randint(1, 9999):,}.{r.randint(0, 99):02d}",
+            f"{r.randint(1, 99999)}元",
+            f"€{r.randint(1, 999)},{r.randint(0, 99):02d}",
+            f"{r.randint(1000, 99999999):,}",
+        ]
+    )
 
 
 def d_zhword(r: random.Random) -> str:
@@ -603,8 +1268,15 @@ def d_zhword(r: random.Random) -> str:
 
 
 def d_errcode(r: random.Random) -> str:
-    return r.choice([f"0x{r.randint(0, 0xFFFFFFFF):08X}", f"E{r.randint(1000, 9999)}", f"HTTP {r.choice([400, 401, 403, 404, 500, 502, 503])}",
-                     f"ERR_{r.randint(100, 999)}", f"-{r.randint(1000, 99999)}"])
+    return r.choice(
+        [
+            f"0x{r.randint(0, 0xFFFFFFFF):08X}",
+            f"E{r.randint(1000, 9999)}",
+            f"HTTP {r.choice([400, 401, 403, 404, 500, 502, 503])}",
+            f"ERR_{r.randint(100, 999)}",
+            f"-{r.randint(1000, 99999)}",
+        ]
+    )
 
 
 SLOTS: dict[str, tuple[Slot, str | None, str]] = {
@@ -966,34 +1638,67 @@ T["decoy"] = [
     ("en", "Reference: {D_LUHN14} (order)"),
 ]
 T["crm"] = [
-    ("en", "CRM note {D_DATE}: {NAME_EN} ({EMAIL}) called from {PHONE_VALID}. Lives at {ADDR_US}. DOB {DOB_EN}. "
-           "Wants refund for order {D_AMAZON}; card on file {CARD}."),
-    ("zh", "工单{D_TICKET}：客户{NAME_ZH_CUE}，手机{CN_MOBILE}，身份证{CN_ID}，地址{ADDR_CN}。"
-           "订单号{D_LUHN14}，要求{D_DATE}前处理。"),
-    ("mix", "Case {D_TICKET} — {NAME_MIX_PY}（{CN_MOBILE}，{EMAIL}）反馈在 {D_VERSION} 上无法支付，卡号{CN_BANK}。"),
-    ("en", "Chat transcript\n[{D_TIME}] Visitor: hi, im {NAME_EN_LOWER}\n[{D_TIME}] Agent: Hi! How can I help?\n"
-           "[{D_TIME}] Visitor: my phone is {PHONE_CUE} and my email is {EMAIL}, born {DOB_EN}"),
+    (
+        "en",
+        "CRM note {D_DATE}: {NAME_EN} ({EMAIL}) called from {PHONE_VALID}. Lives at {ADDR_US}. DOB {DOB_EN}. "
+        "Wants refund for order {D_AMAZON}; card on file {CARD}.",
+    ),
+    (
+        "zh",
+        "工单{D_TICKET}：客户{NAME_ZH_CUE}，手机{CN_MOBILE}，身份证{CN_ID}，地址{ADDR_CN}。"
+        "订单号{D_LUHN14}，要求{D_DATE}前处理。",
+    ),
+    (
+        "mix",
+        "Case {D_TICKET} — {NAME_MIX_PY}（{CN_MOBILE}，{EMAIL}）反馈在 {D_VERSION} 上无法支付，卡号{CN_BANK}。",
+    ),
+    (
+        "en",
+        "Chat transcript\n[{D_TIME}] Visitor: hi, im {NAME_EN_LOWER}\n[{D_TIME}] Agent: Hi! How can I help?\n"
+        "[{D_TIME}] Visitor: my phone is {PHONE_CUE} and my email is {EMAIL}, born {DOB_EN}",
+    ),
     ("de", "Kundin {NAME_EN}, {ADDR_DE}, {cue_de} {PHONE_DE}, IBAN {IBAN}, Rechnung {D_INVOICE}."),
     ("en", "Call summary: spoke with {NAME_EN}, SSN {SSN}, address {ADDR_UK}, {cue_en} {PHONE_UK}."),
 ]
 
 # How many records of each category.
-COUNTS = {"phone_cue": 320, "phone_nocue": 120, "phone_intl": 140, "cn_mobile": 220, "cn_mobile_odd": 120,
-          "email": 160, "card": 180, "iban": 130, "ssn": 130, "ip": 160, "cn_id": 140, "cn_bank": 130,
-          "en_name": 260, "en_lower": 150, "zh_cue": 200, "zh_bare": 300, "mixed": 200, "address": 400,
-          "dob": 300, "decoy": 500, "crm": 80}
+COUNTS = {
+    "phone_cue": 320,
+    "phone_nocue": 120,
+    "phone_intl": 140,
+    "cn_mobile": 220,
+    "cn_mobile_odd": 120,
+    "email": 160,
+    "card": 180,
+    "iban": 130,
+    "ssn": 130,
+    "ip": 160,
+    "cn_id": 140,
+    "cn_bank": 130,
+    "en_name": 260,
+    "en_lower": 150,
+    "zh_cue": 200,
+    "zh_bare": 300,
+    "mixed": 200,
+    "address": 400,
+    "dob": 300,
+    "decoy": 500,
+    "crm": 80,
+}
 
 _SLOT_RE = re.compile(r"\{(\w+)\}")
 
 
-def _render(r: random.Random, template: str, slots: dict[str, tuple[Slot, str | None, str]]) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
+def _render(
+    r: random.Random, template: str, slots: dict[str, tuple[Slot, str | None, str]]
+) -> tuple[str, list[dict[str, Any]], list[dict[str, Any]]]:
     out: list[str] = []
     pos = 0
     spans: list[dict[str, Any]] = []
     decoys: list[dict[str, Any]] = []
     last = 0
     for m in _SLOT_RE.finditer(template):
-        lit = template[last:m.start()]
+        lit = template[last : m.start()]
         out.append(lit)
         pos += len(lit)
         last = m.end()
@@ -1019,9 +1724,13 @@ def _render(r: random.Random, template: str, slots: dict[str, tuple[Slot, str | 
     return "".join(out), spans, decoys
 
 
-def generate(seed: int = HELDOUT_SEED, counts: dict[str, int] | None = None,
-             templates: dict[str, list[tuple[str, str]]] | None = None, prefix: str = "ho",
-             slots: dict[str, tuple[Slot, str | None, str]] | None = None) -> Iterator[dict[str, Any]]:
+def generate(
+    seed: int = HELDOUT_SEED,
+    counts: dict[str, int] | None = None,
+    templates: dict[str, list[tuple[str, str]]] | None = None,
+    prefix: str = "ho",
+    slots: dict[str, tuple[Slot, str | None, str]] | None = None,
+) -> Iterator[dict[str, Any]]:
     """Deterministic records; ``counts`` scales categories (tests use small counts)."""
     r = random.Random(seed)
     tpl = templates or T
@@ -1031,8 +1740,14 @@ def generate(seed: int = HELDOUT_SEED, counts: dict[str, int] | None = None,
             lang, template = r.choice(tpl[cat])
             text, spans, decoys = _render(r, template, slots or SLOTS)
             n += 1
-            yield {"id": f"{prefix}-{n:05d}", "category": cat, "lang": lang, "text": text,
-                   "spans": spans, "decoys": decoys}
+            yield {
+                "id": f"{prefix}-{n:05d}",
+                "category": cat,
+                "lang": lang,
+                "text": text,
+                "spans": spans,
+                "decoys": decoys,
+            }
 
 
 def write_jsonl(path: str, seed: int = HELDOUT_SEED) -> int:

@@ -42,10 +42,14 @@ class TenantKeys:
     def key(self, tenant: str) -> bytes:
         k = self._cache.get(tenant)
         if k is None:
-            k = HKDF(hashes.SHA256(), 32, salt=None, info=b"cg-pii-hash:" + tenant.encode()).derive(self._master)
+            k = HKDF(hashes.SHA256(), 32, salt=None, info=b"cg-pii-hash:" + tenant.encode()).derive(
+                self._master
+            )
             self._cache[tenant] = k
         return k
 
     def token(self, tenant: str, entity_type: str, normalized_value: str, length: int = 16) -> str:
-        mac = hmac.new(self.key(tenant), entity_type.encode() + b"\x00" + normalized_value.encode(), hashlib.sha256)
+        mac = hmac.new(
+            self.key(tenant), entity_type.encode() + b"\x00" + normalized_value.encode(), hashlib.sha256
+        )
         return mac.hexdigest()[:length]

@@ -11,7 +11,15 @@ from typing import Any
 
 KEEP = frozenset({"ner", "tok2vec", "transformer"})
 # Components of the standard pipelines that names do not need (excluded at load: faster than removing).
-SKIP = ("tagger", "parser", "attribute_ruler", "lemmatizer", "senter", "morphologizer", "trainable_lemmatizer")
+SKIP = (
+    "tagger",
+    "parser",
+    "attribute_ruler",
+    "lemmatizer",
+    "senter",
+    "morphologizer",
+    "trainable_lemmatizer",
+)
 
 
 @lru_cache(maxsize=4)
@@ -20,7 +28,9 @@ def load_ner_pipeline(model: str) -> Any:
     import spacy
 
     if not (spacy.util.is_package(model) or spacy.util.ensure_path(model).exists()):
-        raise OSError(f"spaCy model {model!r} is not installed (pip install it; nothing is downloaded at run time)")
+        raise OSError(
+            f"spaCy model {model!r} is not installed (pip install it; nothing is downloaded at run time)"
+        )
     nlp = spacy.load(model, exclude=list(SKIP))
     drop = [p for p in nlp.pipe_names if p not in KEEP]
     for name in drop:

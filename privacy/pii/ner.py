@@ -31,8 +31,17 @@ from spacy.lang.de.stop_words import STOP_WORDS as _DE_STOP
 
 # German capitalises every noun: in German text the model's single capitalised words and phrases
 # with function words ("Vielen Dank", "Ihre Bestellung", "Der Techniker") are not names.
-_DE_HINT = re.compile(r"(?<![A-Za-z])(?:und|(?i:der|die|das|bitte|vielen)|nicht|Sie|Ihre?|Ihnen|ist|wird|für|mit|auf|sehr|Grüßen|zwischen|kommt|am)(?![A-Za-z])")
-_DE_FUNCTION = frozenset(w for w in _DE_STOP if w not in {"von", "van", "de", "der", "den", "zu"}) | {"vielen", "dank", "geehrte", "geehrter", "damen", "herren"}
+_DE_HINT = re.compile(
+    r"(?<![A-Za-z])(?:und|(?i:der|die|das|bitte|vielen)|nicht|Sie|Ihre?|Ihnen|ist|wird|für|mit|auf|sehr|Grüßen|zwischen|kommt|am)(?![A-Za-z])"
+)
+_DE_FUNCTION = frozenset(w for w in _DE_STOP if w not in {"von", "van", "de", "der", "den", "zu"}) | {
+    "vielen",
+    "dank",
+    "geehrte",
+    "geehrter",
+    "damen",
+    "herren",
+}
 
 # Capitalised word: ASCII or Latin-1/Latin Extended-A capital, then at least one lower-case letter.
 _CAP_WORD = re.compile(r"(?<![0-9A-Za-zß-öø-ÿā-žƀ-ɏḀ-ỿ_@./\\-])[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’\-]+")
@@ -43,6 +52,8 @@ _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-
 
 def _blank_cjk(text: str) -> str:
     return _CJK.sub(lambda m: " " * len(m.group()), text) if _CJK.search(text) else text
+
+
 # Words that start sentences or are capitalised without being names.
 _COMMON = frozenset(
     """
@@ -115,12 +126,41 @@ def windows(text: str, spans: Sequence[tuple[int, int]], width: int) -> list[tup
 _LOWER = "a-zß-öø-ÿā-žƀ-ɏḀ-ỿ'’"
 _NAME_WORD = rf"(?:[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ]['’])?[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+(?:[A-Z][{_LOWER}]+)?(?:-[A-ZÀ-ÖØ-ÞĀ-ŽḀ-Ỿ][{_LOWER}]+)?"
 _INITIAL = r"[A-Z]\."  # a middle initial: "Dağhan A. Zhu"
-_DE_NOUN_ENDINGS = ("ung", "heit", "keit", "schaft", "zeit", "nummer", "schrift", "stelle", "kosten", "vertrag",
-                    "dienst", "teil", "adresse", "anschrift", "zentrale", "abteilung", "leistung", "lieferung",
-                    "sendung", "datum", "betrag", "konto", "gebühr", "service", "mitarbeiter", "filiale")
-_PARTICLE_WORDS = frozenset("van von de der den da del della di du la le dos das bin al auch st. ben el ní ó mac".split())
+_DE_NOUN_ENDINGS = (
+    "ung",
+    "heit",
+    "keit",
+    "schaft",
+    "zeit",
+    "nummer",
+    "schrift",
+    "stelle",
+    "kosten",
+    "vertrag",
+    "dienst",
+    "teil",
+    "adresse",
+    "anschrift",
+    "zentrale",
+    "abteilung",
+    "leistung",
+    "lieferung",
+    "sendung",
+    "datum",
+    "betrag",
+    "konto",
+    "gebühr",
+    "service",
+    "mitarbeiter",
+    "filiale",
+)
+_PARTICLE_WORDS = frozenset(
+    "van von de der den da del della di du la le dos das bin al auch st. ben el ní ó mac".split()
+)
 _PARTICLE = r"(?:van|von|de|der|den|da|del|della|di|du|la|le|dos|das|bin|al|auch|st\.|St\.|ben|el|ní|ó|mac|van den|van der|de la)"
-_PERSON_SHAPE = re.compile(rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}")
+_PERSON_SHAPE = re.compile(
+    rf"{_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}"
+)
 # A cue that introduces a person, then two or three capitalised words: a name even when the
 # small NER model misses it or calls it an ORG. Written from general English usage.
 _CUED_NAME = re.compile(
@@ -146,11 +186,17 @@ _BEFORE_VERB = re.compile(
 # A mention ("@Viktor"), a speaker at the start of a line ("Thảo MacLeod: ..."), the first of a list
 # of names ("Femi Yates, Lorena Underwood and ..."), a lone first name before a reporting verb.
 _MENTION = re.compile(rf"(?<![\w.])@({_NAME_WORD})")
-_SPEAKER = re.compile(rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}):")
-_LIST_HEAD = re.compile(rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
-                        rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))")
-_FIRST_BEFORE_VERB = re.compile(rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
-                                r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)")
+_SPEAKER = re.compile(
+    rf"(?m)^[ \t]*({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}):"
+)
+_LIST_HEAD = re.compile(
+    rf"({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}),[ \t]+"
+    rf"(?={_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}}(?:,|[ \t]+and\b))"
+)
+_FIRST_BEFORE_VERB = re.compile(
+    rf"(?<![\w-])({_NAME_WORD})(?=[ \t]+(?:said|says|asked|wrote|replied|mentioned|"
+    r"confirmed|told|thinks|reckons|called|emailed|phoned)\b)"
+)
 # Latin-script names inside Chinese text: "请把文件发给Nate Ikeda。", "Rania MacLeod的账户".
 _HAN_ADJACENT = re.compile(
     rf"(?<=[\u4e00-\u9fff，。：、；！？（])\s?({_NAME_WORD}(?:[ \t]+(?:{_PARTICLE}[ \t]+|{_INITIAL}[ \t]+)?{_NAME_WORD}){{1,2}})"
@@ -214,7 +260,7 @@ def _lone_sentence_start(text: str, sp: tuple[int, int]) -> bool:
     k = a - 1
     while k >= 0 and text[k] in " \t":
         k -= 1
-    if k >= 0 and text[k] not in "\n.!?:;\"(":
+    if k >= 0 and text[k] not in '\n.!?:;"(':
         return False
     return _NEXT_LOWER.match(text, b) is not None
 
@@ -259,8 +305,9 @@ class GatedNer:
             nlp = load_ner_pipeline(self.model)
         self.nlp = nlp
 
-    def analyze_many(self, texts: Sequence[str],
-                     exclude: Sequence[Sequence[tuple[int, int]]] | None = None) -> list[list[RecognizerResult]]:
+    def analyze_many(
+        self, texts: Sequence[str], exclude: Sequence[Sequence[tuple[int, int]]] | None = None
+    ) -> list[list[RecognizerResult]]:
         """PERSON results per text: NER over the joined candidate windows, then the cue rule."""
         if self.nlp is None:
             raise RuntimeError("GatedNer.load() was not called")
@@ -305,8 +352,12 @@ class GatedNer:
             spans = [sp for sp in spans if not _lone_sentence_start(text, sp)]
             if spans and len(_DE_HINT.findall(text, 0, 4000)) >= 2:
                 # German text: a lone capitalised word is a noun (its results are dropped below anyway)
-                spans = [sp for k, sp in enumerate(spans)
-                         if (k > 0 and sp[0] - spans[k - 1][1] <= 4) or (k + 1 < len(spans) and spans[k + 1][0] - sp[1] <= 4)]
+                spans = [
+                    sp
+                    for k, sp in enumerate(spans)
+                    if (k > 0 and sp[0] - spans[k - 1][1] <= 4)
+                    or (k + 1 < len(spans) and spans[k + 1][0] - sp[1] <= 4)
+                ]
             if cued:  # cued spans are disjoint and in order: bisect, not a scan per candidate
                 cued_starts = [a for a, _ in cued]
                 spans = [sp for sp in spans if not _inside(sp, cued, cued_starts)]
@@ -332,8 +383,9 @@ class GatedNer:
                 self._collect(texts[i], joined, segs, doc, results[i])
         return results
 
-    def _collect(self, text: str, joined: str, segs: list[tuple[int, int, int]], doc: Any,
-                 out: list[RecognizerResult]) -> None:
+    def _collect(
+        self, text: str, joined: str, segs: list[tuple[int, int, int]], doc: Any, out: list[RecognizerResult]
+    ) -> None:
         german = len(_DE_HINT.findall(text, 0, 4000)) >= 2
         # doc.ents builds Python Span objects over every token; the arrays are several times cheaper.
         arr = doc.to_array([ENT_IOB, ENT_TYPE, IDX, LENGTH])
@@ -373,8 +425,11 @@ class GatedNer:
                 end = start + len(span)
             if not span:
                 continue
-            if german and (" " not in span or span.split()[0].lower() in _DE_STOP
-                           or any(w.lower() in _DE_FUNCTION for w in span.split())):
+            if german and (
+                " " not in span
+                or span.split()[0].lower() in _DE_STOP
+                or any(w.lower() in _DE_FUNCTION for w in span.split())
+            ):
                 continue
             if label not in self.LABELS:
                 # The small model often calls an unfamiliar name ORG/FAC/PRODUCT: keep it as a

@@ -39,7 +39,9 @@ _WORKER: PIIEngine | None = None
 
 def _init_worker(settings_json: str) -> None:
     global _WORKER
-    _WORKER = PIIEngine(PIISettings.model_validate_json(settings_json).model_copy(update={"cache_entries": 0}))
+    _WORKER = PIIEngine(
+        PIISettings.model_validate_json(settings_json).model_copy(update={"cache_entries": 0})
+    )
     _WORKER.start()
 
 
@@ -69,8 +71,12 @@ class AsyncPIIAnalyzer:
         """Start the workers and wait until each has loaded its models (start-up, not per request)."""
         if self.mode == "process":
             ctx = mp.get_context("spawn")
-            self._pool = cf.ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                                initargs=(self.settings.model_dump_json(),))
+            self._pool = cf.ProcessPoolExecutor(
+                self.workers,
+                mp_context=ctx,
+                initializer=_init_worker,
+                initargs=(self.settings.model_dump_json(),),
+            )
             for f in [self._pool.submit(_ready) for _ in range(self.workers)]:
                 if not f.result():
                     raise RuntimeError("PII worker failed to start")
@@ -88,13 +94,19 @@ class AsyncPIIAnalyzer:
     def _key(self, text: str, tenant: str | None) -> bytes | None:
         if self.settings.cache_entries <= 0 or len(text) > CACHE_MAX_TEXT:
             return None
-        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16,
-                               person=b"cg-pii-cache").digest() + (tenant or "*").encode()
+        return (
+            hashlib.blake2b(
+                text.encode("utf-8", "surrogatepass"), digest_size=16, person=b"cg-pii-cache"
+            ).digest()
+            + (tenant or "*").encode()
+        )
 
     async def analyze_many(self, texts: Sequence[str], tenant: str | None = None) -> list[list[Finding]]:
         total = sum(len(t) for t in texts)
         if total > self.settings.max_chars:
-            raise TextTooLarge(f"text of {total} characters is over the PII limit of {self.settings.max_chars}")
+            raise TextTooLarge(
+                f"text of {total} characters is over the PII limit of {self.settings.max_chars}"
+            )
         out: list[list[Finding] | None] = [None] * len(texts)
         keys = [self._key(t, tenant) for t in texts]
         todo: list[int] = []
@@ -131,7 +143,9 @@ class AsyncPIIAnalyzer:
         loop = asyncio.get_running_loop()
         if self.mode == "thread":
             assert self._engine is not None
-            return await loop.run_in_executor(self._pool, partial(self._engine.analyze_many, texts, tenant, cache=False))
+            return await loop.run_in_executor(
+                self._pool, partial(self._engine.analyze_many, texts, tenant, cache=False)
+            )
         try:
             return await loop.run_in_executor(self._pool, _work, texts, tenant)
         except cf.process.BrokenProcessPool:

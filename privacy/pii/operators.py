@@ -41,7 +41,9 @@ DEFAULT_MASKS: dict[str, MaskSettings] = {
     "EMAIL_ADDRESS": MaskSettings(keep_start=1, keep_end=0),
     "IP_ADDRESS": MaskSettings(keep_start=0, keep_end=0),
 }
-_DIGIT_TYPES = frozenset({"PHONE_NUMBER", "CN_MOBILE", "CREDIT_CARD", "CN_BANK_CARD", "US_SSN", "CN_RESIDENT_ID"})
+_DIGIT_TYPES = frozenset(
+    {"PHONE_NUMBER", "CN_MOBILE", "CREDIT_CARD", "CN_BANK_CARD", "US_SSN", "CN_RESIDENT_ID"}
+)
 
 
 def register(name: str, op: Operator) -> None:
@@ -98,7 +100,9 @@ def _pseudonymize(session: RedactionSession, entity_type: str, value: str) -> st
 
 def _hash(session: RedactionSession, entity_type: str, value: str) -> str:
     if session.keys is None:
-        raise RuntimeError("hash operator configured without a hash key (set pii.hash_key_file or the key env var)")
+        raise RuntimeError(
+            "hash operator configured without a hash key (set pii.hash_key_file or the key env var)"
+        )
     return f"<{entity_type}_{session.keys.token(session.tenant, entity_type, normalize(entity_type, value))}>"
 
 
@@ -133,7 +137,9 @@ class RedactionSession:
             self.numbers[key] = token
         return token
 
-    def operator_for(self, entity_type: str, overrides: dict[str, str] | None = None, response: bool = False) -> str:
+    def operator_for(
+        self, entity_type: str, overrides: dict[str, str] | None = None, response: bool = False
+    ) -> str:
         if overrides and entity_type in overrides:
             op = overrides[entity_type]
         else:

@@ -42,7 +42,9 @@ class PseudonymStore:
     def _cipher(self, tenant: str) -> AESGCM:
         c = self._aead.get(tenant)
         if c is None:
-            key = HKDF(hashes.SHA256(), 32, salt=None, info=b"cg-pii-store:" + tenant.encode()).derive(self._master)
+            key = HKDF(hashes.SHA256(), 32, salt=None, info=b"cg-pii-store:" + tenant.encode()).derive(
+                self._master
+            )
             c = self._aead[tenant] = AESGCM(key)
         return c
 
@@ -58,7 +60,9 @@ class PseudonymStore:
         pipe = self._redis.pipeline(transaction=False)
         for token, value in items.items():
             nonce = os.urandom(12)
-            sealed = nonce + cipher.encrypt(nonce, value.encode("utf-8", "surrogatepass"), _aad(tenant, token))
+            sealed = nonce + cipher.encrypt(
+                nonce, value.encode("utf-8", "surrogatepass"), _aad(tenant, token)
+            )
             pipe.set(self._key(tenant, token), sealed, ex=self.ttl)
         await pipe.execute()
 

@@ -124,4 +124,3 @@ class StreamRewriter:
         if self.restore:
             head = self.session.restore(head, self.json_escape)
         return head
-

@@ -38,8 +38,10 @@ log = logging.getLogger("privacy.serve")
 SUPPORTED_LANGUAGES = ("en", "zh")
 NO_RECOGNIZERS = "No matching recognizers were found to serve the request."
 HEALTH_TEXT = b"Presidio Analyzer service is up"
-NOT_FOUND = ("The requested URL was not found on the server. If you entered the URL manually "
-             "please check your spelling and try again.")
+NOT_FOUND = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
+)
 NOT_ALLOWED = "The method is not allowed for the requested URL."
 PATTERNS_TENANT = "__patterns__"  # a profile without NER, for requests that do not ask for PERSON
 JSON = b"application/json"
@@ -59,8 +61,13 @@ def _parse_error(detail: str) -> ApiError:
 class PresidioApp:
     """ASGI app; ``startup()`` loads the engine (lifespan does it under uvicorn)."""
 
-    def __init__(self, settings: PIISettings | None = None, *, tenant: str | None = None,
-                 max_body_bytes: int = 8 * 1_048_576) -> None:
+    def __init__(
+        self,
+        settings: PIISettings | None = None,
+        *,
+        tenant: str | None = None,
+        max_body_bytes: int = 8 * 1_048_576,
+    ) -> None:
         s = settings or PIISettings()
         # Whose allow/deny lists apply (the pii settings' tenants); None: the defaults.
         self.tenant = tenant if tenant and tenant in s.tenants else None
@@ -117,8 +124,13 @@ class PresidioApp:
         except Exception as exc:  # never echo the exception: it may quote the text
             log.error("privacy serve: internal error (%s) on %s", type(exc).__name__, scope["path"])
             status, out, ctype = 500, b'{"error":"Internal server error"}', JSON
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", ctype), (b"content-length", str(len(out)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(out)).encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": out})
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
@@ -195,13 +207,16 @@ class PresidioApp:
             else:
                 found = self.engine.analyze_many(texts, tenant)
         except TextTooLarge:
-            raise ApiError(413, f"The text is over the limit of {self.settings.max_chars} characters.") from None
+            raise ApiError(
+                413, f"The text is over the limit of {self.settings.max_chars} characters."
+            ) from None
         out: list[list[dict[str, Any]]] = []
         for t, per_text in zip(texts, found, strict=True):
             items = [(f.entity_type, f.start, f.end, f.score) for f in per_text]
             for rec in ad_hoc:
-                items.extend((r.entity_type, r.start, r.end, r.score)
-                             for r in rec.analyze(t, rec.supported_entities))
+                items.extend(
+                    (r.entity_type, r.start, r.end, r.score) for r in rec.analyze(t, rec.supported_entities)
+                )
             rows = []
             for et, start, end, score in items:
                 if wanted is not None and et not in wanted:
@@ -210,8 +225,15 @@ class PresidioApp:
                     continue
                 if allow is not None and allow(t[start:end]):
                     continue
-                rows.append({"analysis_explanation": None, "end": end, "entity_type": et,
-                             "score": score, "start": start})
+                rows.append(
+                    {
+                        "analysis_explanation": None,
+                        "end": end,
+                        "entity_type": et,
+                        "score": score,
+                        "start": start,
+                    }
+                )
             rows.sort(key=lambda r: (r["start"], r["end"]))
             out.append(rows)
         return orjson.dumps(out if batch else out[0])

@@ -18,10 +18,14 @@ from commandline import OK
 from privacy.pii.cli import common_options
 
 
-@click.command(help="Serve Presidio's /analyze and /anonymize REST API with our PII engine: anything that calls "
-                    "Presidio over HTTP switches by changing one URL.")
+@click.command(
+    help="Serve Presidio's /analyze and /anonymize REST API with our PII engine: anything that calls "
+    "Presidio over HTTP switches by changing one URL."
+)
 @click.option("--host", default="127.0.0.1", show_default=True, help="address to listen on")
-@click.option("--port", type=int, default=3000, show_default=True, help="port (Presidio's; 0 picks a free one)")
+@click.option(
+    "--port", type=int, default=3000, show_default=True, help="port (Presidio's; 0 picks a free one)"
+)
 @click.option("--max-chars", type=int, help="largest text (characters per request) the engine accepts")
 @common_options
 def main(**opts: Any) -> int:
@@ -42,8 +46,15 @@ def main(**opts: Any) -> int:
     sock.listen(2048)
     sock.set_inheritable(True)
     port = sock.getsockname()[1]
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False,
-                            loop="auto", http="auto", timeout_keep_alive=30)
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        loop="auto",
+        http="auto",
+        timeout_keep_alive=30,
+    )
     server = uvicorn.Server(config)
 
     async def serve() -> None:

@@ -55,13 +55,21 @@ class Redaction:
         self._broadcasts.clear()
 
 
-def spark_session(master: str = "local[2]", app_name: str = "privacy-redact", conf: dict[str, str] | None = None,
-                  log_level: str = "WARN") -> SparkSession:
+def spark_session(
+    master: str = "local[2]",
+    app_name: str = "privacy-redact",
+    conf: dict[str, str] | None = None,
+    log_level: str = "WARN",
+) -> SparkSession:
     """A session whose Python workers run this interpreter (and see this PYTHONPATH)."""
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     b = SparkSession.builder.master(master).appName(app_name)
-    settings = {"spark.ui.enabled": "false", "spark.sql.shuffle.partitions": "4",
-                "spark.python.worker.reuse": "true", "spark.ui.showConsoleProgress": "false"}
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "4",
+        "spark.python.worker.reuse": "true",
+        "spark.ui.showConsoleProgress": "false",
+    }
     if os.environ.get("PYTHONPATH"):
         settings["spark.executorEnv.PYTHONPATH"] = os.environ["PYTHONPATH"]
     settings.update(conf or {})
@@ -80,8 +88,9 @@ def _claim(marker: str) -> bool:
         return False
 
 
-def _partition_fn(mode: str, columns: list[str], spec_bc: Broadcast, key_bc: Broadcast,
-                  kill_once: str | None) -> Any:
+def _partition_fn(
+    mode: str, columns: list[str], spec_bc: Broadcast, key_bc: Broadcast, kill_once: str | None
+) -> Any:
     def redact_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         r = redactor(spec_bc.value, key_bc.value)
         for n, pdf in enumerate(batches):
@@ -103,8 +112,16 @@ def _partition_fn(mode: str, columns: list[str], spec_bc: Broadcast, key_bc: Bro
     return redact_partition
 
 
-def _run(df: DataFrame, mode: str, fields: list[str], settings: PIISettings | None, tenant: str,
-         max_bytes: int | None, persist: bool, kill_once: str | None) -> Redaction:
+def _run(
+    df: DataFrame,
+    mode: str,
+    fields: list[str],
+    settings: PIISettings | None,
+    tenant: str,
+    max_bytes: int | None,
+    persist: bool,
+    kill_once: str | None,
+) -> Redaction:
     settings = settings or PIISettings()
     for name in (COUNTS, REASON):
         if name in df.columns:
@@ -116,11 +133,18 @@ def _run(df: DataFrame, mode: str, fields: list[str], settings: PIISettings | No
             if c not in types:
                 raise JobError(f"no column {c!r} in the input (columns: {', '.join(df.columns)})")
             if not isinstance(types[c], StringType | BinaryType):
-                raise JobError(f"column {c!r} is {types[c].simpleString()}; only string or binary columns hold text")
+                raise JobError(
+                    f"column {c!r} is {types[c].simpleString()}; only string or binary columns hold text"
+                )
     sc = df.sparkSession.sparkContext
     spec_bc, key_bc = sc.broadcast(spec), sc.broadcast(key)
-    schema = StructType([*df.schema.fields, StructField(COUNTS, MapType(StringType(), IntegerType()), True),
-                         StructField(REASON, StringType(), True)])
+    schema = StructType(
+        [
+            *df.schema.fields,
+            StructField(COUNTS, MapType(StringType(), IntegerType()), True),
+            StructField(REASON, StringType(), True),
+        ]
+    )
     fn = _partition_fn(mode, list(spec.fields), spec_bc, key_bc, kill_once)
     combined = df.mapInPandas(fn, schema)
     if persist:
@@ -130,9 +154,16 @@ def _run(df: DataFrame, mode: str, fields: list[str], settings: PIISettings | No
     return Redaction(redacted, rejects, combined, spec, [spec_bc, key_bc])
 
 
-def redact_dataframe(df: DataFrame, fields: list[str], settings: PIISettings | None = None, *,
-                     tenant: str = "default", max_bytes: int | None = None, persist: bool = True,
-                     _kill_once: str | None = None) -> Redaction:
+def redact_dataframe(
+    df: DataFrame,
+    fields: list[str],
+    settings: PIISettings | None = None,
+    *,
+    tenant: str = "default",
+    max_bytes: int | None = None,
+    persist: bool = True,
+    _kill_once: str | None = None,
+) -> Redaction:
     """Redact the named string/binary columns of ``df``.
 
     ``redacted``: the input columns (named ones redacted) plus ``pii_findings``
@@ -143,9 +174,16 @@ def redact_dataframe(df: DataFrame, fields: list[str], settings: PIISettings | N
     return _run(df, "columns", fields, settings, tenant, max_bytes, persist, _kill_once)
 
 
-def redact_json_lines(df: DataFrame, fields: list[str], settings: PIISettings | None = None, *,
-                      tenant: str = "default", max_bytes: int | None = None, persist: bool = True,
-                      _kill_once: str | None = None) -> Redaction:
+def redact_json_lines(
+    df: DataFrame,
+    fields: list[str],
+    settings: PIISettings | None = None,
+    *,
+    tenant: str = "default",
+    max_bytes: int | None = None,
+    persist: bool = True,
+    _kill_once: str | None = None,
+) -> Redaction:
     """Redact JSON Lines held one line per row in a binary (or string) column ``value``.
 
     Fields are dotted paths into each record, as for ``privacy redact``; the output
@@ -162,8 +200,17 @@ def read_lines(spark: SparkSession, path: str) -> DataFrame:
     return spark.read.text(path).select(F.col("value").cast("binary").alias("value"))
 
 
-def redact_files(spark: SparkSession, src: str, dst: str, rejects_dst: str, fmt: str, fields: list[str],
-                 settings: PIISettings, tenant: str = "default", max_bytes: int | None = None) -> dict[str, Any]:
+def redact_files(
+    spark: SparkSession,
+    src: str,
+    dst: str,
+    rejects_dst: str,
+    fmt: str,
+    fields: list[str],
+    settings: PIISettings,
+    tenant: str = "default",
+    max_bytes: int | None = None,
+) -> dict[str, Any]:
     """Read ``src`` (parquet or jsonl) through Spark, write ``dst`` and ``rejects_dst`` (directories of
     part files), return the summary: rows, rejects by reason, entities by type."""
     if fmt == "parquet":
@@ -173,8 +220,9 @@ def redact_files(spark: SparkSession, src: str, dst: str, rejects_dst: str, fmt:
     elif fmt == "jsonl":
         job = redact_json_lines(read_lines(spark, src), fields, settings, tenant=tenant, max_bytes=max_bytes)
         job.redacted.select(F.col("value").cast("string")).write.mode("error").text(dst)
-        job.rejects.select(F.col(REASON).alias("reason"), F.col("value").cast("string").alias("line")) \
-            .write.mode("error").json(rejects_dst)
+        job.rejects.select(
+            F.col(REASON).alias("reason"), F.col("value").cast("string").alias("line")
+        ).write.mode("error").json(rejects_dst)
     else:
         raise JobError(f"the spark engine reads parquet or jsonl, not {fmt}")
     try:
@@ -186,13 +234,28 @@ def redact_files(spark: SparkSession, src: str, dst: str, rejects_dst: str, fmt:
 def summarize(job: Redaction) -> dict[str, Any]:
     """Rows, rejects by reason, rows with PII and entities by type: two passes over the cached result."""
     c = job.combined
-    by_reason = c.groupBy(REASON).agg(F.count(F.lit(1)).alias("rows"),
-                                      F.sum(F.when(F.size(F.map_keys(F.col(COUNTS))) > 0, 1).otherwise(0))
-                                      .alias("with_pii")).collect()
+    by_reason = (
+        c.groupBy(REASON)
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.sum(F.when(F.size(F.map_keys(F.col(COUNTS))) > 0, 1).otherwise(0)).alias("with_pii"),
+        )
+        .collect()
+    )
     rows = sum(r["rows"] for r in by_reason)
     reasons = {r[REASON]: r["rows"] for r in by_reason if r[REASON] is not None}
     with_pii = sum(r["with_pii"] or 0 for r in by_reason if r[REASON] is None)
-    ent = c.select(F.explode(COUNTS).alias("entity_type", "n")).groupBy("entity_type").agg(F.sum("n").alias("n"))
+    ent = (
+        c.select(F.explode(COUNTS).alias("entity_type", "n"))
+        .groupBy("entity_type")
+        .agg(F.sum("n").alias("n"))
+    )
     entities = {r["entity_type"]: int(r["n"]) for r in ent.collect()}
-    return {"records": rows, "rejected": sum(reasons.values()), "reject_reasons": dict(sorted(reasons.items())),
-            "records_with_pii": with_pii, "entities": dict(sorted(entities.items())), "key_id": job.spec.key_id}
+    return {
+        "records": rows,
+        "rejected": sum(reasons.values()),
+        "reject_reasons": dict(sorted(reasons.items())),
+        "records_with_pii": with_pii,
+        "entities": dict(sorted(entities.items())),
+        "key_id": job.spec.key_id,
+    }

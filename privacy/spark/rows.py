@@ -64,8 +64,13 @@ class JobSpec:
     @property
     def digest(self) -> str:
         h = hashlib.sha256()
-        for part in (self.settings_json, self.tenant, "\x00".join(self.fields), str(self.max_bytes),
-                     self.key_id or "-"):
+        for part in (
+            self.settings_json,
+            self.tenant,
+            "\x00".join(self.fields),
+            str(self.max_bytes),
+            self.key_id or "-",
+        ):
             h.update(part.encode("utf-8"))
             h.update(b"\x1f")
         return h.hexdigest()
@@ -79,8 +84,9 @@ def operators_used(settings: PIISettings, tenant: str) -> set[str]:
     return ops
 
 
-def prepare(settings: PIISettings, tenant: str, fields: list[str] | tuple[str, ...],
-            max_bytes: int | None = None) -> tuple[JobSpec, bytes | None]:
+def prepare(
+    settings: PIISettings, tenant: str, fields: list[str] | tuple[str, ...], max_bytes: int | None = None
+) -> tuple[JobSpec, bytes | None]:
     """Driver side: the spec, and the tenant's derived key (None when no key is configured).
 
     Fails before any work when a keyed operator is configured without a key, so a
@@ -91,8 +97,10 @@ def prepare(settings: PIISettings, tenant: str, fields: list[str] | tuple[str, .
         raise JobError("name at least one field to redact (--fields a,b)")
     master = load_master_secret(settings.hash_key_file, settings.hash_key_env)
     if master is None and operators_used(settings, tenant) & KEYED_OPERATORS:
-        raise JobError("the hash/pseudonymize operator needs a key: set pii.hash_key_file or the "
-                       f"{settings.hash_key_env or 'hash key'} environment variable")
+        raise JobError(
+            "the hash/pseudonymize operator needs a key: set pii.hash_key_file or the "
+            f"{settings.hash_key_env or 'hash key'} environment variable"
+        )
     key = TenantKeys(master).key(tenant) if master is not None else None
     key_id = hmac.new(key, b"cg-pii-key-id", hashlib.sha256).hexdigest()[:16] if key else None
     clean = settings.model_copy(update={"hash_key_file": None, "hash_key_env": None})
@@ -162,8 +170,9 @@ class RowRedactor:
             start = end
         return out, counts
 
-    def _redact_safely(self, texts: list[str], owners: list[int], reasons: list[str | None]
-                       ) -> tuple[list[str | None], list[Counter[str]]]:
+    def _redact_safely(
+        self, texts: list[str], owners: list[int], reasons: list[str | None]
+    ) -> tuple[list[str | None], list[Counter[str]]]:
         """Redact; if the engine fails on the batch, find the rows it fails on and reject only those."""
         try:
             red, counts = self._redact_texts(texts)
@@ -198,8 +207,9 @@ class RowRedactor:
         return v, None
 
     # -- columns (Spark DataFrame columns, datasets columns) -----------------------------------
-    def redact_columns(self, columns: dict[str, list[Any]]
-                       ) -> tuple[dict[str, list[Any]], list[dict[str, int]], list[str | None]]:
+    def redact_columns(
+        self, columns: dict[str, list[Any]]
+    ) -> tuple[dict[str, list[Any]], list[dict[str, int]], list[str | None]]:
         """Redact whole columns; returns the new columns, counts per row and reject reasons per row.
 
         Missing values (None/NaN) stay missing. A rejected row keeps its original values

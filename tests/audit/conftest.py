@@ -25,8 +25,11 @@ def key_files(tmp_path: Path) -> dict[str, str]:
     d = tmp_path / "keys"
     keys.write_signing_key(d / "signing-key.pem")
     keys.write_subject_key(d / "subject-key")
-    return {"signing_key_file": str(d / "signing-key.pem"), "subject_key_file": str(d / "subject-key"),
-            "public_key": str(d / "signing-key.pub.pem")}
+    return {
+        "signing_key_file": str(d / "signing-key.pem"),
+        "subject_key_file": str(d / "subject-key"),
+        "public_key": str(d / "signing-key.pub.pem"),
+    }
 
 
 @pytest.fixture

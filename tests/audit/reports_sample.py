@@ -64,16 +64,33 @@ compliance:
 ORIGIN = "compliance-gateway/audit/sample"
 
 
-def _event(i: int, *, status: int = 200, upstream: str | None = "gpu-eu", code: str | None = None,
-           reasons: list[str] | None = None, pii: dict[str, int] | None = None, model: str = "qwen2.5-7b-instruct",
-           roles: list[str] | None = None) -> dict[str, Any]:
+def _event(
+    i: int,
+    *,
+    status: int = 200,
+    upstream: str | None = "gpu-eu",
+    code: str | None = None,
+    reasons: list[str] | None = None,
+    pii: dict[str, int] | None = None,
+    model: str = "qwen2.5-7b-instruct",
+    roles: list[str] | None = None,
+) -> dict[str, Any]:
     p: dict[str, Any] = {
-        "request_id": f"req-{i:04d}", "route": "chat", "model": model, "upstream": upstream, "stream": False,
-        "status": status, "error_code": code, "decision": "allow" if status < 400 else "deny",
-        "roles": roles if roles is not None else ["user"], "prompt_tokens": 120 + 7 * i,
+        "request_id": f"req-{i:04d}",
+        "route": "chat",
+        "model": model,
+        "upstream": upstream,
+        "stream": False,
+        "status": status,
+        "error_code": code,
+        "decision": "allow" if status < 400 else "deny",
+        "roles": roles if roles is not None else ["user"],
+        "prompt_tokens": 120 + 7 * i,
         "completion_tokens": 40 if status == 200 else 0,
         "timings_ms": {"auth": 0.21, "ratelimit": 0.05, "pii": 3.4, "policy": 0.8, "upstream": 180.5},
-        "pii": pii or {}, "host": "proxy"}
+        "pii": pii or {},
+        "host": "proxy",
+    }
     if reasons is not None:
         p["deny_reasons"] = reasons
     return p
@@ -87,16 +104,36 @@ def events() -> list[tuple[int, str | None, str | None, dict[str, Any]]]:
         (1, "acme", "bob", _event(3, upstream="gpu-us", pii={"PERSON": 2})),
         (1, None, None, _event(4, status=401, upstream=None, code="token_expired", roles=[])),
         (1, "globex", "carol", _event(5, upstream="default")),
-        (2, "acme", "alice", _event(6, status=403, code="policy_denied", upstream="gpu-us",
-                                    reasons=["none of the roles [user] may use model llama-3.1-70b-instruct"],
-                                    model="llama-3.1-70b-instruct")),
+        (
+            2,
+            "acme",
+            "alice",
+            _event(
+                6,
+                status=403,
+                code="policy_denied",
+                upstream="gpu-us",
+                reasons=["none of the roles [user] may use model llama-3.1-70b-instruct"],
+                model="llama-3.1-70b-instruct",
+            ),
+        ),
         (2, "acme", "alice", _event(7, upstream="gpu-us", pii={"CN_MOBILE": 1})),
         (2, "globex", "carol", _event(8, status=429, code="rate_limit_exceeded", upstream="default")),
         (2, None, None, _event(9, status=401, upstream=None, code="invalid_signature", roles=[])),
         (2, "globex", "dave", _event(10, status=502, code="bad_gateway", upstream="default")),
-        (3, "acme", "alice", _event(11, status=403, code="policy_denied", upstream="gpu-eu",
-                                    reasons=["personal data of type US_SSN may not be sent to this model"],
-                                    pii={"US_SSN": 1})),
+        (
+            3,
+            "acme",
+            "alice",
+            _event(
+                11,
+                status=403,
+                code="policy_denied",
+                upstream="gpu-eu",
+                reasons=["personal data of type US_SSN may not be sent to this model"],
+                pii={"US_SSN": 1},
+            ),
+        ),
         (3, "acme", "alice", _event(12, pii={"EMAIL_ADDRESS": 2})),
         (3, "globex", "carol", _event(13, upstream="default", pii={"IBAN_CODE": 1})),
     ]
@@ -107,11 +144,15 @@ def _fixed_keys(d: Path) -> dict[str, str]:
     d.mkdir(parents=True, exist_ok=True)
     key = Ed25519PrivateKey.from_private_bytes(bytes(range(32)))
     (d / "signing-key.pem").write_bytes(key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    (d / "signing-key.pub.pem").write_bytes(key.public_key().public_bytes(Encoding.PEM,
-                                                                          PublicFormat.SubjectPublicKeyInfo))
+    (d / "signing-key.pub.pem").write_bytes(
+        key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo)
+    )
     (d / "subject-key").write_bytes(base64.b64encode(bytes(range(100, 132))) + b"\n")
-    return {"signing_key_file": str(d / "signing-key.pem"), "subject_key_file": str(d / "subject-key"),
-            "public_key": str(d / "signing-key.pub.pem")}
+    return {
+        "signing_key_file": str(d / "signing-key.pem"),
+        "subject_key_file": str(d / "subject-key"),
+        "public_key": str(d / "signing-key.pub.pem"),
+    }
 
 
 def build(workdir: Path) -> tuple[str, dict[str, str], Path]:
@@ -145,17 +186,34 @@ def build(workdir: Path) -> tuple[str, dict[str, str], Path]:
             for d, tenant, subject, payload in events():
                 day["n"] = d
                 tick["n"] += 7
-                log.append("gateway.request", payload, tenant=tenant, subject=subject,
-                           personal={"client_ip": f"203.0.113.{10 + int(payload['request_id'][-2:])}"}
-                           if subject else None)
+                log.append(
+                    "gateway.request",
+                    payload,
+                    tenant=tenant,
+                    subject=subject,
+                    personal={"client_ip": f"203.0.113.{10 + int(payload['request_id'][-2:])}"}
+                    if subject
+                    else None,
+                )
     finally:
         audit.appender.utc_now = saved
     return url, keys, cfg
 
 
 def export_args(url: str, keys: dict[str, str], cfg: Path, report: str) -> list[str]:
-    args = ["export", "--store", url, "--signing-key-file", keys["signing_key_file"],
-            "--subject-key-file", keys["subject_key_file"], "--report", report, "--config", str(cfg)]
+    args = [
+        "export",
+        "--store",
+        url,
+        "--signing-key-file",
+        keys["signing_key_file"],
+        "--subject-key-file",
+        keys["subject_key_file"],
+        "--report",
+        report,
+        "--config",
+        str(cfg),
+    ]
     return args + (["--subject", "alice"] if report == "access" else [])
 
 
@@ -172,8 +230,16 @@ def render_all(workdir: Path, formats: tuple[str, ...] = ("html",)) -> dict[tupl
         for report in REPORTS:
             for fmt in formats:
                 path = workdir / f"{report}.{fmt}"
-                rc = cli([*export_args(url, keys, cfg, report), "--format", fmt, "--out", str(path),
-                          "--no-checkpoint"])
+                rc = cli(
+                    [
+                        *export_args(url, keys, cfg, report),
+                        "--format",
+                        fmt,
+                        "--out",
+                        str(path),
+                        "--no-checkpoint",
+                    ]
+                )
                 assert rc == 0, f"export {report} {fmt} failed"
                 out[(report, fmt)] = path
     finally:

@@ -9,8 +9,13 @@ from audit import checkpoint as cp
 from audit.errors import CheckpointError
 
 KEY = Ed25519PrivateKey.generate()
-CP = cp.Checkpoint("example.com/log", 42, hashlib.sha256(b"root").digest(), hashlib.sha256(b"chain").digest(),
-                   "2026-01-01T00:00:00.000000Z")
+CP = cp.Checkpoint(
+    "example.com/log",
+    42,
+    hashlib.sha256(b"root").digest(),
+    hashlib.sha256(b"chain").digest(),
+    "2026-01-01T00:00:00.000000Z",
+)
 
 
 def test_note_has_the_c2sp_layout_and_a_signed_note_key_id() -> None:

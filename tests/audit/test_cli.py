@@ -13,8 +13,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "audit", *args], cwd=ROOT, capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "audit", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+    )
 
 
 def test_verify_exit_codes_and_first_bad_record(sqlite_url, key_files, tmp_path) -> None:
@@ -22,8 +28,14 @@ def test_verify_exit_codes_and_first_bad_record(sqlite_url, key_files, tmp_path)
     with open_log(sqlite_url, **keys) as log:
         for i in range(12):
             log.append("gateway.request", {"i": i})
-    ok = run("verify", "--public-key", key_files["public_key"], "--out", str(tmp_path / "r.json"),
-             env={"CG_AUDIT__STORE": sqlite_url})
+    ok = run(
+        "verify",
+        "--public-key",
+        key_files["public_key"],
+        "--out",
+        str(tmp_path / "r.json"),
+        env={"CG_AUDIT__STORE": sqlite_url},
+    )
     assert ok.returncode == 0 and "OK" in ok.stdout
     assert '"records": 12' in (tmp_path / "r.json").read_text()
     import sqlite3
@@ -55,14 +67,31 @@ def test_keygen_checkpoint_and_prune(tmp_path, capsys) -> None:
     assert "PRIVATE" not in out.out + out.err
     url = f"sqlite:///{tmp_path}/log.db"
     keys = ["--signing-key-file", str(kd / "signing-key.pem"), "--subject-key-file", str(kd / "subject-key")]
-    with open_log(url, signing_key_file=kd / "signing-key.pem", subject_key_file=kd / "subject-key",
-                  checkpoint_every=10**6) as log:
+    with open_log(
+        url,
+        signing_key_file=kd / "signing-key.pem",
+        subject_key_file=kd / "subject-key",
+        checkpoint_every=10**6,
+    ) as log:
         log.append("a.b", {})
         log.append("a.b", {})
     assert cli(["checkpoint", "--store", url, *keys]) == 0
     assert "\n2\n" in capsys.readouterr().out
-    assert cli(["prune", "--store", url, "--before", "2999-01-01", "--public-key",
-                str(kd / "signing-key.pub.pem"), *keys]) == 0
+    assert (
+        cli(
+            [
+                "prune",
+                "--store",
+                url,
+                "--before",
+                "2999-01-01",
+                "--public-key",
+                str(kd / "signing-key.pub.pem"),
+                *keys,
+            ]
+        )
+        == 0
+    )
     assert "pruned 2 records" in capsys.readouterr().out
     assert cli(["verify", "--store", url, "--public-key", str(kd / "signing-key.pub.pem")]) == 0
     assert cli(["prune", "--store", url, "--before", "not a date", *keys]) == 2
@@ -84,11 +113,41 @@ def test_erase_unknown_subject_says_so_and_writes_nothing(tmp_path, capsys) -> N
     with open_log(url, signing_key_file=kd / "signing-key.pem", subject_key_file=kd / "subject-key") as log:
         assert log.appender.store.head().size == size  # no erasure record for a stranger
     access = tmp_path / "access.jsonl"
-    assert cli(["export", "--store", url, *keys, "--subject", "mallory", "--report", "access",
-                "--out", str(access)]) == 1
+    assert (
+        cli(
+            [
+                "export",
+                "--store",
+                url,
+                *keys,
+                "--subject",
+                "mallory",
+                "--report",
+                "access",
+                "--out",
+                str(access),
+            ]
+        )
+        == 1
+    )
     assert access.exists() and "no such subject" in capsys.readouterr().err
-    assert cli(["export", "--store", url, *keys, "--subject", "alice", "--report", "access",
-                "--out", str(access)]) == 0
+    assert (
+        cli(
+            [
+                "export",
+                "--store",
+                url,
+                *keys,
+                "--subject",
+                "alice",
+                "--report",
+                "access",
+                "--out",
+                str(access),
+            ]
+        )
+        == 0
+    )
     capsys.readouterr()
     # A real subject: --json on stdout, --out to a file, the same data.
     report = tmp_path / "erase.json"

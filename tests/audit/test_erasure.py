@@ -10,19 +10,34 @@ from .helpers import gateway_event, opened, sqlite_path
 
 async def test_raw_subject_and_personal_data_never_reach_the_file(sqlite_url, writer_keys) -> None:
     async with open_writer(sqlite_url, **writer_keys) as w:
-        await asyncio.gather(*[w.submit("gateway.request", gateway_event(i), tenant="acme",
-                                        subject="alice@example.com", personal={"client_ip": "203.0.113.99"})
-                               for i in range(20)])
+        await asyncio.gather(
+            *[
+                w.submit(
+                    "gateway.request",
+                    gateway_event(i),
+                    tenant="acme",
+                    subject="alice@example.com",
+                    personal={"client_ip": "203.0.113.99"},
+                )
+                for i in range(20)
+            ]
+        )
     raw = b"".join(p.read_bytes() for p in sqlite_path(sqlite_url).parent.glob("audit.db*"))
     assert b"alice@example.com" not in raw
     assert b"203.0.113.99" not in raw
 
 
-def test_erasure_shreds_personal_data_and_keeps_the_log_verifiable(sqlite_url, writer_keys, public_key) -> None:
+def test_erasure_shreds_personal_data_and_keeps_the_log_verifiable(
+    sqlite_url, writer_keys, public_key
+) -> None:
     with open_log(sqlite_url, **writer_keys) as log:
         for i in range(10):
-            log.append("gateway.request", gateway_event(i), subject="alice" if i % 2 else "bob",
-                       personal={"client_ip": f"198.51.100.{i}"})
+            log.append(
+                "gateway.request",
+                gateway_event(i),
+                subject="alice" if i % 2 else "bob",
+                personal={"client_ip": f"198.51.100.{i}"},
+            )
     app = open_appender(sqlite_url, **writer_keys)
     alice, bob = app.subjects.actor("alice"), app.subjects.actor("bob")
     keys_before = app.store.data_keys([alice, bob])
@@ -54,11 +69,15 @@ def test_erasure_shreds_personal_data_and_keeps_the_log_verifiable(sqlite_url, w
 def test_erasure_on_postgres(pg_url, writer_keys, public_key) -> None:
     with open_log(pg_url, **writer_keys) as log:
         for i in range(6):
-            log.append("gateway.request", gateway_event(i), subject=f"s{i % 2}", personal={"client_ip": "192.0.2.1"})
+            log.append(
+                "gateway.request", gateway_event(i), subject=f"s{i % 2}", personal={"client_ip": "192.0.2.1"}
+            )
     app = open_appender(pg_url, **writer_keys)
     res = erase_subject(app, "s1")
     assert res["keys_destroyed"] == 1 and res["erasure_record"] == 6
-    assert set(app.store.data_keys([app.subjects.actor("s0"), app.subjects.actor("s1")])) == {app.subjects.actor("s0")}
+    assert set(app.store.data_keys([app.subjects.actor("s0"), app.subjects.actor("s1")])) == {
+        app.subjects.actor("s0")
+    }
     rep = verify_store(app.store, public_key)
     assert rep.ok and rep.records == 7
     app.store.close()

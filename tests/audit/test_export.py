@@ -27,10 +27,21 @@ def filled(sqlite_url, key_files):  # noqa: ANN201
     keys = {k: v for k, v in key_files.items() if k != "public_key"}
     with open_log(sqlite_url, checkpoint_every=8, **keys) as log:
         for i in range(30):
-            log.append("gateway.request", gateway_event(i), tenant="acme" if i % 3 else "globex",
-                       subject="alice" if i % 2 else "bob", personal={"client_ip": f"198.51.100.{i}"})
-    args = ["--store", sqlite_url, "--signing-key-file", keys["signing_key_file"],
-            "--subject-key-file", keys["subject_key_file"]]
+            log.append(
+                "gateway.request",
+                gateway_event(i),
+                tenant="acme" if i % 3 else "globex",
+                subject="alice" if i % 2 else "bob",
+                personal={"client_ip": f"198.51.100.{i}"},
+            )
+    args = [
+        "--store",
+        sqlite_url,
+        "--signing-key-file",
+        keys["signing_key_file"],
+        "--subject-key-file",
+        keys["subject_key_file"],
+    ]
     return args, load_public_key(key_files["public_key"])
 
 
@@ -46,7 +57,9 @@ def test_exports_verify_on_their_own_and_tampering_is_located(filled, tmp_path: 
     # Change one record's bytes inside the export: that record, and only it, fails.
     text = out.read_text()
     assert text.count("req-7") >= 1
-    out.write_text(text.replace("req-7\\", "req-9\\", 1) if fmt != "csv" else text.replace("req-7", "req-9", 1))
+    out.write_text(
+        text.replace("req-7\\", "req-9\\", 1) if fmt != "csv" else text.replace("req-7", "req-9", 1)
+    )
     rep = verify_export(out, pub)
     assert not rep.ok and rep.first_bad == 7 and rep.records == 19
     if fmt == "csv":  # the readable column was changed, not the signed bytes: caught all the same
@@ -90,7 +103,10 @@ def test_art30_and_activity_reports(filled, tmp_path: Path) -> None:
     recipients = rep["facts"]["recipients"]
     assert [r["upstream"] for r in recipients] == ["gpu-eu", "gpu-us"]
     assert recipients[0]["forwarded"] == 24  # the 6 policy denials never left the gateway
-    assert [(r["location"], r["transfer"]) for r in recipients] == [("EEA", None), ("US", None)]  # no controller
+    assert [(r["location"], r["transfer"]) for r in recipients] == [
+        ("EEA", None),
+        ("US", None),
+    ]  # no controller
     assert rep["facts"]["distinct_subjects"] == 2 and rep["facts"]["pii"] == {"EMAIL_ADDRESS": 30}
     html = tmp_path / "activity.html"
     assert cli(["export", *args, "--report", "activity", "--format", "html", "--out", str(html)]) == 0

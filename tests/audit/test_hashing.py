@@ -14,8 +14,18 @@ def _random_value(rng: random.Random, depth: int = 0):  # noqa: ANN202
     if kind == 0:
         return rng.randint(-(2**53) + 1, 2**53 - 1)
     if kind == 1:
-        x = rng.choice([rng.uniform(-1e6, 1e6), rng.random() * 10 ** rng.randint(-9, 25), float(rng.randint(-9, 9)),
-                        1e-7, 5e-5, 1e21, 123.0, -0.0])
+        x = rng.choice(
+            [
+                rng.uniform(-1e6, 1e6),
+                rng.random() * 10 ** rng.randint(-9, 25),
+                float(rng.randint(-9, 9)),
+                1e-7,
+                5e-5,
+                1e21,
+                123.0,
+                -0.0,
+            ]
+        )
         return x if math.isfinite(x) else 0.5
     if kind == 2:
         alphabet = string.printable + "\x00\x01\x1f\x7f\u00e9\u4e2d\u2028\U0001f600"
@@ -39,7 +49,10 @@ def test_canonical_json_is_rfc8785_on_random_documents() -> None:
 
 def test_canonical_json_of_a_gateway_event_sorts_keys_and_has_no_spaces() -> None:
     doc = {"type": "gateway.request", "payload": {"timings_ms": {"pii": 3.25, "auth": 0.5}, "status": 200}}
-    assert canonical_json(doc) == b'{"payload":{"status":200,"timings_ms":{"auth":0.5,"pii":3.25}},"type":"gateway.request"}'
+    assert (
+        canonical_json(doc)
+        == b'{"payload":{"status":200,"timings_ms":{"auth":0.5,"pii":3.25}},"type":"gateway.request"}'
+    )
 
 
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), 2**60, {1: "int key"}])
@@ -56,12 +69,23 @@ def test_domain_separated_hashes() -> None:
     assert len({leaf_hash(d), chain_hash(GENESIS, d), hashlib.sha256(d).digest()}) == 3
 
 
-@pytest.mark.parametrize("payload", [{"t": 1.5}, {"\u00e9t\u00e9": 1.0, "x": 1e-7, "big": 1e22}, {"\U0001f600": [0.0, -0.0]}])
+@pytest.mark.parametrize(
+    "payload", [{"t": 1.5}, {"\u00e9t\u00e9": 1.0, "x": 1e-7, "big": 1e22}, {"\U0001f600": [0.0, -0.0]}]
+)
 def test_record_bodies_are_rfc8785_whichever_path_they_take(payload: dict) -> None:
     from audit.record import make_body
 
     sealed = {"kid": "k1", "n": "bm9uY2U", "ct": "Y2lwaGVy"}
-    body = make_body("2026-01-01T00:00:00.000000Z", "gateway.request", "ab" * 32, "t\u00e9nant", payload, sealed)
-    doc = {"v": 1, "time": "2026-01-01T00:00:00.000000Z", "type": "gateway.request", "actor": "ab" * 32,
-           "tenant": "t\u00e9nant", "payload": payload, "personal": sealed}
+    body = make_body(
+        "2026-01-01T00:00:00.000000Z", "gateway.request", "ab" * 32, "t\u00e9nant", payload, sealed
+    )
+    doc = {
+        "v": 1,
+        "time": "2026-01-01T00:00:00.000000Z",
+        "type": "gateway.request",
+        "actor": "ab" * 32,
+        "tenant": "t\u00e9nant",
+        "payload": payload,
+        "personal": sealed,
+    }
     assert body == rfc8785.dumps(doc)

@@ -83,5 +83,10 @@ def test_proofs_after_pruning_use_the_frontier(pruned: int) -> None:
     assert tree.root() == root
     for i in range(pruned, size):
         verify_inclusion(i, size, LEAVES[i], inclusion_proof(i, size, tree), root)
-    verify_consistency(max(pruned, 16), size, mth(LEAVES[:max(pruned, 16)]), root,
-                       consistency_proof(max(pruned, 16), size, tree))
+    verify_consistency(
+        max(pruned, 16),
+        size,
+        mth(LEAVES[: max(pruned, 16)]),
+        root,
+        consistency_proof(max(pruned, 16), size, tree),
+    )

@@ -19,9 +19,22 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spawn(url: str, n: int, keys: dict, tag: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tests.audit.writer_proc", url, str(n),
-                             keys["signing_key_file"], keys["subject_key_file"], tag],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.audit.writer_proc",
+            url,
+            str(n),
+            keys["signing_key_file"],
+            keys["subject_key_file"],
+            tag,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _acks(lines: list[str]) -> list[int]:
@@ -141,11 +154,18 @@ def test_read_only_database_gives_a_clear_error_not_corruption(writer_keys, publ
             f"subject_key_file={keys['subject_key_file']!r})\n    log.append('a.b', {{'i': 99}})\n"
             "except AuditUnavailable as exc:\n    print('REFUSED', exc); sys.exit(3)\n"
         )
-        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
-                             timeout=60, env={**os.environ, "CG_HOME": str(d / "home")})
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "CG_HOME": str(d / "home")},
+        )
         assert out.returncode == 3, out.stdout + out.stderr
-        assert "REFUSED" in out.stdout and ("read-only" in out.stdout or "readonly" in out.stdout
-                                             or "unable to open" in out.stdout)
+        assert "REFUSED" in out.stdout and (
+            "read-only" in out.stdout or "readonly" in out.stdout or "unable to open" in out.stdout
+        )
         for p in d.glob("ro.db*"):
             p.chmod(0o644)
         assert sql(url, "SELECT seq, body, chain FROM audit_records ORDER BY seq") == before

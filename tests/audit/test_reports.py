@@ -92,8 +92,9 @@ def test_people_see_words_not_python(rendered, report: str, tmp_path: Path) -> N
     if report == "plain":  # a records-only export, no report
         out = tmp_path / "plain.html"
         work = rendered[0]
-        args = sample.export_args(f"sqlite:///{work}/audit.db", sample._fixed_keys(work / "keys"),
-                                  work / "gateway.yaml", "art30")
+        args = sample.export_args(
+            f"sqlite:///{work}/audit.db", sample._fixed_keys(work / "keys"), work / "gateway.yaml", "art30"
+        )
         args = args[: args.index("--report")]
         assert cli([*args, "--format", "html", "--out", str(out), "--no-checkpoint"]) == 0
         t = visible(out.read_text(encoding="utf-8"))
@@ -144,8 +145,22 @@ def test_access_reply_after_erasure_shows_erased(rendered, tmp_path: Path) -> No
     assert cli([*args, "--format", "html", "--out", str(other)]) == 0
     before = " ".join(visible(other.read_text()).sections["records"])
     assert "203.0.113.13" in before
-    assert cli(["erase", "--store", url, "--signing-key-file", keys["signing_key_file"],
-                "--subject-key-file", keys["subject_key_file"], "--subject", "bob"]) == 0
+    assert (
+        cli(
+            [
+                "erase",
+                "--store",
+                url,
+                "--signing-key-file",
+                keys["signing_key_file"],
+                "--subject-key-file",
+                keys["subject_key_file"],
+                "--subject",
+                "bob",
+            ]
+        )
+        == 0
+    )
     assert cli([*args, "--format", "html", "--out", str(other)]) == 0
     t = visible(other.read_text())
     rec = " ".join(t.sections["records"])
@@ -157,9 +172,15 @@ def test_access_reply_after_erasure_shows_erased(rendered, tmp_path: Path) -> No
 def test_art30_record_in_the_authorities_layout(rendered) -> None:
     t = _text(rendered, "art30")
     sec = {k: " ".join(v) for k, v in t.sections.items()}
-    for sid, ref in [("controller", "30(1)(a)"), ("purposes", "30(1)(b)"), ("subjects", "30(1)(c)"),
-                     ("recipients", "30(1)(d)"), ("transfers", "30(1)(e)"), ("retention", "30(1)(f)"),
-                     ("security", "30(1)(g)")]:
+    for sid, ref in [
+        ("controller", "30(1)(a)"),
+        ("purposes", "30(1)(b)"),
+        ("subjects", "30(1)(c)"),
+        ("recipients", "30(1)(d)"),
+        ("transfers", "30(1)(e)"),
+        ("retention", "30(1)(f)"),
+        ("security", "30(1)(g)"),
+    ]:
         assert ref in sec[sid], sid
     assert "Dr. Jana Weber" in sec["controller"] and "DPA-2025-014" in sec["recipients"]
     assert "6 years" in sec["retention"] and "90 days" in sec["retention"] and "90 days" in sec["data"]
@@ -176,13 +197,21 @@ def test_activity_separates_auth_failures_from_policy_denials(rendered) -> None:
     report = next(x for x in json.loads(blob)["lines"] if x["kind"] == "report")["report"]
     facts = report["facts"]
     tot = facts["totals"]
-    assert (tot["requests"], tot["answered"], tot["auth"], tot["policy"], tot["ratelimit"], tot["upstream"]) == \
-        (13, 7, 2, 2, 1, 1)
+    assert (
+        tot["requests"],
+        tot["answered"],
+        tot["auth"],
+        tot["policy"],
+        tot["ratelimit"],
+        tot["upstream"],
+    ) == (13, 7, 2, 2, 1, 1)
     assert facts["per_tenant"]["(not authenticated)"]["auth"] == 2
     assert facts["per_tenant"]["acme"]["policy"] == 2 and facts["per_tenant"]["acme"]["pii_items"] == 8
     assert "unspecified" not in json.dumps(report)
-    assert facts["auth_failures"] == {"(not authenticated): access token expired": 1,
-                                      "(not authenticated): token signature invalid": 1}
+    assert facts["auth_failures"] == {
+        "(not authenticated): access token expired": 1,
+        "(not authenticated): token signature invalid": 1,
+    }
     assert facts["per_day"]["2026-03-02 globex"]["upstream"] == 1
     sec = {k: " ".join(v) for k, v in _text(rendered, "activity").sections.items()}
     assert "US social security number" in sec["redactions"] and "token signature invalid" in sec["auth"]
@@ -236,8 +265,11 @@ def test_pdf_carries_the_verification_data(rendered, report: str, tmp_path: Path
 def _diff_share(a: Image.Image, b: Image.Image) -> float:
     if a.size != b.size:
         return 1.0
-    d = ImageChops.difference(a.convert("RGB"), b.convert("RGB")).convert("L").point(
-        lambda v: 255 if v > PIXEL_DELTA else 0)
+    d = (
+        ImageChops.difference(a.convert("RGB"), b.convert("RGB"))
+        .convert("L")
+        .point(lambda v: 255 if v > PIXEL_DELTA else 0)
+    )
     return sum(1 for v in d.getdata() if v) / (a.size[0] * a.size[1])
 
 
@@ -251,12 +283,17 @@ def test_reports_look_like_their_golden_screenshots(rendered) -> None:
         shot = Image.open(io.BytesIO(screenshot(rendered[1][(report, "html")].read_text(encoding="utf-8"))))
         shots[report] = shot
         share = _diff_share(shot, Image.open(golden))
-        assert share <= TOLERANCE, (f"{report}: {share:.1%} of pixels differ from {golden.name}; if the change is "
-                                    "meant, regenerate with .venv/bin/python -m tests.audit.reports_sample")
+        assert share <= TOLERANCE, (
+            f"{report}: {share:.1%} of pixels differ from {golden.name}; if the change is "
+            "meant, regenerate with .venv/bin/python -m tests.audit.reports_sample"
+        )
     # The tolerance is tight enough to tell the reports apart, and to catch a layout change.
     assert _diff_share(shots["access"], Image.open(sample.DOCS / "art30.png")) > 3 * TOLERANCE
-    narrower = rendered[1][("access", "html")].read_text(encoding="utf-8").replace("max-width: 1100px",
-                                                                                   "max-width: 900px")
+    narrower = (
+        rendered[1][("access", "html")]
+        .read_text(encoding="utf-8")
+        .replace("max-width: 1100px", "max-width: 900px")
+    )
     assert "max-width: 900px" in narrower
     shot = Image.open(io.BytesIO(screenshot(narrower)))
     assert _diff_share(shot, Image.open(sample.DOCS / "access.png")) > 3 * TOLERANCE
@@ -268,19 +305,28 @@ def test_compliance_section_is_validated_with_the_key_named(tmp_path: Path) -> N
     good = {"controller": {"name": "X GmbH", "country": "de"}, "retention": {"audit_records": "2 Years"}}
     c = parse_compliance(good)
     assert c.controller.country == "DE" and c.retention.audit_records == "2 years"
-    for bad, key in [({**good, "controler": {}}, "compliance.controler"),
-                     ({**good, "retention": {"audit_records": "audit prune --before 2026-01-01"}},
-                      "compliance.retention.audit_records"),
-                     ({**good, "controller": {"name": "X", "country": "Germany"}}, "compliance.controller.country"),
-                     ({**good, "recipients": [{"name": "A", "country": "US", "safeguards": "SCC"}]},
-                      "compliance.recipients.0.safeguards")]:
+    for bad, key in [
+        ({**good, "controler": {}}, "compliance.controler"),
+        (
+            {**good, "retention": {"audit_records": "audit prune --before 2026-01-01"}},
+            "compliance.retention.audit_records",
+        ),
+        ({**good, "controller": {"name": "X", "country": "Germany"}}, "compliance.controller.country"),
+        (
+            {**good, "recipients": [{"name": "A", "country": "US", "safeguards": "SCC"}]},
+            "compliance.recipients.0.safeguards",
+        ),
+    ]:
         with pytest.raises(ComplianceConfigError, match=re.escape(key)):
             parse_compliance(bad)
         with pytest.raises(ConfigError, match=re.escape(key)):
             load_config(overrides={"compliance": bad})
     with pytest.raises(ConfigError, match="compliance: .*not configured: gpu-mars"):
-        load_config(overrides={"compliance": {**good, "recipients": [
-            {"name": "A", "country": "US", "upstream": "gpu-mars"}]}})
+        load_config(
+            overrides={
+                "compliance": {**good, "recipients": [{"name": "A", "country": "US", "upstream": "gpu-mars"}]}
+            }
+        )
     assert load_config(overrides={"compliance": good}).compliance.controller.name == "X GmbH"
     # The audit CLI reads the same file, or the section alone.
     section = tmp_path / "compliance.yaml"
@@ -289,28 +335,57 @@ def test_compliance_section_is_validated_with_the_key_named(tmp_path: Path) -> N
     section.write_text("compliance:\n  controller: {name: X GmbH, country: FR, fax: 1}\n")
     with pytest.raises(ComplianceConfigError, match="compliance.controller.fax"):
         load_compliance(section)
-    assert cli(["export", "--report", "art30", "--config", str(section), "--store",
-                f"sqlite:///{tmp_path}/none.db"]) == 2
+    assert (
+        cli(
+            [
+                "export",
+                "--report",
+                "art30",
+                "--config",
+                str(section),
+                "--store",
+                f"sqlite:///{tmp_path}/none.db",
+            ]
+        )
+        == 2
+    )
 
 
-@pytest.mark.parametrize("labels,expected", [
-    ({}, None), ({"region": "eu-central-1"}, "EEA"), ({"region": "us"}, "US"), ({"region": "us-east-1"}, "US"),
-    ({"country": "ch"}, "CH"), ({"region": "de"}, "DE"), ({"region": "ap-northeast-1"}, "JP"),
-    ({"region": "moon-1"}, "?moon-1"), ({"region": "europe-west4"}, "EEA")])
+@pytest.mark.parametrize(
+    "labels,expected",
+    [
+        ({}, None),
+        ({"region": "eu-central-1"}, "EEA"),
+        ({"region": "us"}, "US"),
+        ({"region": "us-east-1"}, "US"),
+        ({"country": "ch"}, "CH"),
+        ({"region": "de"}, "DE"),
+        ({"region": "ap-northeast-1"}, "JP"),
+        ({"region": "moon-1"}, "?moon-1"),
+        ({"region": "europe-west4"}, "EEA"),
+    ],
+)
 def test_locations_from_labels(labels: dict, expected: str | None) -> None:
     assert location_of(labels) == expected
 
 
-_payloads = st.fixed_dictionaries({
-    "status": st.sampled_from([200, 400, 401, 403, 413, 429, 499, 500, 502, 503, 504]) | st.none(),
-    "error_code": st.sampled_from([None, "invalid_signature", "policy_denied", "bad_gateway", "x_y"]),
-    "deny_reasons": st.lists(st.text("abcxyz -[]</>&'\"", min_size=1, max_size=24), max_size=2) | st.none(),
-    "upstream": st.sampled_from([None, "gpu-eu", "gpu-us", "default", "ghost"]),
-    "pii": st.dictionaries(st.sampled_from(["EMAIL_ADDRESS", "NEW_KIND", "PERSON"]), st.integers(-1, 3) | st.none()),
-    "route": st.sampled_from(["chat", "embeddings", "/v1/models", None]),
-    "model": st.text("abcxyz-.", max_size=8) | st.none(),
-})
-_docs = st.lists(st.tuples(_payloads, st.sampled_from([None, "acme", "globex"]), st.integers(1, 9)), max_size=12)
+_payloads = st.fixed_dictionaries(
+    {
+        "status": st.sampled_from([200, 400, 401, 403, 413, 429, 499, 500, 502, 503, 504]) | st.none(),
+        "error_code": st.sampled_from([None, "invalid_signature", "policy_denied", "bad_gateway", "x_y"]),
+        "deny_reasons": st.lists(st.text("abcxyz -[]</>&'\"", min_size=1, max_size=24), max_size=2)
+        | st.none(),
+        "upstream": st.sampled_from([None, "gpu-eu", "gpu-us", "default", "ghost"]),
+        "pii": st.dictionaries(
+            st.sampled_from(["EMAIL_ADDRESS", "NEW_KIND", "PERSON"]), st.integers(-1, 3) | st.none()
+        ),
+        "route": st.sampled_from(["chat", "embeddings", "/v1/models", None]),
+        "model": st.text("abcxyz-.", max_size=8) | st.none(),
+    }
+)
+_docs = st.lists(
+    st.tuples(_payloads, st.sampled_from([None, "acme", "globex"]), st.integers(1, 9)), max_size=12
+)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -319,11 +394,23 @@ def test_reports_hold_for_any_records(items) -> None:  # noqa: ANN001
     """For any records: every request counted once, no Python value in words, no upstream left out."""
     from audit.export import Export, to_html
 
-    cfg = {"upstreams": [{"name": "gpu-eu", "url": "http://a", "labels": {"region": "eu"}},
-                         {"name": "default", "url": "http://b"}]}
+    cfg = {
+        "upstreams": [
+            {"name": "gpu-eu", "url": "http://a", "labels": {"region": "eu"}},
+            {"name": "default", "url": "http://b"},
+        ]
+    }
     comp = parse_compliance({"controller": {"name": "C", "country": "DE"}})
-    docs = [{"time": f"2026-01-0{d}T00:00:00.000000Z", "type": "gateway.request", "tenant": t, "actor": "ab",
-             "payload": p} for p, t, d in items]
+    docs = [
+        {
+            "time": f"2026-01-0{d}T00:00:00.000000Z",
+            "type": "gateway.request",
+            "tenant": t,
+            "actor": "ab",
+            "payload": p,
+        }
+        for p, t, d in items
+    ]
     personal = [(i, {"client_ip": "192.0.2.1"} if i % 2 else "(erased)") for i in range(len(docs))]
     inp = ReportInput(docs, cfg, {"actor": "ab", "subject": "s"}, comp, personal)
     act = activity(inp)

@@ -12,8 +12,13 @@ from .helpers import gateway_event, opened, sql
 def log_url(sqlite_url, writer_keys):  # noqa: ANN201
     with open_log(sqlite_url, checkpoint_every=10, **writer_keys) as log:
         for i in range(40):
-            log.append("gateway.request", gateway_event(i), tenant="acme", subject=f"u{i % 4}",
-                       personal={"client_ip": "192.0.2.7"})
+            log.append(
+                "gateway.request",
+                gateway_event(i),
+                tenant="acme",
+                subject=f"u{i % 4}",
+                personal={"client_ip": "192.0.2.7"},
+            )
     return sqlite_url
 
 
@@ -72,7 +77,11 @@ def test_rehashed_edit_is_caught_by_the_signed_checkpoint(log_url, public_key) -
             body = body.replace(b'"status":200', b'"status":201')
             sql(log_url, "UPDATE audit_records SET body = ? WHERE seq = 26", (body,))
         prev = chain_hash(prev, body)
-        sql(log_url, "UPDATE audit_records SET leaf = ?, chain = ? WHERE seq = ?", (leaf_hash(body), prev, seq))
+        sql(
+            log_url,
+            "UPDATE audit_records SET leaf = ?, chain = ? WHERE seq = ?",
+            (leaf_hash(body), prev, seq),
+        )
     sql(log_url, "UPDATE audit_head SET chain = ?", (prev,))
     rep = _verify(log_url, public_key)
     assert not rep.ok

@@ -11,12 +11,22 @@ from audit.writer import open_writer
 from .helpers import gateway_event, opened, sql
 
 
-async def test_writer_acknowledges_durable_sequence_numbers_in_order(sqlite_url, writer_keys, public_key) -> None:
+async def test_writer_acknowledges_durable_sequence_numbers_in_order(
+    sqlite_url, writer_keys, public_key
+) -> None:
     w = open_writer(sqlite_url, checkpoint_every=50, **writer_keys)
     await w.start()
     assert w.healthy
-    futs = [w.submit("gateway.request", gateway_event(i), tenant="acme", subject=f"user-{i % 7}",
-                     personal={"client_ip": f"10.0.0.{i % 250}"}) for i in range(400)]
+    futs = [
+        w.submit(
+            "gateway.request",
+            gateway_event(i),
+            tenant="acme",
+            subject=f"user-{i % 7}",
+            personal={"client_ip": f"10.0.0.{i % 250}"},
+        )
+        for i in range(400)
+    ]
     seqs = await asyncio.gather(*futs)
     assert seqs == list(range(400))
     # Acknowledged means committed: a second connection sees every record now.
@@ -28,7 +38,9 @@ async def test_writer_acknowledges_durable_sequence_numbers_in_order(sqlite_url,
     s = opened(sqlite_url)
     rep = verify_store(s, public_key)
     assert rep.ok, rep.problems
-    assert rep.records == 401 and rep.signed_size == 401 and rep.checkpoints >= 2  # one per batch that crossed 50, one on close
+    assert (
+        rep.records == 401 and rep.signed_size == 401 and rep.checkpoints >= 2
+    )  # one per batch that crossed 50, one on close
     s.close()
 
 

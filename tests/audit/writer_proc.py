@@ -25,8 +25,15 @@ async def main(url: str, n: int, signing: str, subject: str, tag: str) -> None:
             done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
             for f in done:
                 print(f.result(), flush=True)
-        pending.add(w.submit("gateway.request", {"writer": tag, "i": i}, tenant=tag, subject=f"{tag}-{i % 5}",
-                             personal={"client_ip": "192.0.2.1"}))
+        pending.add(
+            w.submit(
+                "gateway.request",
+                {"writer": tag, "i": i},
+                tenant=tag,
+                subject=f"{tag}-{i % 5}",
+                personal={"client_ip": "192.0.2.1"},
+            )
+        )
     for f in asyncio.as_completed(pending):
         print(await f, flush=True)
     await w.aclose()

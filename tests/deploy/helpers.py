@@ -44,8 +44,13 @@ def objects() -> list[tuple[Path, dict[str, Any]]]:
 
 
 def find(kind: str, name: str | None = None, path: Path | None = None) -> dict[str, Any]:
-    found = [d for p, d in objects() if d.get("kind") == kind and (name is None or d["metadata"]["name"] == name)
-             and (path is None or p == path)]
+    found = [
+        d
+        for p, d in objects()
+        if d.get("kind") == kind
+        and (name is None or d["metadata"]["name"] == name)
+        and (path is None or p == path)
+    ]
     assert len(found) == 1, f"expected one {kind} {name or ''} in deploy/, found {len(found)}"
     return found[0]
 
@@ -59,8 +64,11 @@ def container(pod_spec: dict[str, Any], name: str, init: bool = False) -> dict[s
 
 def expand_k8s_refs(value: str, env: dict[str, str]) -> str:
     """Kubernetes' $(VAR) expansion in env values: defined names expand, $$ escapes, the rest stays."""
-    return re.sub(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                  lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)), value)
+    return re.sub(
+        r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+        lambda m: "$" if m.group(0) == "$$" else env.get(m.group(1), m.group(0)),
+        value,
+    )
 
 
 def container_environ(c: dict[str, Any], secret_value: str) -> dict[str, str]:
@@ -98,8 +106,12 @@ def catalogue() -> dict[str, Series]:
     families = {m.name: m.type for m in gm.registry.collect()}
     labels = {w._name: tuple(w._labelnames) for w in vars(gm).values() if isinstance(w, MetricWrapperBase)}
     assert set(labels) == set(families), "GatewayMetrics holds metrics outside its registry"
-    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_sum", "_count"),
-                "summary": ("", "_sum", "_count")}
+    suffixes = {
+        "counter": ("_total",),
+        "gauge": ("",),
+        "histogram": ("_bucket", "_sum", "_count"),
+        "summary": ("", "_sum", "_count"),
+    }
     out: dict[str, Series] = {}
     for name, kind in families.items():
         for suffix in suffixes[kind]:
@@ -108,13 +120,26 @@ def catalogue() -> dict[str, Series]:
     return out
 
 
-PROMQL_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "and", "or",
-                   "unless", "bool", "inf", "nan"}
+PROMQL_KEYWORDS = {
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "inf",
+    "nan",
+}
 
 
 def _strip_promql(expr: str) -> str:
-    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)                     # strings
-    expr = re.sub(r"\[[^\]]*\]", " ", expr)                               # range selectors
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', '""', expr)  # strings
+    expr = re.sub(r"\[[^\]]*\]", " ", expr)  # range selectors
     expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", expr)
     return expr
 
@@ -135,8 +160,10 @@ def promql_selectors(expr: str) -> list[tuple[str, set[str]]]:
 def promql_metric_names(expr: str) -> set[str]:
     """Identifiers in a PromQL expression that name metrics (not functions, keywords, labels)."""
     s = _strip_promql(expr)
-    s = re.sub(r"\{[^}]*\}", " ", s)                                       # label matchers
-    s = re.sub(r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:[smhdwy]|ms)?\b", " ", s)  # numbers, durations
+    s = re.sub(r"\{[^}]*\}", " ", s)  # label matchers
+    s = re.sub(
+        r"(?<![A-Za-z0-9_.])\d+(?:\.\d+)?(?:e[+-]?\d+)?(?:[smhdwy]|ms)?\b", " ", s
+    )  # numbers, durations
     names = set()
     for m in re.finditer(r"([A-Za-z_:][A-Za-z0-9_:]*)\s*(\()?", s):
         if m.group(2) or m.group(1).lower() in PROMQL_KEYWORDS:

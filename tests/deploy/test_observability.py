@@ -88,13 +88,22 @@ def test_the_catalogue_is_read_from_the_gateway() -> None:
     cat = catalogue()
     assert cat["gateway_requests_total"].labels == {"route", "status", "tenant"}
     assert "gateway_requests" not in cat  # counters only as _total
-    assert {"gateway_stage_seconds_bucket", "gateway_stage_seconds_count", "gateway_requests_in_flight"} <= set(cat)
-    assert "le" in cat["gateway_stage_seconds_bucket"].labels and "le" not in cat["gateway_stage_seconds_sum"].labels
+    assert {
+        "gateway_stage_seconds_bucket",
+        "gateway_stage_seconds_count",
+        "gateway_requests_in_flight",
+    } <= set(cat)
+    assert (
+        "le" in cat["gateway_stage_seconds_bucket"].labels
+        and "le" not in cat["gateway_stage_seconds_sum"].labels
+    )
 
 
 def test_the_promql_reader_finds_metrics_and_rejects_unknown_ones() -> None:
-    expr = ('histogram_quantile(0.99, sum by (le, stage) (rate(gateway_stage_seconds_bucket{job="x", '
-            'stage=~"a|b"}[5m] offset 1h))) > 1e-3 and on (stage) up')
+    expr = (
+        'histogram_quantile(0.99, sum by (le, stage) (rate(gateway_stage_seconds_bucket{job="x", '
+        'stage=~"a|b"}[5m] offset 1h))) > 1e-3 and on (stage) up'
+    )
     assert promql_metric_names(expr) == {"gateway_stage_seconds_bucket", "up"}
     assert grouping_labels(expr) == {"le", "stage"}
     _check_expr(expr, "sample")
@@ -114,8 +123,14 @@ def test_alerts_use_only_real_metric_and_label_names() -> None:
         assert r["alert"] and r["labels"]["severity"] in {"warning", "critical"}
         assert r["annotations"]["summary"] and r["annotations"]["description"]
         used |= _check_expr(r["expr"], r["alert"])
-    assert {"gateway_requests_total", "gateway_denials_total", "gateway_stage_seconds_bucket",
-            "gateway_upstream_first_byte_seconds_bucket", "gateway_requests_in_flight", "up"} <= used
+    assert {
+        "gateway_requests_total",
+        "gateway_denials_total",
+        "gateway_stage_seconds_bucket",
+        "gateway_upstream_first_byte_seconds_bucket",
+        "gateway_requests_in_flight",
+        "up",
+    } <= used
 
 
 def test_alerts_cover_the_fail_closed_codes_and_every_stage_budget() -> None:
@@ -123,8 +138,10 @@ def test_alerts_cover_the_fail_closed_codes_and_every_stage_budget() -> None:
     for code in ("audit_unavailable", "dependency_unavailable"):
         assert f'code="{code}"' in exprs
     for stage in ("auth", "route", "ratelimit", "pii", "policy", "audit"):
-        assert any("gateway_stage_seconds_bucket" in r["expr"] and stage in r["expr"] and "0.99" in r["expr"]
-                   for r in _rules()), f"no p99 budget alert for stage {stage}"
+        assert any(
+            "gateway_stage_seconds_bucket" in r["expr"] and stage in r["expr"] and "0.99" in r["expr"]
+            for r in _rules()
+        ), f"no p99 budget alert for stage {stage}"
 
 
 def test_stage_label_values_in_alerts_are_real_stage_names() -> None:
@@ -163,16 +180,24 @@ def test_dashboard_uses_only_real_metric_and_label_names() -> None:
         selector, label = label_values_queries(var["query"]["query"])
         names = _check_expr(selector, f"variable {var['name']}")
         assert all(label in catalogue()[n].labels | TARGET_LABELS for n in names), var["name"]
-    assert {"gateway_requests_total", "gateway_stage_seconds_bucket", "gateway_upstream_first_byte_seconds_bucket",
-            "gateway_denials_total", "gateway_pii_entities_total", "gateway_tokens_total"} <= used
+    assert {
+        "gateway_requests_total",
+        "gateway_stage_seconds_bucket",
+        "gateway_upstream_first_byte_seconds_bucket",
+        "gateway_denials_total",
+        "gateway_pii_entities_total",
+        "gateway_tokens_total",
+    } <= used
 
 
 def test_dashboard_has_the_required_breakdowns() -> None:
     exprs = _dashboard_queries()
 
     def has(metric: str, *labels: str, quantile: str | None = None) -> bool:
-        return any(metric in e and set(labels) <= grouping_labels(e) and (quantile is None or f"({quantile}," in e)
-                   for e in exprs)
+        return any(
+            metric in e and set(labels) <= grouping_labels(e) and (quantile is None or f"({quantile}," in e)
+            for e in exprs
+        )
 
     assert has("gateway_requests_total", "route", "status")
     assert has("gateway_stage_seconds_bucket", "stage", quantile="0.5")
@@ -204,7 +229,9 @@ def tenant_filter_problems(expr: str) -> list[str]:
     problems = []
     for m in _SELECTOR.finditer(stripped):
         name, matcher = m.group(1), m.group(2) or ""
-        if name in names and not re.search(r'(?<![A-Za-z0-9_])tenant\s*=~\s*"\$\{?tenant(:[a-z]+)?\}?"', matcher):
+        if name in names and not re.search(
+            r'(?<![A-Za-z0-9_])tenant\s*=~\s*"\$\{?tenant(:[a-z]+)?\}?"', matcher
+        ):
             problems.append(name)
     return problems
 
@@ -223,8 +250,10 @@ def test_every_panel_honours_the_tenant_variable() -> None:
             checked += 1
     assert checked >= 20
     # The check can fail: a selector without the filter, or with a fixed tenant, is caught.
-    assert tenant_filter_problems('sum(rate(gateway_requests_total{job="x"}[5m])) / sum(up)') == \
-        ["gateway_requests_total", "up"]
+    assert tenant_filter_problems('sum(rate(gateway_requests_total{job="x"}[5m])) / sum(up)') == [
+        "gateway_requests_total",
+        "up",
+    ]
     assert tenant_filter_problems('gateway_tokens_total{tenant="acme"}') == ["gateway_tokens_total"]
     assert tenant_filter_problems('a{tenant=~"$tenant"} / b{xtenant=~"$tenant"}') == ["b"]
 
@@ -250,8 +279,9 @@ def _plain_rules(tmp_path: Path, annotations: bool = True) -> Path:
 
 @needs_promtool
 def test_promtool_accepts_the_rules(tmp_path: Path) -> None:
-    res = subprocess.run([PROMTOOL, "check", "rules", str(_plain_rules(tmp_path))],
-                         capture_output=True, text=True, timeout=30)
+    res = subprocess.run(
+        [PROMTOOL, "check", "rules", str(_plain_rules(tmp_path))], capture_output=True, text=True, timeout=30
+    )
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -264,29 +294,50 @@ def test_alerts_fire_on_synthetic_series_and_stay_quiet_on_healthy_ones(tmp_path
         "rule_files": [rules.name],
         "evaluation_interval": "1m",
         "tests": [
-            {   # 10% of requests fail with 503 because the audit store is down.
+            {  # 10% of requests fail with 503 because the audit store is down.
                 "interval": "1m",
                 "input_series": [
-                    {"series": f'gateway_requests_total{{{job}, route="chat", status="200"}}', "values": "0+90x30"},
-                    {"series": f'gateway_requests_total{{{job}, route="chat", status="503"}}', "values": "0+10x30"},
-                    {"series": f'gateway_denials_total{{{job}, code="audit_unavailable"}}', "values": "0+10x30"},
+                    {
+                        "series": f'gateway_requests_total{{{job}, route="chat", status="200"}}',
+                        "values": "0+90x30",
+                    },
+                    {
+                        "series": f'gateway_requests_total{{{job}, route="chat", status="503"}}',
+                        "values": "0+10x30",
+                    },
+                    {
+                        "series": f'gateway_denials_total{{{job}, code="audit_unavailable"}}',
+                        "values": "0+10x30",
+                    },
                     {"series": f"up{{{job}}}", "values": "1x30"},
                 ],
                 "alert_rule_test": [
-                    {"eval_time": "20m", "alertname": "GatewayHigh5xxRatio",
-                     "exp_alerts": [{"exp_labels": {"severity": "critical"}}]},
-                    {"eval_time": "20m", "alertname": "GatewayAuditUnavailable",
-                     "exp_alerts": [{"exp_labels": {"severity": "critical"}}]},
+                    {
+                        "eval_time": "20m",
+                        "alertname": "GatewayHigh5xxRatio",
+                        "exp_alerts": [{"exp_labels": {"severity": "critical"}}],
+                    },
+                    {
+                        "eval_time": "20m",
+                        "alertname": "GatewayAuditUnavailable",
+                        "exp_alerts": [{"exp_labels": {"severity": "critical"}}],
+                    },
                     {"eval_time": "20m", "alertname": "GatewayDependencyUnavailable", "exp_alerts": []},
                     {"eval_time": "20m", "alertname": "GatewayTargetDown", "exp_alerts": []},
                     {"eval_time": "20m", "alertname": "GatewayAllTargetsDown", "exp_alerts": []},
                 ],
             },
-            {   # Healthy traffic: 0.1% errors, fast stages; then the pod stops answering scrapes.
+            {  # Healthy traffic: 0.1% errors, fast stages; then the pod stops answering scrapes.
                 "interval": "1m",
                 "input_series": [
-                    {"series": f'gateway_requests_total{{{job}, route="chat", status="200"}}', "values": "0+999x30"},
-                    {"series": f'gateway_requests_total{{{job}, route="chat", status="502"}}', "values": "0+1x30"},
+                    {
+                        "series": f'gateway_requests_total{{{job}, route="chat", status="200"}}',
+                        "values": "0+999x30",
+                    },
+                    {
+                        "series": f'gateway_requests_total{{{job}, route="chat", status="502"}}',
+                        "values": "0+1x30",
+                    },
                     {"series": bucket % (job, "policy", "0.001"), "values": "0+100x30"},
                     {"series": bucket % (job, "policy", "0.05"), "values": "0+100x30"},
                     {"series": bucket % (job, "policy", "+Inf"), "values": "0+100x30"},
@@ -300,33 +351,61 @@ def test_alerts_fire_on_synthetic_series_and_stay_quiet_on_healthy_ones(tmp_path
                     {"eval_time": "25m", "alertname": "GatewayHigh5xxRatio", "exp_alerts": []},
                     {"eval_time": "25m", "alertname": "GatewayElevated5xxRatio", "exp_alerts": []},
                     {"eval_time": "25m", "alertname": "GatewayPolicyStageOverBudget", "exp_alerts": []},
-                    {"eval_time": "25m", "alertname": "GatewayPIIStageOverBudget",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "stage": "pii"}}]},
-                    {"eval_time": "25m", "alertname": "GatewayTargetDown",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "job": "compliance-gateway",
-                                                    "namespace": "cg", "pod": "gw-0",
-                                                    "instance": "10.0.0.1:8080"}}]},
+                    {
+                        "eval_time": "25m",
+                        "alertname": "GatewayPIIStageOverBudget",
+                        "exp_alerts": [{"exp_labels": {"severity": "warning", "stage": "pii"}}],
+                    },
+                    {
+                        "eval_time": "25m",
+                        "alertname": "GatewayTargetDown",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": "warning",
+                                    "job": "compliance-gateway",
+                                    "namespace": "cg",
+                                    "pod": "gw-0",
+                                    "instance": "10.0.0.1:8080",
+                                }
+                            }
+                        ],
+                    },
                 ],
             },
-            {   # A burst of invalid tokens against a quiet baseline; saturation on one pod.
+            {  # A burst of invalid tokens against a quiet baseline; saturation on one pod.
                 "interval": "1m",
                 "input_series": [
-                    {"series": f'gateway_denials_total{{{job}, code="invalid_signature"}}',
-                     "values": "0+6x60 360+300x30"},
-                    {"series": f'gateway_denials_total{{{job}, code="rate_limit_exceeded"}}', "values": "0+60x90"},
+                    {
+                        "series": f'gateway_denials_total{{{job}, code="invalid_signature"}}',
+                        "values": "0+6x60 360+300x30",
+                    },
+                    {
+                        "series": f'gateway_denials_total{{{job}, code="rate_limit_exceeded"}}',
+                        "values": "0+60x90",
+                    },
                     {"series": f"gateway_requests_in_flight{{{job}}}", "values": "450x90"},
                 ],
                 "alert_rule_test": [
-                    {"eval_time": "80m", "alertname": "GatewayDenialSpike",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "code": "invalid_signature"}}]},
-                    {"eval_time": "80m", "alertname": "GatewayInFlightSaturation",
-                     "exp_alerts": [{"exp_labels": {"severity": "warning", "namespace": "cg", "pod": "gw-0"}}]},
+                    {
+                        "eval_time": "80m",
+                        "alertname": "GatewayDenialSpike",
+                        "exp_alerts": [{"exp_labels": {"severity": "warning", "code": "invalid_signature"}}],
+                    },
+                    {
+                        "eval_time": "80m",
+                        "alertname": "GatewayInFlightSaturation",
+                        "exp_alerts": [
+                            {"exp_labels": {"severity": "warning", "namespace": "cg", "pod": "gw-0"}}
+                        ],
+                    },
                 ],
             },
         ],
     }
     spec = tmp_path / "alerts_test.yaml"
     spec.write_text(yaml.safe_dump(tests, sort_keys=False))
-    res = subprocess.run([PROMTOOL, "test", "rules", spec.name], cwd=tmp_path,
-                         capture_output=True, text=True, timeout=60)
+    res = subprocess.run(
+        [PROMTOOL, "test", "rules", spec.name], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
     assert res.returncode == 0, res.stdout + res.stderr

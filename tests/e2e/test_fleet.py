@@ -57,17 +57,19 @@ NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 def _nginx_conf(d: Path, port: int, replicas: list[int]) -> str:
     servers = "\n".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=30s;" for p in replicas)
-    temp = "\n".join(f"  {k}_temp_path {d / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+    temp = "\n".join(
+        f"  {k}_temp_path {d / k};" for k in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+    )
     return f"""
 user root;
 worker_processes 1;
 daemon off;
-pid {d / 'nginx.pid'};
-error_log {d / 'error.log'} warn;
+pid {d / "nginx.pid"};
+error_log {d / "error.log"} warn;
 events {{ worker_connections 1024; }}
 http {{
   log_format fleet '$msec $status $upstream_addr $upstream_status $request_time';
-  access_log {d / 'access.log'} fleet;
+  access_log {d / "access.log"} fleet;
 {temp}
   upstream gateways {{
 {servers}
@@ -87,7 +89,9 @@ http {{
 """
 
 
-def _wait_ready(url: str, proc: subprocess.Popen, log: Path, path: str = "/readyz", timeout: float = 120) -> None:
+def _wait_ready(
+    url: str, proc: subprocess.Popen, log: Path, path: str = "/readyz", timeout: float = 120
+) -> None:
     deadline = time.monotonic() + timeout
     while True:
         if proc.poll() is not None:
@@ -143,12 +147,20 @@ class Load:
             while not self.stop.is_set():
                 i += 1
                 stream = i % 4 == 0
-                body = {"model": "tiny-llama", "stream": stream, "max_tokens": 16,
-                        "messages": [{"role": "user", "content": f"ticket {c}-{i}: reach me at jane.roe@example.com"}]}
+                body = {
+                    "model": "tiny-llama",
+                    "stream": stream,
+                    "max_tokens": 16,
+                    "messages": [
+                        {"role": "user", "content": f"ticket {c}-{i}: reach me at jane.roe@example.com"}
+                    ],
+                }
                 sent = time.monotonic()
                 status, data, rid, upstream = None, b"", None, ""
                 try:
-                    with client.stream("POST", f"{self.url}/v1/chat/completions", headers=headers, json=body) as r:
+                    with client.stream(
+                        "POST", f"{self.url}/v1/chat/completions", headers=headers, json=body
+                    ) as r:
                         status = r.status_code
                         rid = r.headers.get("x-request-id")
                         upstream = r.headers.get("x-upstream", "").split(",")[-1].strip()
@@ -179,22 +191,34 @@ def fleet(tmp_path):
             replicas = []
             for n in range(3):
                 port = closed_port()
-                cfg = {"server": {"port": port, "shutdown_grace_s": 5},
-                       "upstreams": [{"name": "echo", "url": up.url, "labels": {"region": "eu"}}],
-                       "plugins": ["auth", "ratelimit", "pii", "policy", "audit"],
-                       "rate_limit": {"backend": "redis", "key_prefix": prefix,
-                                      "subject": {"requests_per_minute": 100_000, "tokens_per_minute": 10**9},
-                                      "tenants": {"acme": {"requests_per_minute": TENANT_RPM,
-                                                           "tokens_per_minute": 10**9}}},
-                       "audit": {"store": store, "signing_key_file": str(signing),
-                                 "subject_key_file": str(subject), "checkpoint_seconds": 0.5},
-                       "pii": {"ner": {"enabled": False}},
-                       "policy": {"mode": "opa", "opa_url": opa.url}}
+                cfg = {
+                    "server": {"port": port, "shutdown_grace_s": 5},
+                    "upstreams": [{"name": "echo", "url": up.url, "labels": {"region": "eu"}}],
+                    "plugins": ["auth", "ratelimit", "pii", "policy", "audit"],
+                    "rate_limit": {
+                        "backend": "redis",
+                        "key_prefix": prefix,
+                        "subject": {"requests_per_minute": 100_000, "tokens_per_minute": 10**9},
+                        "tenants": {"acme": {"requests_per_minute": TENANT_RPM, "tokens_per_minute": 10**9}},
+                    },
+                    "audit": {
+                        "store": store,
+                        "signing_key_file": str(signing),
+                        "subject_key_file": str(subject),
+                        "checkpoint_seconds": 0.5,
+                    },
+                    "pii": {"ner": {"enabled": False}},
+                    "policy": {"mode": "opa", "opa_url": opa.url},
+                }
                 path, log = tmp_path / f"gw{n}.yaml", tmp_path / f"gw{n}.log"
                 path.write_text(json.dumps(cfg))
-                p = subprocess.Popen([PY, "-m", "gateway", "serve", "--config", str(path), "--log-level", "warning"],
-                                     cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                     stdout=open(log, "ab"), stderr=subprocess.STDOUT)
+                p = subprocess.Popen(
+                    [PY, "-m", "gateway", "serve", "--config", str(path), "--log-level", "warning"],
+                    cwd=ROOT,
+                    env={**os.environ, "PYTHONPATH": str(ROOT)},
+                    stdout=open(log, "ab"),
+                    stderr=subprocess.STDOUT,
+                )
                 procs.append(p)
                 replicas.append({"port": port, "proc": p, "log": log, "addr": f"127.0.0.1:{port}"})
             for r in replicas:
@@ -204,12 +228,21 @@ def fleet(tmp_path):
             lb_port = closed_port()
             (ng_dir / "nginx.conf").write_text(_nginx_conf(ng_dir, lb_port, [r["port"] for r in replicas]))
             ng_log = ng_dir / "stdout.log"
-            ng = subprocess.Popen([NGINX, "-p", str(ng_dir), "-c", str(ng_dir / "nginx.conf")],
-                                  stdout=open(ng_log, "ab"), stderr=subprocess.STDOUT)
+            ng = subprocess.Popen(
+                [NGINX, "-p", str(ng_dir), "-c", str(ng_dir / "nginx.conf")],
+                stdout=open(ng_log, "ab"),
+                stderr=subprocess.STDOUT,
+            )
             procs.append(ng)
             _wait_ready(f"http://127.0.0.1:{lb_port}", ng, ng_log, path="/healthz", timeout=30)
-            yield {"lb": f"http://127.0.0.1:{lb_port}", "replicas": replicas, "store": store, "table": table,
-                   "signing": signing, "nginx_dir": ng_dir}
+            yield {
+                "lb": f"http://127.0.0.1:{lb_port}",
+                "replicas": replicas,
+                "store": store,
+                "table": table,
+                "signing": signing,
+                "nginx_dir": ng_dir,
+            }
         finally:
             for p in procs:
                 if p.poll() is None:
@@ -235,7 +268,8 @@ def test_fleet_survives_a_killed_replica_with_one_limit_and_one_gap_free_audit_l
         # Warm up until every replica has answered, then kill one while requests are in flight on it.
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not all(
-                load.count(lambda o, a=r["addr"]: o.upstream == a and o.complete) >= 5 for r in replicas):
+            load.count(lambda o, a=r["addr"]: o.upstream == a and o.complete) >= 5 for r in replicas
+        ):
             time.sleep(0.05)
         t_kill = time.monotonic()
         victim["proc"].send_signal(signal.SIGKILL)
@@ -256,7 +290,9 @@ def test_fleet_survives_a_killed_replica_with_one_limit_and_one_gap_free_audit_l
     for o in outcomes:
         by_status[o.status] = by_status.get(o.status, 0) + 1
     summary = f"statuses {by_status}, {len(outcomes)} requests"
-    served = {r["addr"]: sum(1 for o in outcomes if o.upstream == r["addr"] and o.status == 200) for r in replicas}
+    served = {
+        r["addr"]: sum(1 for o in outcomes if o.upstream == r["addr"] and o.status == 200) for r in replicas
+    }
     assert all(served[r["addr"]] > 0 for r in replicas), (served, summary)
 
     # 1. One tenant limit across the replicas: one token bucket (capacity TENANT_RPM, TENANT_RPM/60 per s).
@@ -287,11 +323,18 @@ def test_fleet_survives_a_killed_replica_with_one_limit_and_one_gap_free_audit_l
     missing = acked - recorded
     assert not missing, f"{len(missing)} acknowledged requests have no audit record ({summary})"
     assert "jane.roe@example.com" not in json.dumps(bodies)
-    v = subprocess.run([PY, "-m", "audit", "verify", "--store", fleet["store"], "--public-key",
-                        str(fleet["signing"])], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
-                       capture_output=True, text=True, timeout=120)
+    v = subprocess.run(
+        [PY, "-m", "audit", "verify", "--store", fleet["store"], "--public-key", str(fleet["signing"])],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert v.returncode == 0, v.stdout + v.stderr
     before = sum(1 for o in failed if o.sent <= t_kill)
-    print(f"fleet: {summary}; served {served}; {len(failed)} failed ({before} sent before the SIGKILL), all in "
-          "flight on the killed replica; "
-          f"{len(acked)} acknowledged, all recorded in {len(rows)} audit records")
+    print(
+        f"fleet: {summary}; served {served}; {len(failed)} failed ({before} sent before the SIGKILL), all in "
+        "flight on the killed replica; "
+        f"{len(acked)} acknowledged, all recorded in {len(rows)} audit records"
+    )

@@ -48,8 +48,12 @@ def system(tmp_path_factory) -> Iterator[dict]:
     procs = []
     up_log, gw_log = d / "upstream.log", d / "gateway.log"
     try:
-        up = subprocess.Popen([PY, "-m", "gateway", "dev-upstream", "--model", "tiny", "--port", str(up_port)],
-                              env=env, stdout=open(up_log, "w"), stderr=subprocess.STDOUT)
+        up = subprocess.Popen(
+            [PY, "-m", "gateway", "dev-upstream", "--model", "tiny", "--port", str(up_port)],
+            env=env,
+            stdout=open(up_log, "w"),
+            stderr=subprocess.STDOUT,
+        )
         procs.append(up)
         _wait(f"http://127.0.0.1:{up_port}/health", up, up_log)
         store = f"sqlite:///{d / 'audit.db'}"
@@ -61,12 +65,21 @@ def system(tmp_path_factory) -> Iterator[dict]:
             "pii": {"ner": {"enabled": False}},
         }
         (d / "gateway.yaml").write_text(json.dumps(cfg))
-        gw = subprocess.Popen([PY, "-m", "gateway", "serve", "--config", str(d / "gateway.yaml")], env=env,
-                              stdout=open(gw_log, "w"), stderr=subprocess.STDOUT)
+        gw = subprocess.Popen(
+            [PY, "-m", "gateway", "serve", "--config", str(d / "gateway.yaml")],
+            env=env,
+            stdout=open(gw_log, "w"),
+            stderr=subprocess.STDOUT,
+        )
         procs.append(gw)
         _wait(f"http://127.0.0.1:{gw_port}/readyz", gw, gw_log)
-        yield {"gw": f"http://127.0.0.1:{gw_port}", "up": f"http://127.0.0.1:{up_port}", "store": store,
-               "dir": d, "gw_log": gw_log}
+        yield {
+            "gw": f"http://127.0.0.1:{gw_port}",
+            "up": f"http://127.0.0.1:{up_port}",
+            "store": store,
+            "dir": d,
+            "gw_log": gw_log,
+        }
     finally:
         for p in procs:
             p.terminate()
@@ -82,9 +95,14 @@ def _auth(**claims) -> dict[str, str]:
 
 
 def test_pii_never_reaches_the_model_server_and_is_audited(system):
-    body = {"model": "tiny-llama", "max_tokens": 8, "messages": [
-        {"role": "system", "content": "You help customers."},
-        {"role": "user", "content": f"My email is {SECRET_EMAIL} and my phone is {SECRET_PHONE}."}]}
+    body = {
+        "model": "tiny-llama",
+        "max_tokens": 8,
+        "messages": [
+            {"role": "system", "content": "You help customers."},
+            {"role": "user", "content": f"My email is {SECRET_EMAIL} and my phone is {SECRET_PHONE}."},
+        ],
+    }
     r = httpx.post(f"{system['gw']}/v1/chat/completions", json=body, headers=_auth(), timeout=60)
     assert r.status_code == 200, r.text
     received = httpx.get(f"{system['up']}/debug/requests").json()
@@ -97,9 +115,15 @@ def test_pii_never_reaches_the_model_server_and_is_audited(system):
 
 
 def test_streaming_through_the_full_chain(system):
-    body = {"model": "tiny-llama", "max_tokens": 6, "stream": True,
-            "messages": [{"role": "user", "content": f"write to {SECRET_EMAIL}"}]}
-    with httpx.stream("POST", f"{system['gw']}/v1/chat/completions", json=body, headers=_auth(), timeout=60) as r:
+    body = {
+        "model": "tiny-llama",
+        "max_tokens": 6,
+        "stream": True,
+        "messages": [{"role": "user", "content": f"write to {SECRET_EMAIL}"}],
+    }
+    with httpx.stream(
+        "POST", f"{system['gw']}/v1/chat/completions", json=body, headers=_auth(), timeout=60
+    ) as r:
         assert r.status_code == 200
         lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
     assert lines[-1] == "data: [DONE]" and len(lines) >= 2
@@ -114,14 +138,24 @@ def test_policy_denies_with_reasons(system):
 
 def test_audit_log_verifies_and_holds_no_raw_pii(system):
     time.sleep(1.5)  # the gateway's writer signs a checkpoint once records sat unsigned for 0.5 s
-    v = subprocess.run([PY, "-m", "audit", "verify", "--store", system["store"]], capture_output=True, text=True)
+    v = subprocess.run(
+        [PY, "-m", "audit", "verify", "--store", system["store"]], capture_output=True, text=True
+    )
     assert v.returncode == 0, v.stdout + v.stderr
-    out = subprocess.run([PY, "-m", "audit", "export", "--store", system["store"], "--format", "jsonl"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [PY, "-m", "audit", "export", "--store", system["store"], "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     records = [json.loads(json.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
     reqs = [r for r in records if r["type"] == "gateway.request"]
     assert len(reqs) >= 3
     assert any(r["payload"]["pii"].get("EMAIL_ADDRESS") for r in reqs)
     assert any(r["payload"]["status"] == 403 for r in reqs)
-    for blob in (out, (system["dir"] / "audit.db").read_bytes().decode("latin-1"), system["gw_log"].read_text()):
+    for blob in (
+        out,
+        (system["dir"] / "audit.db").read_bytes().decode("latin-1"),
+        system["gw_log"].read_text(),
+    ):
         assert SECRET_EMAIL not in blob and SECRET_PHONE not in blob and "cust-4711" not in blob

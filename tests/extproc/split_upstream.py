@@ -20,13 +20,22 @@ class SplitEcho(EchoUpstream):
         self.garbage_after_events: int | None = None  # then one event that is not JSON
 
     async def _stream(self, send: Any, req: dict[str, Any], words: list[str], path: str) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         text = " ".join(words)
         n = self.chars_per_event
         for i in range(0, len(text), n):
-            ev = {"id": "c1", "object": "chat.completion.chunk", "model": req["model"],
-                  "choices": [{"index": 0, "delta": {"content": text[i:i + n]}, "finish_reason": None}]}
+            ev = {
+                "id": "c1",
+                "object": "chat.completion.chunk",
+                "model": req["model"],
+                "choices": [{"index": 0, "delta": {"content": text[i : i + n]}, "finish_reason": None}],
+            }
             raw = b"data: " + orjson.dumps(ev) + b"\n\n"
             cut = len(raw) // 2
             for part in (raw[:cut], raw[cut:]):
@@ -40,6 +49,11 @@ class SplitEcho(EchoUpstream):
         if (req.get("stream_options") or {}).get("include_usage"):
             usage = {"prompt_tokens": 7, "completion_tokens": len(text) // n + 1, "total_tokens": 7}
             ev = {"id": "c1", "object": "chat.completion.chunk", "choices": [], "usage": usage}
-            await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(ev) + b"\n\n",
-                        "more_body": True})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": b"data: " + orjson.dumps(ev) + b"\n\n",
+                    "more_body": True,
+                }
+            )
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})

@@ -16,8 +16,9 @@ FILES = [ENVOY / "envoy.yaml", ENVOY / "envoy-jwt-authn.yaml", ENVOY / "kubernet
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(ENVOY)))
 def test_envoy_accepts_the_shipped_config(path) -> None:
-    r = subprocess.run([envoy_binary(), "--mode", "validate", "-c", str(path)], capture_output=True, text=True,
-                       timeout=60)
+    r = subprocess.run(
+        [envoy_binary(), "--mode", "validate", "-c", str(path)], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     cfg = yaml.safe_load(path.read_text())
     hcm = cfg["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]

@@ -29,23 +29,33 @@ def chat(text: str, **extra: object) -> dict[str, object]:
 
 
 def records(store: str) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
 
 
 def request_records(store: str, ids: set[str], timeout: float = 10.0) -> list[dict]:
     deadline = time.monotonic() + timeout
     while True:
-        got = [r for r in records(store) if r["type"] == "gateway.request" and r["payload"]["request_id"] in ids]
+        got = [
+            r for r in records(store) if r["type"] == "gateway.request" and r["payload"]["request_id"] in ids
+        ]
         if len({r["payload"]["request_id"] for r in got}) >= len(ids) or time.monotonic() > deadline:
             return got
         time.sleep(0.1)
 
 
 def test_pii_redacted_in_and_restored_out(stack: Stack, token: str) -> None:
-    r = httpx.post(f"{stack.url}/v1/chat/completions", json=chat(f"mail {EMAIL} or call {PHONE}"),
-                   headers=bearer(token), timeout=30)
+    r = httpx.post(
+        f"{stack.url}/v1/chat/completions",
+        json=chat(f"mail {EMAIL} or call {PHONE}"),
+        headers=bearer(token),
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     seen = stack.upstream.received[-1]["messages"][0]["content"]
     assert EMAIL not in seen and PHONE not in seen and "<EMAIL_ADDRESS_1>" in seen, seen
@@ -66,8 +76,12 @@ def test_chunked_request_body_is_screened_whole(stack: Stack, token: str) -> Non
         yield raw[:cut]
         yield raw[cut:]
 
-    r = httpx.post(f"{stack.url}/v1/chat/completions", content=pieces(),
-                   headers={**bearer(token), "content-type": "application/json"}, timeout=30)
+    r = httpx.post(
+        f"{stack.url}/v1/chat/completions",
+        content=pieces(),
+        headers={**bearer(token), "content-type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     assert EMAIL not in json.dumps(stack.upstream.received[-1])
     assert r.json()["choices"][0]["message"]["content"] == f"echo says: mail {EMAIL} now"
@@ -76,8 +90,13 @@ def test_chunked_request_body_is_screened_whole(stack: Stack, token: str) -> Non
 def test_stream_restores_placeholders_split_across_chunks(stack: Stack, token: str) -> None:
     text = f"write to {EMAIL}, {PHONE} or {EMAIL}"
     chunks: list[bytes] = []
-    with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(text, stream=True),
-                      headers=bearer(token), timeout=30) as s:
+    with httpx.stream(
+        "POST",
+        f"{stack.url}/v1/chat/completions",
+        json=chat(text, stream=True),
+        headers=bearer(token),
+        timeout=30,
+    ) as s:
         assert s.status_code == 200
         assert s.headers["content-type"].startswith("text/event-stream")
         for c in s.iter_raw():
@@ -95,16 +114,27 @@ def test_stream_restores_placeholders_split_across_chunks(stack: Stack, token: s
 
 def test_policy_denial_never_reaches_the_model_server(stack: Stack, token: str) -> None:
     before = len(stack.upstream.received)
-    r = httpx.post(f"{stack.url}/v1/chat/completions", json={**chat("hi"), "model": "llama-2-7b-uncensored"},
-                   headers=bearer(token), timeout=30)
+    r = httpx.post(
+        f"{stack.url}/v1/chat/completions",
+        json={**chat("hi"), "model": "llama-2-7b-uncensored"},
+        headers=bearer(token),
+        timeout=30,
+    )
     assert r.status_code == 403, r.text
     assert r.json()["error"]["type"] == "permission_error"
     assert "x-request-id" in r.headers
     assert len(stack.upstream.received) == before
 
 
-@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer not.a.jwt"}, {"Authorization": "Basic eDp5"},
-                                     {"Authorization": "Bearer " + mint("alice", "acme", ["user"], ttl=-120)}])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not.a.jwt"},
+        {"Authorization": "Basic eDp5"},
+        {"Authorization": "Bearer " + mint("alice", "acme", ["user"], ttl=-120)},
+    ],
+)
 def test_missing_or_bad_token_is_401(stack: Stack, headers: dict[str, str]) -> None:
     before = len(stack.upstream.received)
     r = httpx.post(f"{stack.url}/v1/chat/completions", json=chat(EMAIL), headers=headers, timeout=30)
@@ -134,14 +164,26 @@ def test_bad_bodies_are_refused_and_never_forwarded(stack: Stack, token: str) ->
     r = httpx.post(url, json=big, headers=bearer(token), timeout=30)
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large", r.text
     gz = gzip.compress(orjson.dumps(chat(EMAIL)))
-    r = httpx.post(url, content=gz, headers={**bearer(token), "content-type": "application/json",
-                                              "content-encoding": "gzip"}, timeout=30)
+    r = httpx.post(
+        url,
+        content=gz,
+        headers={**bearer(token), "content-type": "application/json", "content-encoding": "gzip"},
+        timeout=30,
+    )
     assert r.status_code == 415, r.text
-    r = httpx.post(url, content=b"model=echo-1&prompt=" + EMAIL.encode(),
-                   headers={**bearer(token), "content-type": "application/x-www-form-urlencoded"}, timeout=30)
+    r = httpx.post(
+        url,
+        content=b"model=echo-1&prompt=" + EMAIL.encode(),
+        headers={**bearer(token), "content-type": "application/x-www-form-urlencoded"},
+        timeout=30,
+    )
     assert r.status_code == 415, r.text
-    r = httpx.post(url, content=b"{not json " + EMAIL.encode(), headers={**bearer(token), "content-type": "application/json"},
-                   timeout=30)
+    r = httpx.post(
+        url,
+        content=b"{not json " + EMAIL.encode(),
+        headers={**bearer(token), "content-type": "application/json"},
+        timeout=30,
+    )
     assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error", r.text
     assert EMAIL not in r.text
     r = httpx.post(url, headers=bearer(token), timeout=30)  # no body at all
@@ -170,23 +212,37 @@ def test_upstream_errors_become_openai_errors(stack: Stack, token: str) -> None:
 
 def test_openai_sdk_through_envoy(stack: Stack, token: str) -> None:
     client = openai.OpenAI(base_url=f"{stack.url}/v1", api_key=token, max_retries=0)
-    out = client.chat.completions.create(model="echo-1", messages=[{"role": "user", "content": f"hi {EMAIL}"}])
+    out = client.chat.completions.create(
+        model="echo-1", messages=[{"role": "user", "content": f"hi {EMAIL}"}]
+    )
     assert out.choices[0].message.content == f"echo says: hi {EMAIL}"
     assert EMAIL not in json.dumps(stack.upstream.received[-1])
-    parts = [c.choices[0].delta.content or "" for c in client.chat.completions.create(
-        model="echo-1", messages=[{"role": "user", "content": f"hi {EMAIL}"}], stream=True) if c.choices]
+    parts = [
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(
+            model="echo-1", messages=[{"role": "user", "content": f"hi {EMAIL}"}], stream=True
+        )
+        if c.choices
+    ]
     assert "".join(parts) == f"echo says: hi {EMAIL}"
     with pytest.raises(openai.PermissionDeniedError):
-        client.chat.completions.create(model="llama-2-7b-uncensored", messages=[{"role": "user", "content": "x"}])
+        client.chat.completions.create(
+            model="llama-2-7b-uncensored", messages=[{"role": "user", "content": "x"}]
+        )
     with pytest.raises(openai.AuthenticationError):
         openai.OpenAI(base_url=f"{stack.url}/v1", api_key="nope", max_retries=0).chat.completions.create(
-            model="echo-1", messages=[{"role": "user", "content": "x"}])
+            model="echo-1", messages=[{"role": "user", "content": "x"}]
+        )
 
 
 def test_one_audit_record_per_request_and_verify(stack: Stack, token: str) -> None:
     ids = set()
-    for body, h in [(chat(EMAIL), bearer(token)), (chat("x", stream=True), bearer(token)),
-                    ({**chat("x"), "model": "llama-2-7b-uncensored"}, bearer(token)), (chat("x"), {})]:
+    for body, h in [
+        (chat(EMAIL), bearer(token)),
+        (chat("x", stream=True), bearer(token)),
+        ({**chat("x"), "model": "llama-2-7b-uncensored"}, bearer(token)),
+        (chat("x"), {}),
+    ]:
         r = httpx.post(f"{stack.url}/v1/chat/completions", json=body, headers=h, timeout=30)
         ids.add(r.headers["x-request-id"])
     got = request_records(stack.store, ids)
@@ -196,8 +252,9 @@ def test_one_audit_record_per_request_and_verify(stack: Stack, token: str) -> No
     assert EMAIL not in json.dumps(got)
     deadline = time.monotonic() + 15
     while True:  # exit 3 = verified, tail not signed yet: the writer signs it within checkpoint_seconds
-        v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", stack.store],
-                           capture_output=True, text=True)
+        v = subprocess.run(
+            [sys.executable, "-m", "audit", "verify", "--store", stack.store], capture_output=True, text=True
+        )
         if v.returncode != 3 or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -207,8 +264,13 @@ def test_one_audit_record_per_request_and_verify(stack: Stack, token: str) -> No
 def test_client_gone_mid_stream_is_audited_as_cancelled(stack: Stack, token: str) -> None:
     stack.upstream.stall_after_events = 2
     try:
-        with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(f"hi {EMAIL}", stream=True),
-                          headers=bearer(token), timeout=30) as s:
+        with httpx.stream(
+            "POST",
+            f"{stack.url}/v1/chat/completions",
+            json=chat(f"hi {EMAIL}", stream=True),
+            headers=bearer(token),
+            timeout=30,
+        ) as s:
             rid = s.headers["x-request-id"]
             next(s.iter_raw())  # the first bytes arrive, then the client hangs up
     finally:
@@ -221,8 +283,13 @@ def test_client_gone_mid_stream_is_audited_as_cancelled(stack: Stack, token: str
 def test_garbage_mid_stream_ends_the_answer_in_band(stack: Stack, token: str) -> None:
     stack.upstream.garbage_after_events = 3
     try:
-        with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(f"hi {EMAIL} there", stream=True),
-                          headers=bearer(token), timeout=30) as s:
+        with httpx.stream(
+            "POST",
+            f"{stack.url}/v1/chat/completions",
+            json=chat(f"hi {EMAIL} there", stream=True),
+            headers=bearer(token),
+            timeout=30,
+        ) as s:
             rid = s.headers["x-request-id"]
             body = b"".join(s.iter_raw()).decode()
     finally:

@@ -34,7 +34,9 @@ def with_local_jwks(cfg: dict) -> dict:
     idp["issuer"] = DEV_ISSUER
     del idp["audiences"], idp["remote_jwks"]
     idp["local_jwks"] = {"inline_string": dev_jwks()}
-    cfg["static_resources"]["clusters"] = [c for c in cfg["static_resources"]["clusters"] if c["name"] != "idp"]
+    cfg["static_resources"]["clusters"] = [
+        c for c in cfg["static_resources"]["clusters"] if c["name"] != "idp"
+    ]
     return cfg
 
 
@@ -42,18 +44,22 @@ def test_envoy_verifies_the_token_and_the_chain_trusts_its_payload(tmp_path: Pat
     store = f"sqlite:///{tmp_path / 'audit.db'}"
     up = SplitEcho()
     with ServerThread(up) as srv:
-        cfg = chain_config(srv.url, store, plugins=["auth", "audit"],
-                           auth={"trusted_payload_header": "x-jwt-payload"})
+        cfg = chain_config(
+            srv.url, store, plugins=["auth", "audit"], auth={"trusted_payload_header": "x-jwt-payload"}
+        )
         (tmp_path / "gw.yaml").write_text(yaml.safe_dump(cfg))
-        with ExtProcProcess(tmp_path / "gw.yaml") as ep, \
-                EnvoyProcess(with_local_jwks(envoy_config(srv.port, ep.port, source=SOURCE))) as envoy:
+        with (
+            ExtProcProcess(tmp_path / "gw.yaml") as ep,
+            EnvoyProcess(with_local_jwks(envoy_config(srv.port, ep.port, source=SOURCE))) as envoy,
+        ):
             url = f"{envoy.url}/v1/chat/completions"
             ok = httpx.post(url, json=chat("hi"), headers=bearer(mint("alice", "acme", ["user"])), timeout=30)
             assert ok.status_code == 200, ok.text
             assert "authorization" not in up.headers[-1] and "x-jwt-payload" not in up.headers[-1]
             # A forged payload next to a valid token: jwt_authn overwrites it with what it verified.
-            forged = base64.urlsafe_b64encode(orjson.dumps(
-                {"sub": "mallory", "tenant": "zhongbank", "roles": ["admin"], "exp": 9999999999})).decode()
+            forged = base64.urlsafe_b64encode(
+                orjson.dumps({"sub": "mallory", "tenant": "zhongbank", "roles": ["admin"], "exp": 9999999999})
+            ).decode()
             h = {**bearer(mint("alice", "acme", ["user"])), "x-jwt-payload": forged}
             r2 = httpx.post(url, json=chat("hi"), headers=h, timeout=30)
             assert r2.status_code == 200, r2.text

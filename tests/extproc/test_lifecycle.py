@@ -23,8 +23,13 @@ def test_sigterm_drains_open_streams_then_fails_closed(tmp_path: Path) -> None:
         got: dict[str, object] = {}
 
         def stream() -> None:
-            with httpx.stream("POST", f"{stack.url}/v1/chat/completions", json=chat(text, stream=True),
-                              headers=bearer(tok), timeout=30) as s:
+            with httpx.stream(
+                "POST",
+                f"{stack.url}/v1/chat/completions",
+                json=chat(text, stream=True),
+                headers=bearer(tok),
+                timeout=30,
+            ) as s:
                 got["rid"] = s.headers["x-request-id"]
                 got["body"] = b"".join(s.iter_raw()).decode()
 
@@ -62,16 +67,34 @@ def test_workers_share_one_port(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     up = SplitEcho()
     with ServerThread(up) as srv:
-        (tmp_path / "gw.yaml").write_text(yaml.safe_dump(chain_config(
-            srv.url, f"sqlite:///{tmp_path / 'audit.db'}", plugins=["auth"])))
-        cmd = ["gateway", "extproc", "--config", str(tmp_path / "gw.yaml"), "--port", str(port),
-               "--log-level", "info", "--workers", "2"]
-        with ExtProcProcess(tmp_path / "gw.yaml", module=cmd) as ep, EnvoyProcess(envoy_config(srv.port, port)) as env:
+        (tmp_path / "gw.yaml").write_text(
+            yaml.safe_dump(chain_config(srv.url, f"sqlite:///{tmp_path / 'audit.db'}", plugins=["auth"]))
+        )
+        cmd = [
+            "gateway",
+            "extproc",
+            "--config",
+            str(tmp_path / "gw.yaml"),
+            "--port",
+            str(port),
+            "--log-level",
+            "info",
+            "--workers",
+            "2",
+        ]
+        with (
+            ExtProcProcess(tmp_path / "gw.yaml", module=cmd) as ep,
+            EnvoyProcess(envoy_config(srv.port, port)) as env,
+        ):
             assert ep.proc is not None
             tok = mint("alice", "acme", ["user"])
             with httpx.Client() as c:
-                codes = {c.post(f"{env.url}/v1/chat/completions", json=chat("hi"), headers=bearer(tok),
-                                timeout=30).status_code for _ in range(20)}
+                codes = {
+                    c.post(
+                        f"{env.url}/v1/chat/completions", json=chat("hi"), headers=bearer(tok), timeout=30
+                    ).status_code
+                    for _ in range(20)
+                }
             assert codes == {200}
             deadline = time.monotonic() + 30
             while ep.output.count(b"ext_proc server listening on") < 2 and time.monotonic() < deadline:

@@ -23,17 +23,28 @@ from gateway.hosts.extproc.server import ExtProcHost, serve
 
 
 def headers(pairs: dict[str, str], eos: bool = False) -> pb.HttpHeaders:
-    return pb.HttpHeaders(headers=HeaderMap(headers=[HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs.items()]),
-                          end_of_stream=eos)
+    return pb.HttpHeaders(
+        headers=HeaderMap(headers=[HeaderValue(key=k, raw_value=v.encode()) for k, v in pairs.items()]),
+        end_of_stream=eos,
+    )
 
 
 TOKEN = mint("alice", "acme", ["user"])
-REQ_HEADERS = pb.ProcessingRequest(request_headers=headers({
-    ":method": "POST", ":path": "/v1/chat/completions", "content-type": "application/json",
-    "authorization": f"Bearer {TOKEN}"}))
+REQ_HEADERS = pb.ProcessingRequest(
+    request_headers=headers(
+        {
+            ":method": "POST",
+            ":path": "/v1/chat/completions",
+            "content-type": "application/json",
+            "authorization": f"Bearer {TOKEN}",
+        }
+    )
+)
 BODY = orjson.dumps({"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]})
 REQ_BODY = pb.ProcessingRequest(request_body=pb.HttpBody(body=BODY, end_of_stream=True))
-RESP_HEADERS = pb.ProcessingRequest(response_headers=headers({":status": "200", "content-type": "application/json"}))
+RESP_HEADERS = pb.ProcessingRequest(
+    response_headers=headers({":status": "200", "content-type": "application/json"})
+)
 RESP_BODY = pb.ProcessingRequest(response_body=pb.HttpBody(body=b"{}", end_of_stream=True))
 
 
@@ -42,15 +53,30 @@ def audit_lines(path: Path) -> list[dict[str, Any]]:
 
 
 @contextlib.asynccontextmanager
-async def processor(tmp_path: Path, store: str | None = None) -> AsyncIterator[tuple[pb_grpc.ExternalProcessorStub, ExtProcHost, Path]]:
+async def processor(
+    tmp_path: Path, store: str | None = None
+) -> AsyncIterator[tuple[pb_grpc.ExternalProcessorStub, ExtProcHost, Path]]:
     audit = tmp_path / "audit.jsonl"
-    config = load_config(None, environ={}, overrides={
-        "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
-        "plugins": ["auth", "audit"], "audit": {"store": store or f"jsonl://{audit}"}})
+    config = load_config(
+        None,
+        environ={},
+        overrides={
+            "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
+            "plugins": ["auth", "audit"],
+            "audit": {"store": store or f"jsonl://{audit}"},
+        },
+    )
     stop = asyncio.Event()
     started: asyncio.Future[tuple[int, ExtProcHost]] = asyncio.get_running_loop().create_future()
-    task = asyncio.ensure_future(serve(Chain.from_config(config, host="extproc"), "127.0.0.1", 0, stop=stop,
-                                       on_start=lambda p, s: started.set_result((p, s))))
+    task = asyncio.ensure_future(
+        serve(
+            Chain.from_config(config, host="extproc"),
+            "127.0.0.1",
+            0,
+            stop=stop,
+            on_start=lambda p, s: started.set_result((p, s)),
+        )
+    )
     port, servicer = await asyncio.wait_for(started, 30)
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield pb_grpc.ExternalProcessorStub(channel), servicer, audit
@@ -58,7 +84,9 @@ async def processor(tmp_path: Path, store: str | None = None) -> AsyncIterator[t
     await task
 
 
-async def exchange(stub: pb_grpc.ExternalProcessorStub, msgs: list[pb.ProcessingRequest]) -> list[pb.ProcessingResponse]:
+async def exchange(
+    stub: pb_grpc.ExternalProcessorStub, msgs: list[pb.ProcessingRequest]
+) -> list[pb.ProcessingResponse]:
     call = stub.Process()
     out = []
     for m in msgs:
@@ -68,16 +96,20 @@ async def exchange(stub: pb_grpc.ExternalProcessorStub, msgs: list[pb.Processing
     return out
 
 
-@pytest.mark.parametrize("sequence, at", [
-    ([REQ_BODY], "request_body after start"),
-    ([REQ_HEADERS, REQ_HEADERS], "request_headers after request_headers"),
-    ([RESP_HEADERS, REQ_HEADERS], "request_headers after passthrough"),
-    ([REQ_HEADERS, RESP_BODY], "response_body after request_headers"),
-    ([REQ_HEADERS, REQ_BODY, REQ_BODY], "request_body after forwarded"),
-    ([REQ_HEADERS, REQ_BODY, RESP_BODY], "response_body after forwarded"),
-])
-async def test_events_out_of_order_abort_the_stream(tmp_path: Path, sequence: list[pb.ProcessingRequest],
-                                                     at: str) -> None:
+@pytest.mark.parametrize(
+    "sequence, at",
+    [
+        ([REQ_BODY], "request_body after start"),
+        ([REQ_HEADERS, REQ_HEADERS], "request_headers after request_headers"),
+        ([RESP_HEADERS, REQ_HEADERS], "request_headers after passthrough"),
+        ([REQ_HEADERS, RESP_BODY], "response_body after request_headers"),
+        ([REQ_HEADERS, REQ_BODY, REQ_BODY], "request_body after forwarded"),
+        ([REQ_HEADERS, REQ_BODY, RESP_BODY], "response_body after forwarded"),
+    ],
+)
+async def test_events_out_of_order_abort_the_stream(
+    tmp_path: Path, sequence: list[pb.ProcessingRequest], at: str
+) -> None:
     async with processor(tmp_path) as (stub, servicer, audit):
         with pytest.raises(grpc.aio.AioRpcError) as err:
             got = await exchange(stub, sequence)
@@ -135,10 +167,16 @@ async def test_no_record_no_done_the_stream_ends_with_an_error(tmp_path: Path) -
     """The audit store stops accepting records mid-stream: the last chunk carries an error, not [DONE]."""
     async with processor(tmp_path, store=f"sqlite:///{tmp_path / 'audit.db'}") as (stub, servicer, _):
         call = stub.Process()
-        stream_body = orjson.dumps({"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
-        for msg in (REQ_HEADERS, pb.ProcessingRequest(request_body=pb.HttpBody(body=stream_body, end_of_stream=True)),
-                    pb.ProcessingRequest(response_headers=headers({":status": "200",
-                                                                  "content-type": "text/event-stream"}))):
+        stream_body = orjson.dumps(
+            {"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+        )
+        for msg in (
+            REQ_HEADERS,
+            pb.ProcessingRequest(request_body=pb.HttpBody(body=stream_body, end_of_stream=True)),
+            pb.ProcessingRequest(
+                response_headers=headers({":status": "200", "content-type": "text/event-stream"})
+            ),
+        ):
             await call.write(msg)
             await call.read()
         ev = b'data: {"choices":[{"index":0,"delta":{"content":"hello"}}]}\n\n'
@@ -146,7 +184,9 @@ async def test_no_record_no_done_the_stream_ends_with_an_error(tmp_path: Path) -
         first = (await call.read()).response_body.response.body_mutation.body
         assert b"hello" in first
         await servicer.chain.pipeline.plugin("audit").writer.aclose()  # the store goes away
-        await call.write(pb.ProcessingRequest(response_body=pb.HttpBody(body=b"data: [DONE]\n\n", end_of_stream=True)))
+        await call.write(
+            pb.ProcessingRequest(response_body=pb.HttpBody(body=b"data: [DONE]\n\n", end_of_stream=True))
+        )
         last = (await call.read()).response_body.response.body_mutation.body
         await call.done_writing()
         assert b"[DONE]" not in last and b"audit_unavailable" in last, last
@@ -159,13 +199,27 @@ async def test_no_record_no_json_answer(tmp_path: Path) -> None:
             await call.write(msg)
             await call.read()
         await servicer.chain.pipeline.plugin("audit").writer.aclose()
-        answer = orjson.dumps({"id": "x", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}]})
+        answer = orjson.dumps(
+            {
+                "id": "x",
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "hello"},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )
         await call.write(pb.ProcessingRequest(response_body=pb.HttpBody(body=answer, end_of_stream=True)))
         resp = await call.read()
         await call.done_writing()
         assert resp.immediate_response.status.code == 503
-        assert b"audit_unavailable" in resp.immediate_response.body and b"hello" not in resp.immediate_response.body
+        assert (
+            b"audit_unavailable" in resp.immediate_response.body
+            and b"hello" not in resp.immediate_response.body
+        )
 
 
 async def test_client_address_is_the_one_envoy_saw(tmp_path: Path) -> None:
@@ -173,13 +227,22 @@ async def test_client_address_is_the_one_envoy_saw(tmp_path: Path) -> None:
     from gateway.hosts.extproc.server import Exchange
 
     async with processor(tmp_path) as (_, servicer, _audit):
-        for extra, want in (({"x-forwarded-for": "6.6.6.6, 10.0.0.7"}, "10.0.0.7"),
-                            ({"x-forwarded-for": "6.6.6.6", "x-envoy-external-address": "10.0.0.8"}, "10.0.0.8"),
-                            ({}, None)):
+        for extra, want in (
+            ({"x-forwarded-for": "6.6.6.6, 10.0.0.7"}, "10.0.0.7"),
+            ({"x-forwarded-for": "6.6.6.6", "x-envoy-external-address": "10.0.0.8"}, "10.0.0.8"),
+            ({}, None),
+        ):
             ex = Exchange(servicer)
-            msg = pb.ProcessingRequest(request_headers=headers({
-                ":method": "POST", ":path": "/v1/chat/completions", "authorization": f"Bearer {TOKEN}", **extra}))
+            msg = pb.ProcessingRequest(
+                request_headers=headers(
+                    {
+                        ":method": "POST",
+                        ":path": "/v1/chat/completions",
+                        "authorization": f"Bearer {TOKEN}",
+                        **extra,
+                    }
+                )
+            )
             await ex.handle(msg)
             assert ex.ctx is not None and ex.ctx.client == want
             await ex.close("cancelled")
-

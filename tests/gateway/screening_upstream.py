@@ -67,17 +67,34 @@ class ScreeningUpstream:
         req = orjson.loads(body)
         if scope["path"] == "/v1/embeddings":
             n = len(req["input"]) if isinstance(req["input"], list) else 1
-            await self._json(send, {"object": "list", "model": req["model"], "usage": {"prompt_tokens": 1, "total_tokens": 1},
-                                    "data": [{"object": "embedding", "index": i, "embedding": [0.5]} for i in range(n)]})
+            await self._json(
+                send,
+                {
+                    "object": "list",
+                    "model": req["model"],
+                    "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    "data": [{"object": "embedding", "index": i, "embedding": [0.5]} for i in range(n)],
+                },
+            )
             return
         chat = scope["path"] == "/v1/chat/completions"
         text = echo_text(req)
         if not req.get("stream"):
-            choice: dict[str, Any] = ({"index": 0, "message": {"role": "assistant", "content": text}}
-                                      if chat else {"index": 0, "text": text})
-            await self._json(send, {"id": "x1", "object": "chat.completion" if chat else "text_completion",
-                                    "model": req["model"], "choices": [{**choice, "finish_reason": "stop"}],
-                                    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10}})
+            choice: dict[str, Any] = (
+                {"index": 0, "message": {"role": "assistant", "content": text}}
+                if chat
+                else {"index": 0, "text": text}
+            )
+            await self._json(
+                send,
+                {
+                    "id": "x1",
+                    "object": "chat.completion" if chat else "text_completion",
+                    "model": req["model"],
+                    "choices": [{**choice, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": 5, "total_tokens": 10},
+                },
+            )
             return
         await self._stream(send, req, text, chat)
 
@@ -87,16 +104,40 @@ class ScreeningUpstream:
         events = []
         for p in pieces:
             choice = {"index": 0, "delta": {"content": p}} if chat else {"index": 0, "text": p}
-            events.append({"id": "x1", "object": "chat.completion.chunk", "model": req["model"],
-                           "choices": [{**choice, "finish_reason": None}]})
+            events.append(
+                {
+                    "id": "x1",
+                    "object": "chat.completion.chunk",
+                    "model": req["model"],
+                    "choices": [{**choice, "finish_reason": None}],
+                }
+            )
         last = {"index": 0, "delta": {}} if chat else {"index": 0, "text": ""}
-        events.append({"id": "x1", "object": "chat.completion.chunk", "model": req["model"],
-                       "choices": [{**last, "finish_reason": "stop"}]})
+        events.append(
+            {
+                "id": "x1",
+                "object": "chat.completion.chunk",
+                "model": req["model"],
+                "choices": [{**last, "finish_reason": "stop"}],
+            }
+        )
         if (req.get("stream_options") or {}).get("include_usage"):
-            events.append({"id": "x1", "object": "chat.completion.chunk", "choices": [],
-                           "usage": {"prompt_tokens": 5, "completion_tokens": len(pieces), "total_tokens": 9}})
+            events.append(
+                {
+                    "id": "x1",
+                    "object": "chat.completion.chunk",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 5, "completion_tokens": len(pieces), "total_tokens": 9},
+                }
+            )
         data = b"".join(b"data: " + orjson.dumps(e) + b"\n\n" for e in events) + b"data: [DONE]\n\n"
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         bounds = sorted({int(f * len(data)) for f in self.byte_cuts} - {0, len(data)})
         for a, b in zip([0, *bounds], [*bounds, len(data)], strict=True):
             await send({"type": "http.response.body", "body": data[a:b], "more_body": True})
@@ -106,5 +147,11 @@ class ScreeningUpstream:
     @staticmethod
     async def _json(send: Any, obj: Any) -> None:
         body = orjson.dumps(obj)
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

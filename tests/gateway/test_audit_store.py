@@ -17,12 +17,18 @@ CHAT = {"model": "echo-1", "messages": [{"role": "user", "content": "call me at 
 
 
 def _verify(store: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True
+    )
 
 
 def _export(store: str) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     lines = [orjson.loads(x) for x in out.stdout.splitlines() if x.strip()]
     return [orjson.loads(r["body"]) for r in lines if r.get("kind") == "record"]
 
@@ -61,6 +67,8 @@ def test_postgres_store_two_replicas_one_log(upstream, gateway_factory, token):
         assert v.returncode == 0, v.stdout + v.stderr
     finally:
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as conn:
-            rows = conn.execute("select tablename from pg_tables where tablename like %s", (table + "%",)).fetchall()
+            rows = conn.execute(
+                "select tablename from pg_tables where tablename like %s", (table + "%",)
+            ).fetchall()
             for (t,) in rows:
                 conn.execute(f'drop table if exists "{t}" cascade')

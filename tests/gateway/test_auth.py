@@ -22,13 +22,22 @@ CHAT = {"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]}
 
 
 def _pem_pub(key) -> bytes:
-    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def _claims(**kw):
     now = int(time.time())
-    c = {"sub": "bob", "tenant": "acme", "roles": ["user"], "iat": now, "exp": now + 600, "iss": "https://idp",
-         "aud": "cg"}
+    c = {
+        "sub": "bob",
+        "tenant": "acme",
+        "roles": ["user"],
+        "iat": now,
+        "exp": now + 600,
+        "iss": "https://idp",
+        "aud": "cg",
+    }
     c.update(kw)
     return {k: v for k, v in c.items() if v is not None}
 
@@ -46,8 +55,10 @@ def test_rsa_pem_key_and_bad_tokens(upstream, gateway_factory, rsa_key, tmp_path
     _, up_url = upstream
     pem = tmp_path / "pub.pem"
     pem.write_bytes(_pem_pub(rsa_key))
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                             auth={"public_key_file": str(pem), "issuer": "https://idp", "audience": "cg"})
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        auth={"public_key_file": str(pem), "issuer": "https://idp", "audience": "cg"},
+    )
     good = jwt.encode(_claims(), rsa_key, algorithm="RS256")
     assert _post(url, good).status_code == 200
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -57,9 +68,13 @@ def test_rsa_pem_key_and_bad_tokens(upstream, gateway_factory, rsa_key, tmp_path
     import hashlib
     import hmac as _hmac
 
-    sig = base64.urlsafe_b64encode(_hmac.new(_pem_pub(rsa_key), header + b"." + payload, hashlib.sha256).digest()).rstrip(b"=")
+    sig = base64.urlsafe_b64encode(
+        _hmac.new(_pem_pub(rsa_key), header + b"." + payload, hashlib.sha256).digest()
+    ).rstrip(b"=")
     confused = (header + b"." + payload + b"." + sig).decode()
-    none_tok = (base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=") + b"." + payload + b".").decode()
+    none_tok = (
+        base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=") + b"." + payload + b"."
+    ).decode()
     cases = {
         "missing": None,
         "garbage": "not.a.jwt",
@@ -81,7 +96,10 @@ def test_rsa_pem_key_and_bad_tokens(upstream, gateway_factory, rsa_key, tmp_path
     r = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers={"Authorization": "Basic abc"})
     assert r.status_code == 401
     # Small leeway: a token that expired 5 s ago is still accepted (clock skew), one that expired long ago is not.
-    assert _post(url, jwt.encode(_claims(exp=int(time.time()) - 5), rsa_key, algorithm="RS256")).status_code == 200
+    assert (
+        _post(url, jwt.encode(_claims(exp=int(time.time()) - 5), rsa_key, algorithm="RS256")).status_code
+        == 200
+    )
 
 
 def test_es256_and_eddsa_allowed_hs256_only_with_secret(upstream, gateway_factory, tmp_path, monkeypatch):
@@ -94,8 +112,10 @@ def test_es256_and_eddsa_allowed_hs256_only_with_secret(upstream, gateway_factor
     secret = "s" * 40
     assert _post(url, jwt.encode(_claims(aud=None), secret, algorithm="HS256")).status_code == 401
     monkeypatch.setenv("CG_TEST_HS_SECRET", secret)
-    url2, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                              auth={"algorithms": ["HS256"], "hs256_secret_env": "CG_TEST_HS_SECRET"})
+    url2, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        auth={"algorithms": ["HS256"], "hs256_secret_env": "CG_TEST_HS_SECRET"},
+    )
     assert _post(url2, jwt.encode(_claims(aud=None), secret, algorithm="HS256")).status_code == 200
     assert _post(url2, jwt.encode(_claims(aud=None), "x" * 40, algorithm="HS256")).status_code == 401
 
@@ -116,7 +136,13 @@ class JWKSServer:
             return
         self.hits += 1
         body = json.dumps({"keys": self.keys}).encode()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -134,7 +160,9 @@ def test_jwks_cached_and_refreshed_on_unknown_kid(upstream, gateway_factory, rsa
     jwks = JWKSServer()
     jwks.keys = [_jwk(rsa_key, "k1")]
     with ServerThread(jwks) as js:
-        url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}], auth={"jwks_url": f"{js.url}/jwks"})
+        url, _ = gateway_factory(
+            upstreams=[{"name": "u", "url": up_url}], auth={"jwks_url": f"{js.url}/jwks"}
+        )
         t1 = jwt.encode(_claims(aud=None), rsa_key, algorithm="RS256", headers={"kid": "k1"})
         for _ in range(3):
             assert _post(url, t1).status_code == 200
@@ -150,8 +178,25 @@ def test_jwks_cached_and_refreshed_on_unknown_kid(upstream, gateway_factory, rsa
 
 def test_dev_token_cli_and_default_dev_key(upstream, gateway_factory):
     _, up_url = upstream
-    out = subprocess.run([sys.executable, "-m", "gateway", "token", "--sub", "alice", "--tenant", "acme",
-                          "--role", "user", "--role", "admin"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "token",
+            "--sub",
+            "alice",
+            "--tenant",
+            "acme",
+            "--role",
+            "user",
+            "--role",
+            "admin",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     tok = out.stdout.strip()
     claims = jwt.decode(tok, options={"verify_signature": False})
     assert claims["sub"] == "alice" and claims["roles"] == ["user", "admin"] and claims["exp"] > time.time()

@@ -32,11 +32,17 @@ EMAIL = "maria.gonzalez@example.com"
 def _sse(texts: list[str], *, usage: bool = True) -> bytes:
     out = b""
     for t in texts:
-        ev = {"id": "c1", "object": "chat.completion.chunk", "model": "m",
-              "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}]}
+        ev = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": None}],
+        }
         out += b"data: " + orjson.dumps(ev) + b"\n\n"
     if usage:
-        out += b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":%d}}\n\n' % len(texts)
+        out += b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":%d}}\n\n' % len(
+            texts
+        )
     return out + b"data: [DONE]\n\n"
 
 
@@ -54,12 +60,16 @@ def _content(sse: bytes) -> str:
 def pii_chain(tmp_path_factory):
     """A chain with the PII plugin pseudonymizing (regex recognizers only) and a jsonl audit log."""
     tmp = tmp_path_factory.mktemp("core")
-    cfg = load_config(None, environ={}, overrides={
-        "plugins": ["pii", "audit"],
-        "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
-        "pii": {"default_operator": "pseudonymize", "ner": {"enabled": False}},
-        "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
-    })
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "plugins": ["pii", "audit"],
+            "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
+            "pii": {"default_operator": "pseudonymize", "ner": {"enabled": False}},
+            "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
+        },
+    )
     chain = Chain(cfg, host="test")
     loop = asyncio.new_event_loop()
     loop.run_until_complete(chain.startup())
@@ -69,8 +79,13 @@ def pii_chain(tmp_path_factory):
 
 
 def _request(chain: Chain, loop: asyncio.AbstractEventLoop, body: dict, headers: dict | None = None):
-    ctx = chain.new_context(route="chat", method="POST", path="/v1/chat/completions",
-                            headers=headers or {"content-type": "application/json"}, client="10.0.0.1")
+    ctx = chain.new_context(
+        route="chat",
+        method="POST",
+        path="/v1/chat/completions",
+        headers=headers or {"content-type": "application/json"},
+        client="10.0.0.1",
+    )
     try:
         fwd = loop.run_until_complete(chain.request(ctx, orjson.dumps(body)))
     except GatewayError as exc:  # as a host does: record the refusal
@@ -84,15 +99,18 @@ def _request(chain: Chain, loop: asyncio.AbstractEventLoop, body: dict, headers:
 @given(cuts=st.lists(st.integers(min_value=0, max_value=4000), max_size=40), crlf=st.booleans())
 def test_stream_relay_any_chunking_gives_the_same_bytes(pii_chain, cuts, crlf) -> None:
     chain, loop, _ = pii_chain
-    ctx, fwd = _request(chain, loop, {"model": "m", "stream": True,
-                                      "messages": [{"role": "user", "content": f"write to {EMAIL} please"}]})
+    ctx, fwd = _request(
+        chain,
+        loop,
+        {"model": "m", "stream": True, "messages": [{"role": "user", "content": f"write to {EMAIL} please"}]},
+    )
     sent = fwd["messages"][0]["content"]
     assert EMAIL not in sent
     placeholder = sent.split("write to ")[1].split(" please")[0]
     assert fwd["stream_options"] == {"include_usage": True}  # asked for by the gateway...
     # The model echoes the placeholder, split across events at awkward places.
     text = f"Sure, {placeholder} noted."
-    pieces = [text[i:i + 3] for i in range(0, len(text), 3)]
+    pieces = [text[i : i + 3] for i in range(0, len(text), 3)]
     body = _sse(pieces)
     if crlf:
         body = body.replace(b"\n", b"\r\n")
@@ -115,7 +133,9 @@ def test_stream_relay_any_chunking_gives_the_same_bytes(pii_chain, cuts, crlf) -
 
 def test_stream_relay_without_done_ends_with_in_band_error(pii_chain) -> None:
     chain, loop, _ = pii_chain
-    ctx, _ = _request(chain, loop, {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]})
+    ctx, _ = _request(
+        chain, loop, {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}
+    )
     relay = chain.stream(ctx)
     body = _sse(["a", "b"], usage=False).replace(b"data: [DONE]\n\n", b"")
     out = relay.feed(body[:7]) + relay.feed(body[7:]) + relay.end()
@@ -128,8 +148,11 @@ def test_stream_relay_without_done_ends_with_in_band_error(pii_chain) -> None:
 def test_request_refuses_non_json_and_encoded_bodies(pii_chain) -> None:
     chain, loop, _ = pii_chain
     body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
-    for headers in ({"content-type": "text/plain"}, {"content-type": "application/x-www-form-urlencoded"},
-                    {"content-type": "application/json", "content-encoding": "gzip"}):
+    for headers in (
+        {"content-type": "text/plain"},
+        {"content-type": "application/x-www-form-urlencoded"},
+        {"content-type": "application/json", "content-encoding": "gzip"},
+    ):
         with pytest.raises(UnsupportedMediaType):
             _request(chain, loop, body, headers)
     ctx, _ = _request(chain, loop, body, {"content-type": "application/json; charset=utf-8"})
@@ -139,8 +162,11 @@ def test_request_refuses_non_json_and_encoded_bodies(pii_chain) -> None:
 def test_commit_is_idempotent_and_records_host_and_outcome(pii_chain) -> None:
     chain, loop, path = pii_chain
     ctx, _ = _request(chain, loop, {"model": "m", "messages": [{"role": "user", "content": "hi"}]})
-    out = loop.run_until_complete(chain.response_json(ctx, orjson.dumps(
-        {"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]})))
+    out = loop.run_until_complete(
+        chain.response_json(
+            ctx, orjson.dumps({"choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"}}]})
+        )
+    )
     assert orjson.loads(out)["choices"][0]["message"]["content"] == "ok"
     loop.run_until_complete(chain.commit(ctx))
     loop.run_until_complete(chain.commit(ctx))
@@ -186,23 +212,31 @@ def test_parse_depth_limit() -> None:
 def test_deep_nesting_is_400_before_any_plugin_and_logs_little(gateway_factory, token, caplog) -> None:
     up = EchoUpstream()
     with ServerThread(up) as s:
-        url, _ = gateway_factory(upstreams=[{"name": "u", "url": s.url}],
-                                 plugins=["auth", "ratelimit", "pii", "audit"],
-                                 pii={"default_operator": "pseudonymize", "ner": {"enabled": False}})
+        url, _ = gateway_factory(
+            upstreams=[{"name": "u", "url": s.url}],
+            plugins=["auth", "ratelimit", "pii", "audit"],
+            pii={"default_operator": "pseudonymize", "ner": {"enabled": False}},
+        )
         caplog.clear()
         with caplog.at_level(logging.DEBUG):
             for depth in (65, 300, 600, 1000, 1100, 5000):
                 for where in ("content", "extra", "object"):
-                    r = httpx.post(f"{url}/v1/chat/completions", content=_nested(depth, where),
-                                   headers={**auth(token), "content-type": "application/json"})
+                    r = httpx.post(
+                        f"{url}/v1/chat/completions",
+                        content=_nested(depth, where),
+                        headers={**auth(token), "content-type": "application/json"},
+                    )
                     assert r.status_code == 400, (depth, where, r.text)
                     assert r.json()["error"]["type"] == "invalid_request_error"
             # Unauthenticated deep bodies too: the limit comes before every plugin.
             r = httpx.post(f"{url}/v1/chat/completions", content=_nested(1000, "content"))
             assert r.status_code == 400
         assert not up.received, "a too-deep body reached the model server"
-        logged = "\n".join(rec.getMessage() for rec in caplog.records
-                            if rec.name.split(".")[0] in ("gateway", "audit", "uvicorn", "asyncio", "privacy"))
+        logged = "\n".join(
+            rec.getMessage()
+            for rec in caplog.records
+            if rec.name.split(".")[0] in ("gateway", "audit", "uvicorn", "asyncio", "privacy")
+        )
         assert len(logged) < 2000, logged[:2000]
         assert "Traceback" not in logged and "RecursionError" not in logged
         # A deeply nested answer from the model server is a 502, not a 500.
@@ -213,18 +247,32 @@ def test_deep_nesting_is_400_before_any_plugin_and_logs_little(gateway_factory, 
                 return await deep(scope, receive, send)
             while (await receive()).get("more_body"):
                 pass
-            body = b'{"choices":[{"index":0,"message":{"role":"assistant","content":"x"}}],"x":' \
-                   + b"[" * 400 + b"]" * 400 + b"}"
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json")]})
+            body = (
+                b'{"choices":[{"index":0,"message":{"role":"assistant","content":"x"}}],"x":'
+                + b"[" * 400
+                + b"]" * 400
+                + b"}"
+            )
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
             await send({"type": "http.response.body", "body": body})
 
         with ServerThread(deep_answer) as d:
-            url2, _ = gateway_factory(upstreams=[{"name": "d", "url": d.url}],
-                                      plugins=["auth", "pii", "audit"],
-                                      pii={"default_operator": "pseudonymize", "ner": {"enabled": False}})
-            r = httpx.post(f"{url2}/v1/chat/completions", headers=auth(token),
-                           json={"model": "m", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]})
+            url2, _ = gateway_factory(
+                upstreams=[{"name": "d", "url": d.url}],
+                plugins=["auth", "pii", "audit"],
+                pii={"default_operator": "pseudonymize", "ner": {"enabled": False}},
+            )
+            r = httpx.post(
+                f"{url2}/v1/chat/completions",
+                headers=auth(token),
+                json={"model": "m", "messages": [{"role": "user", "content": f"mail {EMAIL}"}]},
+            )
             assert r.status_code == 502, r.text
 
 

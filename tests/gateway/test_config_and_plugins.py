@@ -33,8 +33,11 @@ def test_invalid_config_names_the_key(tmp_path):
         load_config(bad, environ={})
     # The CLI stops at start with the key named, exit code 2, no traceback.
     bad.write_text("rate_limit:\n  backend: memcached\n")
-    out = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(bad), "--check"],
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(bad), "--check"],
+        capture_output=True,
+        text=True,
+    )
     assert out.returncode == 2
     assert "rate_limit.backend" in out.stderr and "Traceback" not in out.stderr
 
@@ -42,12 +45,30 @@ def test_invalid_config_names_the_key(tmp_path):
 def test_env_and_flags_override_file(tmp_path):
     f = tmp_path / "c.yaml"
     f.write_text("server:\n  port: 9000\nauth:\n  issuer: file-iss\n")
-    cfg = load_config(f, environ={"CG_SERVER__PORT": "9100", "CG_AUTH__AUDIENCE": "env-aud"},
-                      overrides={"auth": {"issuer": "flag-iss"}})
+    cfg = load_config(
+        f,
+        environ={"CG_SERVER__PORT": "9100", "CG_AUTH__AUDIENCE": "env-aud"},
+        overrides={"auth": {"issuer": "flag-iss"}},
+    )
     assert cfg.server.port == 9100 and cfg.auth.audience == "env-aud" and cfg.auth.issuer == "flag-iss"
-    out = subprocess.run([sys.executable, "-m", "gateway", "serve", "--config", str(f), "--check",
-                          "--upstream", "http://10.0.0.1:8000", "--jwt-audience", "a1"],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gateway",
+            "serve",
+            "--config",
+            str(f),
+            "--check",
+            "--upstream",
+            "http://10.0.0.1:8000",
+            "--jwt-audience",
+            "a1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dumped = orjson.loads(out.stdout)
     assert dumped["upstreams"][0]["url"] == "http://10.0.0.1:8000" and dumped["auth"]["audience"] == "a1"
 
@@ -59,7 +80,7 @@ def test_unknown_plugin_fails_at_start():
         GatewayApp(load_config(None, overrides={"plugins": ["auth", "nope"]}, environ={}))
 
 
-PLUGIN_SRC = textwrap.dedent('''
+PLUGIN_SRC = textwrap.dedent("""
     from pydantic import BaseModel
     from gateway.chain.plugins import Plugin
 
@@ -74,7 +95,7 @@ PLUGIN_SRC = textwrap.dedent('''
             ctx.response["choices"][0]["message"]["content"] += " [" + self.settings.tag + "]"
         def on_chunk(self, ctx, chunk):
             return [chunk, chunk]  # doubles every event
-''')
+""")
 
 
 def test_third_party_plugin_via_entry_point(upstream, gateway_factory, token, tmp_path, monkeypatch):
@@ -88,14 +109,18 @@ def test_third_party_plugin_via_entry_point(upstream, gateway_factory, token, tm
     (dist / "entry_points.txt").write_text("[compliance_gateway.plugins]\ntagger = cg_tagger:Tagger\n")
     monkeypatch.syspath_prepend(str(site))
     up, up_url = upstream
-    url, app = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                               plugins=["auth", {"name": "tagger", "settings": {"tag": "T1"}}, "audit"])
+    url, app = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        plugins=["auth", {"name": "tagger", "settings": {"tag": "T1"}}, "audit"],
+    )
     assert [s.name for s in app.pipeline.stages] == ["auth", "route", "tagger", "audit"]
     r = httpx.post(f"{url}/v1/chat/completions", json=CHAT, headers=auth(token))
     assert r.status_code == 200 and r.headers["x-tagger"] == "T1"
     assert r.json()["choices"][0]["message"]["content"].endswith("[T1]")
     assert up.received[-1]["messages"][-1] == {"role": "system", "content": "tag=T1"}
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth(token)) as s:
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth(token)
+    ) as s:
         events = [ln for ln in s.iter_lines() if ln.startswith("data: {")]
     assert len(events) == 2 * len("echo says: my email is jane.doe@example.com".split(" "))
     # Bad settings for a third-party plugin are named too.
@@ -120,7 +145,9 @@ def test_audit_event_per_request_without_raw_pii(upstream, gateway_factory, toke
     p = ok["payload"]
     assert p["model"] == "echo-1" and p["upstream"] == "u" and p["decision"] == "allow"
     assert p["completion_tokens"] == 6 and "auth" in p["timings_ms"]
-    assert events[1]["payload"]["decision"] == "deny" and events[1]["payload"]["error_code"] == "missing_token"
+    assert (
+        events[1]["payload"]["decision"] == "deny" and events[1]["payload"]["error_code"] == "missing_token"
+    )
     assert b"jane.doe" not in raw and b"alice" not in raw
 
 

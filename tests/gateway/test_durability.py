@@ -42,7 +42,11 @@ HEADERS = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _body(i: int, stream: bool, model: str = "echo-1") -> dict[str, Any]:
-    return {"model": model, "stream": stream, "messages": [{"role": "user", "content": f"request number {i}"}]}
+    return {
+        "model": model,
+        "stream": stream,
+        "messages": [{"role": "user", "content": f"request number {i}"}],
+    }
 
 
 class Gateway:
@@ -56,9 +60,13 @@ class Gateway:
         self.cfg_path.write_text(json.dumps(cfg))  # JSON is YAML
         self.log = tmp / f"{name}.log"
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        self.proc = subprocess.Popen([PY, "-m", "gateway", "serve", "--config", str(self.cfg_path),
-                                      "--log-level", "warning"],
-                                     cwd=ROOT, env=env, stdout=open(self.log, "ab"), stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [PY, "-m", "gateway", "serve", "--config", str(self.cfg_path), "--log-level", "warning"],
+            cwd=ROOT,
+            env=env,
+            stdout=open(self.log, "ab"),
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
@@ -122,8 +130,12 @@ class Load:
                 i += 1
                 stream = i % self.stream_every == 0
                 try:
-                    with client.stream("POST", f"{self.url}/v1/chat/completions", headers=HEADERS,
-                                       json=_body(c * 100000 + i, stream, self.model)) as r:
+                    with client.stream(
+                        "POST",
+                        f"{self.url}/v1/chat/completions",
+                        headers=HEADERS,
+                        json=_body(c * 100000 + i, stream, self.model),
+                    ) as r:
                         data = r.read()
                         status = r.status_code
                         rid = r.headers.get("x-request-id")
@@ -153,8 +165,14 @@ def request_ids(records: list[dict[str, Any]]) -> set[str]:
 
 
 def verify(store: str) -> subprocess.CompletedProcess:
-    return subprocess.run([PY, "-m", "audit", "verify", "--store", store], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=60)
+    return subprocess.run(
+        [PY, "-m", "audit", "verify", "--store", store],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=60,
+    )
 
 
 @pytest.fixture
@@ -164,8 +182,12 @@ def echo() -> Any:
 
 
 def _config(up_url: str, store: str, **extra: Any) -> dict[str, Any]:
-    return {"upstreams": [{"name": "u", "url": up_url}], "plugins": ["auth", "audit"],
-            "audit": {"store": store}, **extra}
+    return {
+        "upstreams": [{"name": "u", "url": up_url}],
+        "plugins": ["auth", "audit"],
+        "audit": {"store": store},
+        **extra,
+    }
 
 
 def test_kill9_under_load_loses_no_acknowledged_record(echo, tmp_path) -> None:
@@ -187,9 +209,13 @@ def test_kill9_under_load_loses_no_acknowledged_record(echo, tmp_path) -> None:
             gw.close()
         recorded = request_ids(sqlite_records(db))
         missing = acked - recorded
-        print(f"kill -9 run {rep}: {len(acked)} acknowledged, {len(recorded)} recorded in total, "
-              f"{len(missing)} missing")
-        assert acked, f"the load never got an answer before the kill: {load.statuses} errors={load.errors} {load.last_error}"
+        print(
+            f"kill -9 run {rep}: {len(acked)} acknowledged, {len(recorded)} recorded in total, "
+            f"{len(missing)} missing"
+        )
+        assert acked, (
+            f"the load never got an answer before the kill: {load.statuses} errors={load.errors} {load.last_error}"
+        )
         assert not missing, f"run {rep}: {len(missing)} acknowledged requests have no audit record"
         total += len(acked)
     # Right after the crash the log verifies; the records after the last checkpoint are "not yet signed".
@@ -214,11 +240,16 @@ def test_sigterm_drains_streams_signs_the_tail_and_exits_0(tmp_path) -> None:
     db = tmp_path / "audit.db"
     store = f"sqlite:///{db}"
     with ServerThread(fast) as f, ServerThread(slow) as s, ServerThread(longer) as lg:
-        cfg = {"upstreams": [{"name": "fast", "url": f.url, "models": ["echo-1"]},
-                             {"name": "slow", "url": s.url, "models": ["slow"]},
-                             {"name": "long", "url": lg.url, "models": ["long"]}],
-               "plugins": ["auth", "audit"], "audit": {"store": store},
-               "server": {"shutdown_grace_s": grace}}
+        cfg = {
+            "upstreams": [
+                {"name": "fast", "url": f.url, "models": ["echo-1"]},
+                {"name": "slow", "url": s.url, "models": ["slow"]},
+                {"name": "long", "url": lg.url, "models": ["long"]},
+            ],
+            "plugins": ["auth", "audit"],
+            "audit": {"store": store},
+            "server": {"shutdown_grace_s": grace},
+        }
         gw = Gateway(tmp_path, cfg)
         try:
             # One stream that outlives the grace: 24 words at 0.25 s.
@@ -229,8 +260,9 @@ def test_sigterm_drains_streams_signs_the_tail_and_exits_0(tmp_path) -> None:
                 words = " ".join(f"w{i}" for i in range(22))
                 body = {"model": "long", "stream": True, "messages": [{"role": "user", "content": words}]}
                 try:
-                    with httpx.stream("POST", f"{gw.url}/v1/chat/completions", headers=HEADERS, json=body,
-                                      timeout=30) as r:
+                    with httpx.stream(
+                        "POST", f"{gw.url}/v1/chat/completions", headers=HEADERS, json=body, timeout=30
+                    ) as r:
                         long_result["rid"] = r.headers.get("x-request-id")
                         for chunk in r.iter_raw():
                             long_events.append(time.monotonic())
@@ -311,8 +343,11 @@ def test_postgres_connection_cut_gives_503_never_200_without_record(echo, tmp_pa
     def cut() -> None:
         # Our own connections only: their last query names our table.
         with psycopg.connect("postgresql://postgres@127.0.0.1:5432/test", autocommit=True) as c:
-            c.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                      "WHERE pid <> pg_backend_pid() AND query LIKE %s", (f"%{table}%",))
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE pid <> pg_backend_pid() AND query LIKE %s",
+                (f"%{table}%",),
+            )
             # ... and keep them from coming back for a while: every insert fails.
             c.execute(f"ALTER TABLE {table}_records ADD CONSTRAINT cg_block CHECK (false) NOT VALID")
 

@@ -28,7 +28,14 @@ def test_openapi_document_describes_routes_and_request_shapes(upstream, gateway_
     doc = r.json()
     assert doc == orjson.loads(orjson.dumps(build_document()))
     assert doc["openapi"].startswith("3.1")
-    for path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/models", "/healthz", "/readyz"):
+    for path in (
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/embeddings",
+        "/v1/models",
+        "/healthz",
+        "/readyz",
+    ):
         assert path in doc["paths"], path
     chat = doc["components"]["schemas"]["ChatCompletionRequest"]
     assert set(chat["required"]) == {"model", "messages"}
@@ -40,14 +47,33 @@ def test_schemathesis_finds_no_500_and_no_hang(upstream, gateway_factory, token,
     url, _ = gateway_factory(
         upstreams=[{"name": "u", "url": up_url, "timeouts": {"first_byte": 5, "total": 10}}],
         plugins=["auth", "ratelimit", "pii", "audit"],
-        rate_limit={"tenant": {"requests_per_minute": 10**6, "tokens_per_minute": 10**9},
-                    "subject": {"requests_per_minute": 10**6, "tokens_per_minute": 10**9}},
+        rate_limit={
+            "tenant": {"requests_per_minute": 10**6, "tokens_per_minute": 10**9},
+            "subject": {"requests_per_minute": 10**6, "tokens_per_minute": 10**9},
+        },
     )
-    cmd = [sys.executable, "-c", "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
-           "run", f"{url}/openapi.json", "--header", f"Authorization: Bearer {token}",
-           "--phases", "coverage,fuzzing", "--max-examples", "170", "--generation-deterministic",
-           "--checks", "not_a_server_error", "--request-timeout", "10", "--no-color"]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path)  # its .schemathesis/ cache
+    cmd = [
+        sys.executable,
+        "-c",
+        "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
+        "run",
+        f"{url}/openapi.json",
+        "--header",
+        f"Authorization: Bearer {token}",
+        "--phases",
+        "coverage,fuzzing",
+        "--max-examples",
+        "170",
+        "--generation-deterministic",
+        "--checks",
+        "not_a_server_error",
+        "--request-timeout",
+        "10",
+        "--no-color",
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )  # its .schemathesis/ cache
     text = out.stdout + out.stderr
     m = re.search(r"(\d+) generated", text)
     cases = int(m.group(1)) if m else 0
@@ -55,6 +81,9 @@ def test_schemathesis_finds_no_500_and_no_hang(upstream, gateway_factory, token,
     assert out.returncode == 0, text[-6000:]
     assert cases >= MIN_CASES, text[-3000:]
     # The gateway still answers after the fuzzing.
-    r = httpx.post(f"{url}/v1/chat/completions", headers=auth(token),
-                   json={"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]})
+    r = httpx.post(
+        f"{url}/v1/chat/completions",
+        headers=auth(token),
+        json={"model": "echo-1", "messages": [{"role": "user", "content": "hi"}]},
+    )
     assert r.status_code == 200

@@ -44,9 +44,24 @@ def chat_body():
         "messages": [
             {"role": "system", "content": "You help Maria Gonzalez's team."},
             {"role": "user", "content": f"I am Maria Gonzalez, mail {EMAIL}, phone {PHONE}."},
-            {"role": "user", "content": [{"type": "text", "text": f"card {CARD}"}, {"type": "image_url", "image_url": {"url": "http://x"}}]},
-            {"role": "assistant", "content": None, "tool_calls": [
-                {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": json.dumps({"email": EMAIL, "n": 3})}}]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": f"card {CARD}"},
+                    {"type": "image_url", "image_url": {"url": "http://x"}},
+                ],
+            },
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": "c1",
+                        "type": "function",
+                        "function": {"name": "lookup", "arguments": json.dumps({"email": EMAIL, "n": 3})},
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": "c1", "content": f"found {EMAIL} on file"},
         ],
     }
@@ -60,7 +75,10 @@ async def test_chat_every_message_redacted_consistently(plugin):
         assert secret not in dumped
     msgs = ctx.body["messages"]
     assert msgs[1]["content"] == "I am <PERSON_1>, mail <EMAIL_ADDRESS_1>, phone <CN_MOBILE_1>."
-    assert json.loads(msgs[3]["tool_calls"][0]["function"]["arguments"]) == {"email": "<EMAIL_ADDRESS_1>", "n": 3}
+    assert json.loads(msgs[3]["tool_calls"][0]["function"]["arguments"]) == {
+        "email": "<EMAIL_ADDRESS_1>",
+        "n": 3,
+    }
     assert msgs[4]["content"] == "found <EMAIL_ADDRESS_1> on file"
     assert msgs[2]["content"][1] == {"type": "image_url", "image_url": {"url": "http://x"}}
     counts = {f.entity_type: f.count for f in ctx.pii}
@@ -70,7 +88,9 @@ async def test_chat_every_message_redacted_consistently(plugin):
 
 
 async def test_completions_and_embeddings(plugin):
-    ctx = make_ctx({"model": "m", "prompt": [f"mail {EMAIL}", "nothing here"]}, route="completions", tenant=None)
+    ctx = make_ctx(
+        {"model": "m", "prompt": [f"mail {EMAIL}", "nothing here"]}, route="completions", tenant=None
+    )
     await plugin.on_request(ctx)
     assert ctx.body["prompt"] == ["mail <EMAIL_ADDRESS_1>", "nothing here"]
     ctx = make_ctx({"model": "m", "input": f"phone {PHONE}"}, route="embeddings")
@@ -85,20 +105,50 @@ async def test_pseudonyms_restored_in_response_and_model_pii_redacted(pseudo):
     await pseudo.on_request(ctx)
     sent = ctx.body["messages"][0]["content"]
     assert sent == "write to <EMAIL_ADDRESS_1>"
-    ctx.response = {"choices": [{"index": 0, "message": {"role": "assistant",
-                    "content": "Done: mailed <EMAIL_ADDRESS_1>; also try bob@evil.example"}}]}
+    ctx.response = {
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": "Done: mailed <EMAIL_ADDRESS_1>; also try bob@evil.example",
+                },
+            }
+        ]
+    }
     await pseudo.on_response(ctx)
-    assert ctx.response["choices"][0]["message"]["content"] == f"Done: mailed {EMAIL}; also try <EMAIL_ADDRESS_2>"
+    assert (
+        ctx.response["choices"][0]["message"]["content"]
+        == f"Done: mailed {EMAIL}; also try <EMAIL_ADDRESS_2>"
+    )
 
 
 def _chunks(pieces):
-    out = [{"id": "x", "object": "chat.completion.chunk", "model": "m",
-            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}]}]
+    out = [
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
+        }
+    ]
     for p in pieces:
-        out.append({"id": "x", "object": "chat.completion.chunk", "model": "m",
-                    "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]})
-    out.append({"id": "x", "object": "chat.completion.chunk", "model": "m",
-                "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        out.append(
+            {
+                "id": "x",
+                "object": "chat.completion.chunk",
+                "model": "m",
+                "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}],
+            }
+        )
+    out.append(
+        {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "model": "m",
+            "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
+        }
+    )
     return out
 
 
@@ -121,7 +171,9 @@ async def test_stream_restores_split_placeholders_and_redacts_split_pii(pseudo):
 async def test_stream_end_flushes_held_text_for_completions(pseudo):
     ctx = make_ctx({"model": "m", "prompt": f"to {EMAIL}"}, route="completions")
     await pseudo.on_request(ctx)
-    first = pseudo.on_chunk(ctx, {"id": "x", "object": "text_completion", "choices": [{"index": 0, "text": "hello <EMAIL_ADD"}]})
+    first = pseudo.on_chunk(
+        ctx, {"id": "x", "object": "text_completion", "choices": [{"index": 0, "text": "hello <EMAIL_ADD"}]}
+    )
     assert first[0]["choices"][0]["text"] == "hello "
     tail = pseudo.on_stream_end(ctx)
     assert tail[0]["choices"][0]["text"] == "<EMAIL_ADD"
@@ -208,8 +260,9 @@ def test_gateway_pseudonymizes_upstream_and_restores_for_client(upstream, gatewa
     assert r.status_code == 200, r.text
     assert up.received[-1]["messages"][0]["content"] == "mail <EMAIL_ADDRESS_1> or <CN_MOBILE_1>"
     assert r.json()["choices"][0]["message"]["content"] == f"echo says: mail {EMAIL} or {PHONE}"
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, headers=auth(token),
-                      timeout=30) as s:
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json={**body, "stream": True}, headers=auth(token), timeout=30
+    ) as s:
         events = [json.loads(ln[6:]) for ln in s.iter_lines() if ln.startswith("data: {")]
     text = "".join(c["delta"].get("content") or "" for e in events for c in e.get("choices", []))
     assert text == f"echo says: mail {EMAIL} or {PHONE}"
@@ -224,9 +277,13 @@ async def test_durable_pseudonyms_in_redis_are_sealed_and_expire(tmp_path, monke
     prefix = f"cg:test:pii:{uuid.uuid4().hex}:"
     key = tmp_path / "pii.key"
     key.write_bytes(b"m" * 32)
-    settings = {"ner": {"enabled": False}, "default_operator": "pseudonymize", "hash_key_file": str(key),
-                "pseudonym_store": {"key_prefix": prefix, "ttl_seconds": 60},
-                "tenants": {"acme": {"durable_pseudonyms": True}, "globex": {"durable_pseudonyms": True}}}
+    settings = {
+        "ner": {"enabled": False},
+        "default_operator": "pseudonymize",
+        "hash_key_file": str(key),
+        "pseudonym_store": {"key_prefix": prefix, "ttl_seconds": 60},
+        "tenants": {"acme": {"durable_pseudonyms": True}, "globex": {"durable_pseudonyms": True}},
+    }
     with pytest.raises(ValueError, match="pii.pseudonym_store"):
         await started(**{k: v for k, v in settings.items() if k != "pseudonym_store"})
     p = await started(**settings)
@@ -242,13 +299,17 @@ async def test_durable_pseudonyms_in_redis_are_sealed_and_expire(tmp_path, monke
         # A later request of the same tenant gets the same token and can restore it from the store.
         later = make_ctx({"model": "m", "messages": [{"role": "user", "content": "what did I send?"}]})
         await p.on_request(later)
-        later.response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]}
+        later.response = {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]
+        }
         await p.on_response(later)
         assert later.response["choices"][0]["message"]["content"] == f"You sent {EMAIL}."
         # Another tenant cannot open it.
         other = make_ctx({"model": "m", "messages": [{"role": "user", "content": "hi"}]}, tenant="globex")
         await p.on_request(other)
-        other.response = {"choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]}
+        other.response = {
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": f"You sent {token}."}}]
+        }
         await p.on_response(other)
         assert other.response["choices"][0]["message"]["content"] == f"You sent {token}."
     finally:
@@ -263,12 +324,20 @@ async def test_stream_keeps_choices_apart(pseudo):
     await pseudo.on_request(ctx)
 
     def ev(i, text, finish=None):
-        return {"id": "x", "object": "chat.completion.chunk",
-                "choices": [{"index": i, "delta": {"content": text}, "finish_reason": finish}]}
+        return {
+            "id": "x",
+            "object": "chat.completion.chunk",
+            "choices": [{"index": i, "delta": {"content": text}, "finish_reason": finish}],
+        }
 
     out = []
-    for e in (ev(0, "A: <EMAIL_"), ev(1, "B: call 138"), ev(0, "ADDRESS_1>"), ev(1, "12345678", "stop"),
-              ev(0, " ok", "stop")):
+    for e in (
+        ev(0, "A: <EMAIL_"),
+        ev(1, "B: call 138"),
+        ev(0, "ADDRESS_1>"),
+        ev(1, "12345678", "stop"),
+        ev(0, " ok", "stop"),
+    ):
         out.extend(pseudo.on_chunk(ctx, e))
     out.extend(pseudo.on_stream_end(ctx))
     by_index: dict[int, str] = {}

@@ -64,7 +64,9 @@ def make_ctx(
         body=body,
         model=model,
         upstream=upstream,
-        identity=None if anonymous else Identity(subject=subject, tenant=tenant, roles=tuple(roles), claims=claims or {}),
+        identity=None
+        if anonymous
+        else Identity(subject=subject, tenant=tenant, roles=tuple(roles), claims=claims or {}),
         pii=[PIIFinding(e, n, 0.9) for e, n in pii],
         prompt_tokens=prompt_tokens,
     )
@@ -196,8 +198,12 @@ async def test_async_enforce_is_awaited():
 
 async def test_claims_and_anonymous_requests():
     plugin = await started()
-    ctx = make_ctx(tenant="newco", claims={"plan": "pro", "email": "x@y", "entitlements": ["kyc"]}, upstream=US,
-                   pii=[("CN_RESIDENT_ID", 1)])
+    ctx = make_ctx(
+        tenant="newco",
+        claims={"plan": "pro", "email": "x@y", "entitlements": ["kyc"]},
+        upstream=US,
+        pii=[("CN_RESIDENT_ID", 1)],
+    )
     await plugin.on_request(ctx)
     assert ctx.audit["policy"]["input"]["claims"] == {"plan": "pro", "entitlements": ["kyc"]}
     anon = make_ctx(anonymous=True, model="smollm2-135m", upstream=SimpleNamespace(name="dev", labels={}))
@@ -212,8 +218,8 @@ def _bundle(tmp_path: Path, rego: str) -> Path:
 async def test_engine_error_fails_closed_and_fail_open_route_is_audited(tmp_path):
     root = _bundle(
         tmp_path,
-        'ratio := 100 / input.request.prompt_tokens_estimate\n\n'
-        'allow if ratio > 0\n\n'
+        "ratio := 100 / input.request.prompt_tokens_estimate\n\n"
+        "allow if ratio > 0\n\n"
         'decision := {"allow": allow, "deny_reasons": [], "obligations": {}}\n',
     )
     plugin = await started(bundle_dir=root, fail_open_routes=["embeddings"])
@@ -242,7 +248,9 @@ async def test_undefined_decision_and_unknown_obligation_deny(tmp_path):
         await plugin.on_request(make_ctx())
     root2 = write_bundle(
         tmp_path / "c",
-        {"gateway/authz.rego": 'package gateway.authz\n\ndecision := {"allow": true, "obligations": {"watermark": "on"}}\n'},
+        {
+            "gateway/authz.rego": 'package gateway.authz\n\ndecision := {"allow": true, "obligations": {"watermark": "on"}}\n'
+        },
     )
     plugin2 = await started(bundle_dir=root2)
     ctx = make_ctx()
@@ -261,7 +269,9 @@ async def test_time_budget_and_input_size_fail_closed():
 
 
 async def test_bad_bundle_stops_startup(tmp_path):
-    plugin = PolicyPlugin(PolicySettings(bundle_dir=_bundle(tmp_path, "allow if {\n"), reload_interval_s=0), None)
+    plugin = PolicyPlugin(
+        PolicySettings(bundle_dir=_bundle(tmp_path, "allow if {\n"), reload_interval_s=0), None
+    )
     with pytest.raises(PolicyError):
         await plugin.startup()
     assert (await plugin.ready())[0] is False
@@ -326,7 +336,12 @@ async def test_reload_events_reach_the_hook(bundle_copy):
     events = []
     plugin.on_reload_event = events.append
     data = bundle_copy / "gateway" / "data.json"
-    data.write_text(data.read_text().replace('"pii_rules": {', '"pii_rules": {\n    "CN_BANK_CARD": {"entitlement": "pci", "without": "remove"},'))
+    data.write_text(
+        data.read_text().replace(
+            '"pii_rules": {',
+            '"pii_rules": {\n    "CN_BANK_CARD": {"entitlement": "pci", "without": "remove"},',
+        )
+    )
     assert await plugin.watcher.poll() is None
     event = await plugin.watcher.poll()
     assert event["result"] == "accepted" and events == [event]

@@ -18,8 +18,12 @@ CHAT = {"model": "echo-1", "messages": [{"role": "user", "content": "hello"}]}
 
 
 def _records(store: str) -> list[dict]:
-    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
 
 

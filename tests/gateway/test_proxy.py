@@ -36,17 +36,21 @@ def test_completions_and_embeddings(upstream, gateway_factory, token):
     url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}])
     r = httpx.post(f"{url}/v1/completions", json={"model": "echo-1", "prompt": "abc"}, headers=auth(token))
     assert r.status_code == 200 and r.json()["choices"][0]["text"] == "echo says: abc"
-    r = httpx.post(f"{url}/v1/embeddings", json={"model": "echo-1", "input": ["ab", "abcd"]}, headers=auth(token))
+    r = httpx.post(
+        f"{url}/v1/embeddings", json={"model": "echo-1", "input": ["ab", "abcd"]}, headers=auth(token)
+    )
     assert r.status_code == 200 and [d["embedding"][0] for d in r.json()["data"]] == [2.0, 4.0]
 
 
 def test_several_upstreams_by_model_name(gateway_factory, token):
     a, b = EchoUpstream("alpha"), EchoUpstream("beta")
     with ServerThread(a) as sa, ServerThread(b) as sb:
-        url, _ = gateway_factory(upstreams=[
-            {"name": "a", "url": sa.url, "models": ["model-a"]},
-            {"name": "b", "url": sb.url, "models": ["model-b", "*"]},
-        ])
+        url, _ = gateway_factory(
+            upstreams=[
+                {"name": "a", "url": sa.url, "models": ["model-a"]},
+                {"name": "b", "url": sb.url, "models": ["model-b", "*"]},
+            ]
+        )
         for model, expect in (("model-a", "alpha"), ("model-b", "beta"), ("anything", "beta")):
             r = httpx.post(f"{url}/v1/chat/completions", json={**CHAT, "model": model}, headers=auth(token))
             assert r.json()["choices"][0]["message"]["content"].startswith(expect), model
@@ -114,7 +118,9 @@ def test_stream_usage_counts_completion_tokens(upstream, gateway_factory, token,
     assert lines[-1] == "data: [DONE]"
     assert "usage" in lines[-2]  # the client asked for usage and gets it
     # A client that did not ask gets no usage chunk, yet completion tokens are still counted exactly.
-    with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth(token)) as r:
+    with httpx.stream(
+        "POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True}, headers=auth(token)
+    ) as r:
         lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
     assert not any("usage" in ln for ln in lines)
     assert up.received[-1]["stream_options"] == {"include_usage": True}
@@ -157,11 +163,18 @@ def test_bad_input(upstream, gateway_factory, token):
         (b"", 400, "invalid_json"),
         (orjson.dumps({"model": 3, "messages": []}), 400, "invalid_type"),
         (orjson.dumps({"model": "echo-1", "messages": "hi"}), 400, "invalid_type"),
-        (orjson.dumps({"model": "echo-1", "messages": [{"role": "user", "content": 5}]}), 400, "invalid_type"),
+        (
+            orjson.dumps({"model": "echo-1", "messages": [{"role": "user", "content": 5}]}),
+            400,
+            "invalid_type",
+        ),
         (orjson.dumps({**CHAT, "max_tokens": -1}), 400, "invalid_type"),
         (orjson.dumps({**CHAT, "stream": "yes"}), 400, "invalid_type"),
-        (orjson.dumps({"model": "echo-1", "messages": [{"role": "user", "content": "x" * 5000}]}), 413,
-         "payload_too_large"),
+        (
+            orjson.dumps({"model": "echo-1", "messages": [{"role": "user", "content": "x" * 5000}]}),
+            413,
+            "payload_too_large",
+        ),
     ]
     for raw, status, code in cases:
         r = httpx.post(f"{url}/v1/chat/completions", content=raw, headers=h)
@@ -169,12 +182,16 @@ def test_bad_input(upstream, gateway_factory, token):
         err = r.json()["error"]
         assert err["code"] == code and err["type"] and err["message"]
         assert "Traceback" not in r.text
-    r = httpx.post(f"{url}/v1/completions", json={"model": "echo-1", "prompt": [1, 2, 3]}, headers=auth(token))
+    r = httpx.post(
+        f"{url}/v1/completions", json={"model": "echo-1", "prompt": [1, 2, 3]}, headers=auth(token)
+    )
     assert r.status_code == 400 and r.json()["error"]["code"] == "unsupported_input"
+
     # A chunked body (no content-length) over the limit is cut off too.
     def gen():
         for _ in range(10):
             yield b"x" * 1000
+
     r = httpx.post(f"{url}/v1/chat/completions", content=gen(), headers=h)
     assert r.status_code == 413
     r = httpx.get(f"{url}/v1/chat/completions", headers=auth(token))
@@ -208,8 +225,13 @@ def test_upstream_stalling_mid_stream_ends_stream_with_in_band_error(gateway_fac
     with ServerThread(stalling) as s:
         url, _ = gateway_factory(upstreams=[{"name": "s", "url": s.url, "timeouts": {"first_byte": 0.5}}])
         t0 = time.perf_counter()
-        with httpx.stream("POST", f"{url}/v1/chat/completions", json={**CHAT, "stream": True},
-                          headers=auth(token), timeout=10) as r:
+        with httpx.stream(
+            "POST",
+            f"{url}/v1/chat/completions",
+            json={**CHAT, "stream": True},
+            headers=auth(token),
+            timeout=10,
+        ) as r:
             lines = [ln for ln in r.iter_lines() if ln.startswith("data: ")]
         assert time.perf_counter() - t0 < 5
         assert len(lines) == 3 and "delta" in lines[0]

@@ -21,8 +21,10 @@ def _post(url, tok, body=CHAT):
 
 def test_requests_per_minute_per_subject_429(upstream, gateway_factory):
     _, up_url = upstream
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                             rate_limit={"subject": {"requests_per_minute": 3}, "tenant": {"requests_per_minute": 100}})
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        rate_limit={"subject": {"requests_per_minute": 3}, "tenant": {"requests_per_minute": 100}},
+    )
     alice, bob = mint("alice", "acme", ["user"]), mint("bob", "acme", ["user"])
     statuses = [_post(url, alice).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
@@ -37,9 +39,14 @@ def test_requests_per_minute_per_subject_429(upstream, gateway_factory):
 
 def test_tenant_limit_and_overrides(upstream, gateway_factory):
     _, up_url = upstream
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                             rate_limit={"tenant": {"requests_per_minute": 2}, "subject": {},
-                                         "tenants": {"big": {"requests_per_minute": 50}}})
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        rate_limit={
+            "tenant": {"requests_per_minute": 2},
+            "subject": {},
+            "tenants": {"big": {"requests_per_minute": 50}},
+        },
+    )
     acme = [mint(f"u{i}", "acme", ["user"]) for i in range(3)]
     assert [_post(url, t).status_code for t in acme] == [200, 200, 429]
     big = [mint(f"u{i}", "big", ["user"]) for i in range(5)]
@@ -48,8 +55,10 @@ def test_tenant_limit_and_overrides(upstream, gateway_factory):
 
 def test_tokens_per_minute_counts_prompt_and_completion(upstream, gateway_factory):
     _, up_url = upstream
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                             rate_limit={"tenant": {}, "subject": {"tokens_per_minute": 60}})
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        rate_limit={"tenant": {}, "subject": {"tokens_per_minute": 60}},
+    )
     tok = mint("alice", "acme", ["user"])
     long = {"model": "echo-1", "messages": [{"role": "user", "content": "x" * 400}]}  # ~104 tokens estimated
     r = _post(url, tok, long)
@@ -106,7 +115,9 @@ def test_two_replicas_share_one_redis_limit(upstream, gateway_factory, redis_pre
     statuses = [_post(u, tok).status_code for u in (url1, url2, url1, url2, url1, url2)]
     assert statuses == [200, 200, 200, 200, 429, 429]
     # Subject ids never appear in Redis key names.
-    keys = [k.decode() for k in redis.Redis.from_url("redis://127.0.0.1:6379/0").scan_iter(redis_prefix + "*")]
+    keys = [
+        k.decode() for k in redis.Redis.from_url("redis://127.0.0.1:6379/0").scan_iter(redis_prefix + "*")
+    ]
     assert keys and not any("alice" in k for k in keys)
 
 
@@ -114,7 +125,9 @@ def test_redis_down_fails_closed(upstream, gateway_factory):
     from tests.servers import closed_port
 
     _, up_url = upstream
-    url, _ = gateway_factory(upstreams=[{"name": "u", "url": up_url}],
-                             rate_limit={"backend": "redis", "redis_url": f"redis://127.0.0.1:{closed_port()}/0"})
+    url, _ = gateway_factory(
+        upstreams=[{"name": "u", "url": up_url}],
+        rate_limit={"backend": "redis", "redis_url": f"redis://127.0.0.1:{closed_port()}/0"},
+    )
     r = _post(url, mint("alice", "acme", ["user"]))
     assert r.status_code == 503 and r.json()["error"]["type"] == "service_unavailable"

@@ -26,8 +26,10 @@ RID = "11010519491231002X"  # a resident ID with a valid check digit
 
 def _png() -> str:
     """A real 1x1 PNG, base64 (binary: not UTF-8)."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
     raw = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
     raw += chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
     return base64.b64encode(raw * 4).decode()  # a few hundred characters, like a real (small) image
@@ -37,9 +39,16 @@ PNG = _png()
 
 
 def make_ctx(body, route="chat", model=None):
-    return RequestContext(request_id="r1", route=route, method="POST", path="/v1/x", headers={}, body=body,
-                          model=model if model is not None else body.get("model"),
-                          identity=Identity(subject="alice", tenant="acme"))
+    return RequestContext(
+        request_id="r1",
+        route=route,
+        method="POST",
+        path="/v1/x",
+        headers={},
+        body=body,
+        model=model if model is not None else body.get("model"),
+        identity=Identity(subject="alice", tenant="acme"),
+    )
 
 
 async def _started(unknown="screen", config=None) -> PIIPlugin:
@@ -50,8 +59,9 @@ async def _started(unknown="screen", config=None) -> PIIPlugin:
 
 @pytest.fixture(scope="module")
 def plugin():
-    config = GatewayConfig.model_validate({"upstreams": [{"name": "u", "url": "http://127.0.0.1:1",
-                                                          "models": ["echo-1", "*"]}]})
+    config = GatewayConfig.model_validate(
+        {"upstreams": [{"name": "u", "url": "http://127.0.0.1:1", "models": ["echo-1", "*"]}]}
+    )
     return asyncio.run(_started(config=config))
 
 
@@ -72,20 +82,39 @@ def _leaks(obj) -> list[str]:
 
 
 async def test_every_known_field_is_screened(plugin):
-    schema = {"type": "object", "title": f"record of {EMAIL}",
-              "properties": {EMAIL: {"type": "string", "description": f"call {MOBILE}", "enum": [RID, "x"]}},
-              "required": [EMAIL]}
+    schema = {
+        "type": "object",
+        "title": f"record of {EMAIL}",
+        "properties": {EMAIL: {"type": "string", "description": f"call {MOBILE}", "enum": [RID, "x"]}},
+        "required": [EMAIL],
+    }
     body = {
         "model": "echo-1",
         "messages": [
             {"role": "system", "content": [{"type": "text", "text": f"card {CARD}"}]},
             {"role": "user", "name": "Maria Gonzalez", "content": f"hi, {EMAIL}"},
-            {"role": "assistant", "content": None, "tool_calls": [{"id": f"call {MOBILE}", "type": "function",
-             "function": {"name": "lookup", "arguments": json.dumps({"who": {"id": RID}, EMAIL: [MOBILE]})}}]},
+            {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "id": f"call {MOBILE}",
+                        "type": "function",
+                        "function": {
+                            "name": "lookup",
+                            "arguments": json.dumps({"who": {"id": RID}, EMAIL: [MOBILE]}),
+                        },
+                    }
+                ],
+            },
             {"role": "tool", "tool_call_id": f"call {MOBILE}", "content": "ok"},
         ],
-        "tools": [{"type": "function", "function": {"name": "lookup", "description": f"looks up {EMAIL}",
-                                                    "parameters": schema}}],
+        "tools": [
+            {
+                "type": "function",
+                "function": {"name": "lookup", "description": f"looks up {EMAIL}", "parameters": schema},
+            }
+        ],
         "response_format": {"type": "json_schema", "json_schema": {"name": "r", "schema": schema}},
         "stop": [f"{MOBILE} ", "END"],
         "user": EMAIL,
@@ -110,10 +139,13 @@ async def test_every_known_field_is_screened(plugin):
 
 
 async def test_completions_prompt_and_embeddings_input(plugin):
-    sent, _ = await _sent(plugin, {"model": "m", "prompt": [f"to {EMAIL}", "x"], "suffix": MOBILE,
-                                   "echo": True}, "completions")
+    sent, _ = await _sent(
+        plugin, {"model": "m", "prompt": [f"to {EMAIL}", "x"], "suffix": MOBILE, "echo": True}, "completions"
+    )
     assert sent["prompt"] == ["to <EMAIL_ADDRESS_1>", "x"] and sent["suffix"] == "<CN_MOBILE_1>"
-    sent, _ = await _sent(plugin, {"model": "m", "input": [EMAIL, "y"], "encoding_format": "float"}, "embeddings")
+    sent, _ = await _sent(
+        plugin, {"model": "m", "input": [EMAIL, "y"], "encoding_format": "float"}, "embeddings"
+    )
     assert sent["input"] == ["<EMAIL_ADDRESS_1>", "y"]
     for route, key in (("completions", "prompt"), ("embeddings", "input")):
         with pytest.raises(BadRequest, match="token ids"):
@@ -127,8 +159,15 @@ async def test_image_urls_have_path_query_and_user_info_screened(plugin):
         f"https://{EMAIL}/cat.png",  # user info + host form an address
         "https://img.example.org/cat.png?size=2&x=%20a+b",  # clean: sent byte for byte
     ]
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": u, "detail": "low"}} for u in urls]}]}
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [{"type": "image_url", "image_url": {"url": u, "detail": "low"}} for u in urls],
+            }
+        ],
+    }
     sent, _ = await _sent(plugin, body)
     out = [p["image_url"]["url"] for p in sent["messages"][0]["content"]]
     assert not _leaks(out) and "maria.gonzalez%2540" not in out[1]
@@ -138,41 +177,74 @@ async def test_image_urls_have_path_query_and_user_info_screened(plugin):
 
 async def test_data_urls_binary_images_pass_and_are_counted_others_refused(plugin):
     img = f"data:image/png;base64,{PNG}"
-    body = {"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "image_url", "image_url": {"url": img}}, {"type": "text", "text": "what is this?"}]}]}
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": img}},
+                    {"type": "text", "text": "what is this?"},
+                ],
+            }
+        ],
+    }
     sent, ctx = await _sent(plugin, body)
     assert sent["messages"][0]["content"][0]["image_url"]["url"] == img
     assert ctx.audit["pii_unscreened_media"] == {"image": 1}
     text_as_image = base64.b64encode(f"write to {EMAIL} ".encode() * 20).decode()
-    for url in (f"data:image/png;base64,{text_as_image}", "data:text/plain;base64,aGVsbG8=",
-                f"data:image/svg+xml,<svg><text>{EMAIL}</text></svg>"):
+    for url in (
+        f"data:image/png;base64,{text_as_image}",
+        "data:text/plain;base64,aGVsbG8=",
+        f"data:image/svg+xml,<svg><text>{EMAIL}</text></svg>",
+    ):
         body["messages"][0]["content"][0]["image_url"]["url"] = url
         with pytest.raises(BadRequest) as exc:
             await _sent(plugin, body)
         assert exc.value.code == "unscreenable_input" and EMAIL not in exc.value.message
-    file_part = {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"}}
+    file_part = {
+        "type": "file",
+        "file": {"file_data": "data:application/pdf;base64,JVBERi0=", "filename": "a.pdf"},
+    }
     with pytest.raises(BadRequest, match="file uploads"):
         await _sent(plugin, {"model": "m", "messages": [{"role": "user", "content": [file_part]}]})
 
 
 async def test_unknown_fields_screened_by_default(plugin):
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi", "x_note": {"who": EMAIL}}],
-            "vendor_extension": {"deep": [{"k": f"mobile {MOBILE}"}], EMAIL: 1}, "role_hint": RID}
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi", "x_note": {"who": EMAIL}}],
+        "vendor_extension": {"deep": [{"k": f"mobile {MOBILE}"}], EMAIL: 1},
+        "role_hint": RID,
+    }
     sent, _ = await _sent(plugin, body)
     assert not _leaks(sent)
     assert sent["vendor_extension"]["deep"][0]["k"] == "mobile <CN_MOBILE_1>"
 
 
 async def test_unknown_fields_rejected_naming_the_path_never_the_value(strict):
-    ok, _ = await _sent(strict, {"model": "m", "messages": [{"role": "user", "content": "hi"}], "top_k": 3,
-                                 "metadata": {"free": "form"}, "stream_options": {"include_usage": True}})
+    ok, _ = await _sent(
+        strict,
+        {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hi"}],
+            "top_k": 3,
+            "metadata": {"free": "form"},
+            "stream_options": {"include_usage": True},
+        },
+    )
     assert ok["top_k"] == 3
     cases = [
         ({"model": "m", "messages": [{"role": "user", "content": "hi"}], "x_trace": EMAIL}, "x_trace"),
         ({"model": "m", "messages": [{"role": "user", "content": "hi", "note": "n"}]}, "messages[0].note"),
         ({"model": "m", "messages": [{"role": "user", "content": "hi"}], EMAIL: 1}, "<key>"),
-        ({"model": "m", "messages": [{"role": "user", "content": [{"type": "text", "text": "a", "x": MOBILE}]}]},
-         "messages[0].content[0].x"),
+        (
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "a", "x": MOBILE}]}],
+            },
+            "messages[0].content[0].x",
+        ),
     ]
     for body, path in cases:
         with pytest.raises(BadRequest) as exc:
@@ -185,14 +257,25 @@ async def test_personal_model_name_is_refused_configured_names_are_not_screened(
     with pytest.raises(BadRequest) as exc:
         await _sent(plugin, {"model": EMAIL, "messages": [{"role": "user", "content": "hi"}]})
     assert exc.value.code == "personal_data_in_model" and EMAIL not in exc.value.message
-    sent, _ = await _sent(plugin, {"model": "qwen2.5-7b-instruct", "messages": [{"role": "user", "content": "x"}]})
+    sent, _ = await _sent(
+        plugin, {"model": "qwen2.5-7b-instruct", "messages": [{"role": "user", "content": "x"}]}
+    )
     assert sent["model"] == "qwen2.5-7b-instruct"
 
 
 async def test_tool_arguments_edge_cases(plugin):
     def call(args):
-        return {"model": "m", "messages": [{"role": "assistant", "tool_calls": [
-            {"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}]}]}
+        return {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"id": "c", "type": "function", "function": {"name": "f", "arguments": args}}
+                    ],
+                }
+            ],
+        }
 
     def args_of(sent):
         return sent["messages"][0]["tool_calls"][0]["function"]["arguments"]
@@ -215,8 +298,15 @@ async def test_tool_arguments_edge_cases(plugin):
 
 async def test_short_base64_audio_is_read_as_text_long_text_audio_refused(plugin):
     def audio(data):
-        return {"model": "m", "messages": [{"role": "user", "content": [
-            {"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}]}]}
+        return {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "input_audio", "input_audio": {"data": data, "format": "wav"}}],
+                }
+            ],
+        }
 
     sent, ctx = await _sent(plugin, audio(MOBILE))
     assert MOBILE not in json.dumps(sent)
@@ -229,14 +319,21 @@ async def test_short_base64_audio_is_read_as_text_long_text_audio_refused(plugin
 
 
 async def test_json_schema_keywords_are_skipped_client_text_in_them_is_not(plugin):
-    schema = {"type": "object", "$defs": {f"contact {EMAIL}": {"type": "string"}},
-              "properties": {"a": {"type": ["string", "null"], "default": MOBILE, "examples": [RID],
-                                   "pattern": f"^{EMAIL}$"},
-                             "b": {"type": EMAIL, "anyOf": [{"const": MOBILE}], "items": {"title": EMAIL}},
-                             "properties": {"type": "string", "x-owner": EMAIL, f"x-{MOBILE}": 1}},
-              "required": ["a", "properties"]}
-    body = {"model": "m", "messages": [{"role": "user", "content": "hi"}],
-            "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}]}
+    schema = {
+        "type": "object",
+        "$defs": {f"contact {EMAIL}": {"type": "string"}},
+        "properties": {
+            "a": {"type": ["string", "null"], "default": MOBILE, "examples": [RID], "pattern": f"^{EMAIL}$"},
+            "b": {"type": EMAIL, "anyOf": [{"const": MOBILE}], "items": {"title": EMAIL}},
+            "properties": {"type": "string", "x-owner": EMAIL, f"x-{MOBILE}": 1},
+        },
+        "required": ["a", "properties"],
+    }
+    body = {
+        "model": "m",
+        "messages": [{"role": "user", "content": "hi"}],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": schema}}],
+    }
     sent, _ = await _sent(plugin, body)
     out = sent["tools"][0]["function"]["parameters"]
     assert not _leaks(out), _leaks(out)
@@ -250,26 +347,43 @@ async def test_reasoning_text_is_restored_and_redacted_streamed_or_not():
     """Reasoning models (DeepSeek-R1 on vLLM) stream `reasoning_content` next to `content`."""
     import copy
 
-    plugin = PIIPlugin(PIIPlugin.Settings.model_validate({"default_operator": "pseudonymize", "ner": {"enabled": False}}),
-                       config=None)
+    plugin = PIIPlugin(
+        PIIPlugin.Settings.model_validate({"default_operator": "pseudonymize", "ner": {"enabled": False}}),
+        config=None,
+    )
     await plugin.startup()
     reasoning = "The user is <EMAIL_ADDRESS_1>; the other one is bob@evil.example, keep it private."
     answer = "Done, <EMAIL_ADDRESS_1>."
     expect_r = f"The user is {EMAIL}; the other one is <EMAIL_ADDRESS_2>, keep it private."
     ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
     await plugin.on_request(ctx)
-    ctx.response = {"choices": [{"index": 0, "message": {"role": "assistant", "reasoning_content": reasoning,
-                                                         "content": answer}}]}
+    ctx.response = {
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "reasoning_content": reasoning, "content": answer}}
+        ]
+    }
     await plugin.on_response(ctx)
     msg = ctx.response["choices"][0]["message"]
     assert msg["reasoning_content"] == expect_r and msg["content"] == f"Done, {EMAIL}."
     for step in (1, 3, 7):
         ctx = make_ctx({"model": "m", "messages": [{"role": "user", "content": f"I am {EMAIL}"}]})
         await plugin.on_request(ctx)
-        events = [{"choices": [{"index": 0, "delta": {"reasoning_content": reasoning[i:i + step]}, "finish_reason": None}]}
-                  for i in range(0, len(reasoning), step)]
-        events += [{"choices": [{"index": 0, "delta": {"content": answer[i:i + step]}, "finish_reason": None}]}
-                   for i in range(0, len(answer), step)]
+        events = [
+            {
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"reasoning_content": reasoning[i : i + step]},
+                        "finish_reason": None,
+                    }
+                ]
+            }
+            for i in range(0, len(reasoning), step)
+        ]
+        events += [
+            {"choices": [{"index": 0, "delta": {"content": answer[i : i + step]}, "finish_reason": None}]}
+            for i in range(0, len(answer), step)
+        ]
         events.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         out = []
         for ev in events:
@@ -288,7 +402,7 @@ from hypothesis import strategies as st  # noqa: E402
 from privacy.pii.body import request_texts  # noqa: E402
 
 _json = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**6, 10**6) | st.text(max_size=8),
+    st.none() | st.booleans() | st.integers(-(10**6), 10**6) | st.text(max_size=8),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
     max_leaves=20,
 )
@@ -307,8 +421,11 @@ def _all_strings(obj):
 
 
 @settings(max_examples=150, deadline=None)
-@given(field=st.sampled_from(["metadata", "user", "stop", "x_vendor", "ünknown field", "tool_choice"]),
-       value=_json, extra=_json)
+@given(
+    field=st.sampled_from(["metadata", "user", "stop", "x_vendor", "ünknown field", "tool_choice"]),
+    value=_json,
+    extra=_json,
+)
 def test_walk_reaches_every_string_and_key_of_free_form_and_unknown_fields(field, value, extra):
     body = {"model": "m", "messages": [{"role": "user", "content": "c", "x_extra": extra}], field: value}
     before = json.dumps(body)

@@ -28,8 +28,23 @@ RID = "11010519491231002X"  # GB 11643 check digit valid
 def _records(store: str, at_least: int) -> list[dict[str, Any]]:
     deadline = time.monotonic() + 10
     while True:
-        out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl",
-                              "--type", "gateway.request"], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "audit",
+                "export",
+                "--store",
+                store,
+                "--format",
+                "jsonl",
+                "--type",
+                "gateway.request",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         recs = [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
         if len(recs) >= at_least or time.monotonic() > deadline:
             return recs
@@ -44,23 +59,34 @@ def test_resident_id_without_kyc_is_denied_before_the_model_server(upstream, gat
     up, up_url = upstream
     store = f"sqlite:///{tmp_path / 'audit.db'}"
     url, _ = gateway_factory(
-        upstreams=[{"name": "us-gpu", "url": up_url, "models": ["qwen2.5-7b-instruct"], "labels": {"region": "us"}},
-                   {"name": "cn-gpu", "url": up_url, "models": ["qwen-cn"], "labels": {"region": "cn"}}],
+        upstreams=[
+            {"name": "us-gpu", "url": up_url, "models": ["qwen2.5-7b-instruct"], "labels": {"region": "us"}},
+            {"name": "cn-gpu", "url": up_url, "models": ["qwen-cn"], "labels": {"region": "cn"}},
+        ],
         plugins=["auth", "pii", "policy", "audit"],
         pii={"ner": {"enabled": False}},
         policy={"reload_interval_s": 0},
         audit={"store": store},
     )
-    ask = {"model": "qwen2.5-7b-instruct", "messages": [{"role": "user", "content": f"我的身份证号是 {RID}，请核对"}]}
+    ask = {
+        "model": "qwen2.5-7b-instruct",
+        "messages": [{"role": "user", "content": f"我的身份证号是 {RID}，请核对"}],
+    }
     r = httpx.post(f"{url}/v1/chat/completions", json=ask, headers=_h("bob", "globex"))
     assert r.status_code == 403, r.text
     err = r.json()["error"]
-    assert err["type"] == "permission_error" and "CN_RESIDENT_ID" in err["message"] and "kyc" in err["message"]
+    assert (
+        err["type"] == "permission_error" and "CN_RESIDENT_ID" in err["message"] and "kyc" in err["message"]
+    )
     assert RID not in r.text and up.received == []
     # The same tenant without the ID is served; a tenant with kyc is served, the ID redacted.
     clean = {**ask, "messages": [{"role": "user", "content": "请核对我的订单"}]}
-    assert httpx.post(f"{url}/v1/chat/completions", json=clean, headers=_h("bob", "globex")).status_code == 200
-    r = httpx.post(f"{url}/v1/chat/completions", json={**ask, "model": "qwen-cn"}, headers=_h("li", "zhongbank"))
+    assert (
+        httpx.post(f"{url}/v1/chat/completions", json=clean, headers=_h("bob", "globex")).status_code == 200
+    )
+    r = httpx.post(
+        f"{url}/v1/chat/completions", json={**ask, "model": "qwen-cn"}, headers=_h("li", "zhongbank")
+    )
     assert r.status_code == 200, r.text
     assert RID not in orjson.dumps(up.received[-1]).decode() and "<CN_RESIDENT_ID_1>" in str(up.received[-1])
     recs = _records(store, 3)
@@ -83,7 +109,12 @@ def test_unlisted_model_names_stay_out_of_the_plain_audit_record(upstream, gatew
     h = _h("alice", "acme")
     private, denied_name, email = "acme-finetune-zq7x", "zq7x-jailbreak-v2", "maria.gonzalez@example.com"
     msg = [{"role": "user", "content": "hello"}]
-    assert httpx.post(f"{url}/v1/chat/completions", json={"model": "echo-1", "messages": msg}, headers=h).status_code == 200
+    assert (
+        httpx.post(
+            f"{url}/v1/chat/completions", json={"model": "echo-1", "messages": msg}, headers=h
+        ).status_code
+        == 200
+    )
     r = httpx.post(f"{url}/v1/chat/completions", json={"model": private, "messages": msg}, headers=h)
     assert r.status_code == 200 and up.received[-1]["model"] == private
     r = httpx.post(f"{url}/v1/chat/completions", json={"model": denied_name, "messages": msg}, headers=h)
@@ -99,12 +130,31 @@ def test_unlisted_model_names_stay_out_of_the_plain_audit_record(upstream, gatew
     for _, p in by_status[1:]:
         assert p["model"] is None and p["model_configured"] is False
     assert by_status[1][1]["policy"]["input"]["model"] is None and by_status[1][1]["policy"]["model_redacted"]
-    assert by_status[2][1]["deny_reasons"] == ["model <model> is denied: fine-tunes named as jailbreaks are not allowed"]
+    assert by_status[2][1]["deny_reasons"] == [
+        "model <model> is denied: fine-tunes named as jailbreaks are not allowed"
+    ]
     plain = orjson.dumps(recs).decode()
     raw = b"".join(p.read_bytes() for p in tmp_path.glob("audit.db*"))
     for name in (private, denied_name, email):
         assert name not in plain and name.encode() not in raw
     # Kept, encrypted, for the data subject: their access report has it.
-    access = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--report", "access",
-                             "--subject", "alice", "--format", "jsonl"], capture_output=True, text=True, check=True)
+    access = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audit",
+            "export",
+            "--store",
+            store,
+            "--report",
+            "access",
+            "--subject",
+            "alice",
+            "--format",
+            "jsonl",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert private in access.stdout

@@ -44,9 +44,17 @@ from tests.gateway.screening_upstream import ScreeningUpstream
 from tests.servers import ServerThread
 
 EXAMPLES = int(os.environ.get("CG_SCREENING_EXAMPLES", "45"))  # more for a local soak; CI runs 45
-PROFILE = settings(max_examples=EXAMPLES, deadline=None, derandomize=False, print_blob=True,
-                   suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                          HealthCheck.function_scoped_fixture])
+PROFILE = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=False,
+    print_blob=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 
 # --- real values -----------------------------------------------------------------------------
 
@@ -59,7 +67,8 @@ def _email(r: random.Random) -> str:
 
 def _cn_mobile(r: random.Random) -> str:
     d = r.choice(["138", "139", "135", "150", "186", "188", "177", "199", "131"]) + "".join(
-        str(r.randint(0, 9)) for _ in range(8))
+        str(r.randint(0, 9)) for _ in range(8)
+    )
     return [d, f"{d[:3]} {d[3:7]} {d[7:]}", f"+86 {d}"][r.randint(0, 2)]
 
 
@@ -74,12 +83,16 @@ def _card(r: random.Random) -> str:
         d = d * 2 if i % 2 == 0 else d
         total += d - 9 if d > 9 else d
     n = "".join(map(str, digits)) + str((10 - total % 10) % 10)
-    return n if r.random() < 0.5 else " ".join(n[i:i + 4] for i in range(0, 16, 4))
+    return n if r.random() < 0.5 else " ".join(n[i : i + 4] for i in range(0, 16, 4))
 
 
 def _resident_id(r: random.Random) -> str:
     day = datetime.date(1950, 1, 1) + datetime.timedelta(days=r.randint(0, 20000))
-    first = r.choice(["110105", "310101", "440106", "510104", "330102"]) + day.strftime("%Y%m%d") + f"{r.randint(0, 999):03d}"
+    first = (
+        r.choice(["110105", "310101", "440106", "510104", "330102"])
+        + day.strftime("%Y%m%d")
+        + f"{r.randint(0, 999):03d}"
+    )
     return first + gb11643_check_char(first)
 
 
@@ -87,24 +100,48 @@ MAKERS = [_email, _cn_mobile, _us_phone, _card, _resident_id]
 # Filler around planted values. No reference labels ("order", "ticket", "订单"...): the engine reads a
 # number right after one as that reference, not as a card or phone number (privacy/pii/context.py), a
 # precision choice of the engine that this test, which is about fields, does not re-decide.
-WORDS = ["please", "summarise", "the", "report", "for", "customer", "contact", "note", "kindly", "status",
-         "reply", "to", "备注", "请查收", "谢谢"]
+WORDS = [
+    "please",
+    "summarise",
+    "the",
+    "report",
+    "for",
+    "customer",
+    "contact",
+    "note",
+    "kindly",
+    "status",
+    "reply",
+    "to",
+    "备注",
+    "请查收",
+    "谢谢",
+]
 
 
 def forms(value: str) -> set[str]:
     """Every way the value could appear in the bytes sent upstream."""
-    return {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1], quote(value),
-            quote(value, safe=""), quote_plus(value)}
+    return {
+        value,
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value),
+        quote(value, safe=""),
+        quote_plus(value),
+    }
 
 
 # --- bodies ----------------------------------------------------------------------------------
+
 
 @st.composite
 def cases(draw: Any) -> dict[str, Any]:
     plants: list[tuple[str, str]] = []  # (value, where: "text" | "url" | "model")
 
     def value(where: str) -> str:
-        v = random.Random(draw(st.integers(0, 2**32))).choice(MAKERS)(random.Random(draw(st.integers(0, 2**32))))
+        v = random.Random(draw(st.integers(0, 2**32))).choice(MAKERS)(
+            random.Random(draw(st.integers(0, 2**32)))
+        )
         plants.append((v, where))
         return v
 
@@ -125,8 +162,11 @@ def cases(draw: Any) -> dict[str, Any]:
 
     route = draw(st.sampled_from(["chat", "chat", "chat", "completions", "embeddings"]))
     model_kind = draw(st.sampled_from(["configured", "configured", "configured", "private", "personal"]))
-    model = {"configured": "echo-1", "private": f"private-{draw(st.sampled_from(WORDS[:12]))}-model",
-             "personal": None}[model_kind]
+    model = {
+        "configured": "echo-1",
+        "private": f"private-{draw(st.sampled_from(WORDS[:12]))}-model",
+        "personal": None,
+    }[model_kind]
     if model is None:
         model = value("model")
     body: dict[str, Any] = {"model": model}
@@ -151,18 +191,48 @@ def cases(draw: Any) -> dict[str, Any]:
         msgs.append(user)
         if draw(st.booleans()):
             args = {text(0.3): text(), "n": 3, "nested": [text(), {"k": text()}]}
-            msgs.append({"role": "assistant", "content": None, "tool_calls": [
-                {"id": "call_1", "type": "function", "function": {"name": "lookup", "arguments": json.dumps(args)}}]})
+            msgs.append(
+                {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [
+                        {
+                            "id": "call_1",
+                            "type": "function",
+                            "function": {"name": "lookup", "arguments": json.dumps(args)},
+                        }
+                    ],
+                }
+            )
             msgs.append({"role": "tool", "tool_call_id": "call_1", "content": text()})
             msgs.append({"role": "user", "content": text()})
         body["messages"] = msgs
         if draw(st.booleans()):
-            body["tools"] = [{"type": "function", "function": {
-                "name": "lookup", "description": text(0.7),
-                "parameters": {"type": "object", "properties": {text(0.3): {"type": "string", "description": text()}}}}}]
+            body["tools"] = [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "lookup",
+                        "description": text(0.7),
+                        "parameters": {
+                            "type": "object",
+                            "properties": {text(0.3): {"type": "string", "description": text()}},
+                        },
+                    },
+                }
+            ]
         if draw(st.booleans()):
-            body["response_format"] = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {
-                "type": "object", "title": text(), "properties": {text(0.3): {"type": "string", "enum": [text()]}}}}}
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {
+                    "name": "answer",
+                    "schema": {
+                        "type": "object",
+                        "title": text(),
+                        "properties": {text(0.3): {"type": "string", "enum": [text()]}},
+                    },
+                },
+            }
     if route != "embeddings":
         if draw(st.booleans()):
             body["stop"] = text(0.7) if draw(st.booleans()) else [text(), text()]
@@ -171,7 +241,9 @@ def cases(draw: Any) -> dict[str, Any]:
     if draw(st.booleans()):
         body["metadata"] = {text(0.3): text()}
     if draw(st.booleans()):
-        body["x_" + draw(st.sampled_from(WORDS[:12]))] = text(0.8) if draw(st.booleans()) else {text(0.3): [text()]}
+        body["x_" + draw(st.sampled_from(WORDS[:12]))] = (
+            text(0.8) if draw(st.booleans()) else {text(0.3): [text()]}
+        )
     return {
         "route": route,
         "body": body,
@@ -183,21 +255,29 @@ def cases(draw: Any) -> dict[str, Any]:
 
 # --- the gateway -----------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     tmp = tmp_path_factory.mktemp("screening")
     up = ScreeningUpstream()
     with ServerThread(up) as srv:
         overrides = {
-            "upstreams": [{"name": "cn-gpu", "url": srv.url, "models": ["echo-1", "*"], "labels": {"region": "cn"}}],
+            "upstreams": [
+                {"name": "cn-gpu", "url": srv.url, "models": ["echo-1", "*"], "labels": {"region": "cn"}}
+            ],
             "plugins": ["auth", "pii", "policy", "audit"],
             "pii": {"default_operator": "pseudonymize"},
             "policy": {"reload_interval_s": 0},
             "audit": {"store": f"sqlite:///{tmp / 'audit.db'}"},
         }
         with run_gateway(overrides, tmp) as (url, _app), httpx.Client(timeout=30) as client:
-            yield {"url": url, "up": up, "client": client, "tmp": tmp,
-                   "headers": {"Authorization": "Bearer " + mint("li.wei", "zhongbank", ["user"])}}
+            yield {
+                "url": url,
+                "up": up,
+                "client": client,
+                "tmp": tmp,
+                "headers": {"Authorization": "Bearer " + mint("li.wei", "zhongbank", ["user"])},
+            }
 
 
 PATHS = {"chat": "/v1/chat/completions", "completions": "/v1/completions", "embeddings": "/v1/embeddings"}
@@ -208,7 +288,9 @@ def _answer(route: str, resp: dict[str, Any]) -> str:
     return choice["message"]["content"] if route == "chat" else choice["text"]
 
 
-def _streamed(client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str], route: str) -> str:
+def _streamed(
+    client: httpx.Client, url: str, body: dict[str, Any], headers: dict[str, str], route: str
+) -> str:
     out: list[str] = []
     done = False
     with client.stream("POST", url, json={**body, "stream": True}, headers=headers) as r:
@@ -229,8 +311,12 @@ def _streamed(client: httpx.Client, url: str, body: dict[str, Any], headers: dic
 
 
 def _audit_records(store: str) -> list[dict[str, Any]]:
-    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
 
 
@@ -307,6 +393,7 @@ def test_no_planted_value_reaches_the_upstream_or_the_audit_log(stack: dict[str,
 
 # --- streamed == non-streamed, in process, for many more chunkings -------------------------------
 
+
 @st.composite
 def answers(draw: Any) -> dict[str, Any]:
     """A request with planted values, and a model answer that quotes them (as pseudonyms) and
@@ -314,16 +401,24 @@ def answers(draw: Any) -> dict[str, Any]:
     r = random.Random(draw(st.integers(0, 2**32)))
     asked = [r.choice(MAKERS)(r) for _ in range(draw(st.integers(1, 3)))]
     invented = [v for v in (r.choice(MAKERS)(r) for _ in range(draw(st.integers(0, 2)))) if v not in asked]
-    return {"asked": asked, "invented": invented, "words": draw(st.lists(st.sampled_from(WORDS), max_size=6)),
-            "cuts": draw(st.lists(st.integers(1, 10_000), max_size=24)),
-            "byte_cuts": draw(st.lists(st.integers(1, 10_000), max_size=24))}
+    return {
+        "asked": asked,
+        "invented": invented,
+        "words": draw(st.lists(st.sampled_from(WORDS), max_size=6)),
+        "cuts": draw(st.lists(st.integers(1, 10_000), max_size=24)),
+        "byte_cuts": draw(st.lists(st.integers(1, 10_000), max_size=24)),
+    }
 
 
 def _sse_body(pieces: list[str]) -> bytes:
     out = b""
     for p in pieces:
-        ev = {"id": "c1", "object": "chat.completion.chunk", "model": "echo-1",
-              "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]}
+        ev = {
+            "id": "c1",
+            "object": "chat.completion.chunk",
+            "model": "echo-1",
+            "choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}],
+        }
         out += b"data: " + orjson.dumps(ev) + b"\n\n"
     out += b'data: {"id":"c1","object":"chat.completion.chunk","model":"echo-1","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}\n\n'
     return out + b"data: [DONE]\n\n"
@@ -346,12 +441,16 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]
     from gateway.config import load_config
 
     tmp = tmp_path_factory.mktemp("screening-chain")
-    cfg = load_config(None, environ={}, overrides={
-        "plugins": ["pii", "audit"],
-        "upstreams": [{"name": "u", "url": "http://127.0.0.1:9", "models": ["echo-1"]}],
-        "pii": {"default_operator": "pseudonymize"},
-        "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
-    })
+    cfg = load_config(
+        None,
+        environ={},
+        overrides={
+            "plugins": ["pii", "audit"],
+            "upstreams": [{"name": "u", "url": "http://127.0.0.1:9", "models": ["echo-1"]}],
+            "pii": {"default_operator": "pseudonymize"},
+            "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
+        },
+    )
     c = Chain(cfg, host="test")
     loop = asyncio.new_event_loop()
     loop.run_until_complete(c.startup())
@@ -360,19 +459,28 @@ def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]
     loop.close()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                  HealthCheck.too_slow])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(case=answers())
-def test_streamed_answer_equals_the_non_streamed_one_for_every_chunking(chain: tuple[Any, Any],
-                                                                         case: dict[str, Any]) -> None:
+def test_streamed_answer_equals_the_non_streamed_one_for_every_chunking(
+    chain: tuple[Any, Any], case: dict[str, Any]
+) -> None:
     """Restoring pseudonyms and redacting what the model invents give the same text, however cut."""
     c, loop = chain
     words = case["words"]
     prompt = " ".join([*words[:3], *(f"{v}," for v in case["asked"]), *words[3:]])
     results = []
     for stream in (False, True):
-        ctx = c.new_context(route="chat", method="POST", path="/v1/chat/completions",
-                            headers={"content-type": "application/json"}, client=None)
+        ctx = c.new_context(
+            route="chat",
+            method="POST",
+            path="/v1/chat/completions",
+            headers={"content-type": "application/json"},
+            client=None,
+        )
         body = {"model": "echo-1", "stream": stream, "messages": [{"role": "user", "content": prompt}]}
         sent = orjson.loads(loop.run_until_complete(c.request(ctx, orjson.dumps(body))))
         quoted = sent["messages"][0]["content"]
@@ -380,8 +488,20 @@ def test_streamed_answer_equals_the_non_streamed_one_for_every_chunking(chain: t
             assert v not in quoted
         answer = f"You wrote: {quoted} Also reach me at " + " and ".join(case["invented"] or ["nobody"]) + "."
         if not stream:
-            raw = orjson.dumps({"id": "c1", "object": "chat.completion", "model": "echo-1", "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+            raw = orjson.dumps(
+                {
+                    "id": "c1",
+                    "object": "chat.completion",
+                    "model": "echo-1",
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": answer},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                }
+            )
             out = orjson.loads(loop.run_until_complete(c.response_json(ctx, raw)))
             results.append(out["choices"][0]["message"]["content"])
         else:

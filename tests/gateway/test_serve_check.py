@@ -34,7 +34,9 @@ def _failing_bundle(tmp: Path) -> Path:
     dst = tmp / "bundle"
     shutil.copytree(default_bundle_dir(), dst, ignore=shutil.ignore_patterns("examples"))
     rego = dst / "gateway" / "pii_test.rego"
-    rego.write_text(rego.read_text(encoding="utf-8") + "\ntest_always_fails if { 1 == 2 }\n", encoding="utf-8")
+    rego.write_text(
+        rego.read_text(encoding="utf-8") + "\ntest_always_fails if { 1 == 2 }\n", encoding="utf-8"
+    )
     return dst
 
 
@@ -54,17 +56,31 @@ def broken_configs(tmp: Path) -> list[tuple[str, dict[str, Any], str]]:
         ("policy-fail-open-route", {"policy": {"fail_open_routes": ["chatt"]}}, "policy.fail_open_routes"),
         ("policy-personal-claim", {"policy": {"claims": ["plan", "email"]}}, "policy.claims"),
         ("policy-bundle-missing", {"policy": {"bundle_dir": str(tmp / "nowhere")}}, "policy.bundle_dir"),
-        ("policy-bundle-test-fails", {"policy": {"bundle_dir": str(_failing_bundle(tmp))}}, "policy.bundle_dir"),
+        (
+            "policy-bundle-test-fails",
+            {"policy": {"bundle_dir": str(_failing_bundle(tmp))}},
+            "policy.bundle_dir",
+        ),
         ("pii-default-operator", {"pii": {"default_operator": "pseudonymise"}}, "pii.default_operator"),
         ("pii-operator", {"pii": {"operators": {"EMAIL_ADDRESS": "scramble"}}}, "pii.operators"),
-        ("pii-tenant-operator", {"pii": {"tenants": {"acme": {"operators": {"CREDIT_CARD": "shred"}}}}},
-         "pii.tenants.acme.operators"),
+        (
+            "pii-tenant-operator",
+            {"pii": {"tenants": {"acme": {"operators": {"CREDIT_CARD": "shred"}}}}},
+            "pii.tenants.acme.operators",
+        ),
         ("pii-entity", {"pii": {"entities": ["CN_ID"]}}, "pii.entities"),
         ("pii-unknown-fields", {"pii": {"unknown_fields": "maybe"}}, "pii.unknown_fields"),
-        ("pii-hash-without-key", {"pii": {"default_operator": "hash", "hash_key_env": None}}, "pii.hash_key_file"),
+        (
+            "pii-hash-without-key",
+            {"pii": {"default_operator": "hash", "hash_key_env": None}},
+            "pii.hash_key_file",
+        ),
         ("pii-key-file-missing", {"pii": {"hash_key_file": str(tmp / "no-key")}}, "pii.hash_key_file"),
-        ("pii-durable-without-store", {"pii": {"tenants": {"acme": {"durable_pseudonyms": True}},
-                                               "hash_key_file": str(_key(tmp))}}, "pii.pseudonym_store"),
+        (
+            "pii-durable-without-store",
+            {"pii": {"tenants": {"acme": {"durable_pseudonyms": True}}, "hash_key_file": str(_key(tmp))}},
+            "pii.pseudonym_store",
+        ),
         ("pii-ner-model", {"pii": {"ner": {"model": "no_such_spacy_model"}}}, "pii.ner.model"),
         ("rate-limit-backend", {"rate_limit": {"backend": "memcached"}}, "rate_limit.backend"),
         ("server-port", {"server": {"port": 99999}}, "server.port"),
@@ -76,11 +92,13 @@ def broken_configs(tmp: Path) -> list[tuple[str, dict[str, Any], str]]:
 def _base(tmp: Path) -> dict[str, Any]:
     # Everything offline: a JSON-lines audit file, in-process rate limits, the shipped bundle; the
     # name model only where a case is about it (loading it is most of the cost of a check).
-    return {"plugins": ["auth", "ratelimit", "pii", "policy", "audit"],
-            "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
-            "pii": {"ner": {"enabled": False}},
-            "policy": {"reload_interval_s": 0},
-            "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}]}
+    return {
+        "plugins": ["auth", "ratelimit", "pii", "policy", "audit"],
+        "audit": {"store": f"jsonl://{tmp / 'audit.jsonl'}"},
+        "pii": {"ner": {"enabled": False}},
+        "policy": {"reload_interval_s": 0},
+        "upstreams": [{"name": "u", "url": "http://127.0.0.1:9"}],
+    }
 
 
 def _write(tmp: Path, name: str, patch: dict[str, Any]) -> Path:
@@ -128,9 +146,18 @@ def test_check_and_serve_refuse_the_same_configs_naming_the_key(tmp_path, fake_u
 
 
 def test_a_good_config_passes_check_and_serve_starts(tmp_path, fake_uvicorn, capsys):
-    path = _write(tmp_path, "good", {"pii": {"default_operator": "hash", "hash_key_file": str(_key(tmp_path)),
-                                             "unknown_fields": "reject"},
-                                     "policy": {"fail_open_routes": ["embeddings"]}})
+    path = _write(
+        tmp_path,
+        "good",
+        {
+            "pii": {
+                "default_operator": "hash",
+                "hash_key_file": str(_key(tmp_path)),
+                "unknown_fields": "reject",
+            },
+            "policy": {"fail_open_routes": ["embeddings"]},
+        },
+    )
     code, err = _cli(["serve", "--config", str(path), "--check"], capsys)
     assert code == 0, err
     served, err = _cli(["serve", "--config", str(path)], capsys)
@@ -140,8 +167,11 @@ def test_a_good_config_passes_check_and_serve_starts(tmp_path, fake_uvicorn, cap
 def test_check_in_a_real_process(tmp_path):
     """The console script itself: a bundle whose own tests fail, and the typo that --check once let through."""
     env_cmd = [sys.executable, "-m", "gateway", "serve", "--check", "--config"]
-    bundle = _write(tmp_path, "bundle", {"policy": {"bundle_dir": str(_failing_bundle(tmp_path))},
-                                         "plugins": ["auth", "policy", "audit"]})
+    bundle = _write(
+        tmp_path,
+        "bundle",
+        {"policy": {"bundle_dir": str(_failing_bundle(tmp_path))}, "plugins": ["auth", "policy", "audit"]},
+    )
     out = subprocess.run([*env_cmd, str(bundle)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "policy.bundle_dir" in out.stderr and "test_always_fails" in out.stderr
     assert "Traceback" not in out.stderr

@@ -32,8 +32,14 @@ def test_watermark_scores_reach_the_audit_event(upstream, gateway_factory, tmp_p
     save_key(key, tmp_path / "key.json")
     url, _ = gateway_factory(
         upstreams=[{"name": "u", "url": up_url}],
-        plugins=["auth", {"name": "watermark", "settings": {"key_file": str(tmp_path / "key.json"),
-                                                           "tokenizer_dir": str(tok_dir)}}, "audit"],
+        plugins=[
+            "auth",
+            {
+                "name": "watermark",
+                "settings": {"key_file": str(tmp_path / "key.json"), "tokenizer_dir": str(tok_dir)},
+            },
+            "audit",
+        ],
     )
     h = {"Authorization": "Bearer " + mint("alice", "acme", ["user"])}
     marked = _watermarked_text(key, tok)
@@ -41,8 +47,13 @@ def test_watermark_scores_reach_the_audit_event(upstream, gateway_factory, tmp_p
     for text in (marked, plain):
         body = {"model": "echo-1", "messages": [{"role": "user", "content": text}]}
         assert httpx.post(f"{url}/v1/chat/completions", json=body, headers=h, timeout=30).status_code == 200
-    with httpx.stream("POST", f"{url}/v1/chat/completions", headers=h, timeout=30,
-                      json={"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": marked}]}) as r:
+    with httpx.stream(
+        "POST",
+        f"{url}/v1/chat/completions",
+        headers=h,
+        timeout=30,
+        json={"model": "echo-1", "stream": True, "messages": [{"role": "user", "content": marked}]},
+    ) as r:
         assert [ln for ln in r.iter_lines() if ln.startswith("data: ")][-1] == "data: [DONE]"
     events = audit_events(tmp_path / "audit.jsonl", 3)
     wm = [e["payload"]["watermark"] for e in events]

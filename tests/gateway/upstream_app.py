@@ -15,8 +15,15 @@ import orjson
 
 
 class EchoUpstream:
-    def __init__(self, name: str = "echo", *, chunk_delay: float = 0.0, first_byte_delay: float = 0.0,
-                 fail_status: int | None = None, models: tuple[str, ...] = ("echo-1",)) -> None:
+    def __init__(
+        self,
+        name: str = "echo",
+        *,
+        chunk_delay: float = 0.0,
+        first_byte_delay: float = 0.0,
+        fail_status: int | None = None,
+        models: tuple[str, ...] = ("echo-1",),
+    ) -> None:
         self.name = name
         self.chunk_delay = chunk_delay
         self.first_byte_delay = first_byte_delay
@@ -58,13 +65,26 @@ class EchoUpstream:
         if self.first_byte_delay:
             await asyncio.sleep(self.first_byte_delay)
         if self.fail_status:
-            await self._json(send, self.fail_status, {"error": {"message": "upstream failure", "type": "server_error"}})
+            await self._json(
+                send, self.fail_status, {"error": {"message": "upstream failure", "type": "server_error"}}
+            )
             return
         if path == "/v1/embeddings":
             inputs = req["input"] if isinstance(req["input"], list) else [req["input"]]
-            data = [{"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0]} for i, t in enumerate(inputs)]
-            await self._json(send, 200, {"object": "list", "data": data, "model": req["model"],
-                                          "usage": {"prompt_tokens": 3, "total_tokens": 3}})
+            data = [
+                {"object": "embedding", "index": i, "embedding": [float(len(t)), 1.0]}
+                for i, t in enumerate(inputs)
+            ]
+            await self._json(
+                send,
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": req["model"],
+                    "usage": {"prompt_tokens": 3, "total_tokens": 3},
+                },
+            )
             return
         if path == "/v1/chat/completions":
             text = self._last_user_text(req)
@@ -78,12 +98,24 @@ class EchoUpstream:
             return
         usage = {"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 7 + len(words)}
         if path == "/v1/chat/completions":
-            out = {"id": "chatcmpl-1", "object": "chat.completion", "created": int(time.time()), "model": req["model"],
-                   "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                                "finish_reason": "stop"}], "usage": usage}
+            out = {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": req["model"],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                ],
+                "usage": usage,
+            }
         else:
-            out = {"id": "cmpl-1", "object": "text_completion", "model": req["model"],
-                   "choices": [{"index": 0, "text": reply, "finish_reason": "stop"}], "usage": usage}
+            out = {
+                "id": "cmpl-1",
+                "object": "text_completion",
+                "model": req["model"],
+                "choices": [{"index": 0, "text": reply, "finish_reason": "stop"}],
+                "usage": usage,
+            }
         await self._json(send, 200, out)
 
     @staticmethod
@@ -97,8 +129,13 @@ class EchoUpstream:
         return ""
 
     async def _stream(self, send: Any, req: dict[str, Any], words: list[str], path: str) -> None:
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"text/event-stream")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream")],
+            }
+        )
         chat = path == "/v1/chat/completions"
         gone = asyncio.ensure_future(self._wait_disconnect(self._receive))
         try:
@@ -109,13 +146,26 @@ class EchoUpstream:
                     return
                 w = words[i % len(words)] + (" " if i < len(words) - 1 or self.endless else "")
                 if chat:
-                    ev = {"id": "c1", "object": "chat.completion.chunk", "model": req["model"],
-                          "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}]}
+                    ev = {
+                        "id": "c1",
+                        "object": "chat.completion.chunk",
+                        "model": req["model"],
+                        "choices": [{"index": 0, "delta": {"content": w}, "finish_reason": None}],
+                    }
                 else:
-                    ev = {"id": "c1", "object": "text_completion", "model": req["model"],
-                          "choices": [{"index": 0, "text": w, "finish_reason": None}]}
-                await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(ev) + b"\n\n",
-                            "more_body": True})
+                    ev = {
+                        "id": "c1",
+                        "object": "text_completion",
+                        "model": req["model"],
+                        "choices": [{"index": 0, "text": w, "finish_reason": None}],
+                    }
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + orjson.dumps(ev) + b"\n\n",
+                        "more_body": True,
+                    }
+                )
                 i += 1
                 if self.stall_after is not None and i >= self.stall_after:
                     await asyncio.sleep(3600)
@@ -124,8 +174,13 @@ class EchoUpstream:
             if (req.get("stream_options") or {}).get("include_usage"):
                 usage = {"prompt_tokens": 7, "completion_tokens": len(words), "total_tokens": 7 + len(words)}
                 ev = {"id": "c1", "object": "chat.completion.chunk", "choices": [], "usage": usage}
-                await send({"type": "http.response.body", "body": b"data: " + orjson.dumps(ev) + b"\n\n",
-                            "more_body": True})
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"data: " + orjson.dumps(ev) + b"\n\n",
+                        "more_body": True,
+                    }
+                )
             await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
         except (asyncio.CancelledError, OSError):
             self.cancelled_flag = True
@@ -141,6 +196,11 @@ class EchoUpstream:
     @staticmethod
     async def _json(send: Any, status: int, obj: Any) -> None:
         body = orjson.dumps(obj)
-        await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

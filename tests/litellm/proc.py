@@ -52,8 +52,9 @@ def _tail(path: Path, n: int = 4000) -> str:
 
 
 @contextlib.contextmanager
-def litellm_proxy(config: dict[str, Any], *, env: dict[str, str] | None = None, workers: int = 1,
-                  timeout: float = 150.0) -> Iterator[str]:
+def litellm_proxy(
+    config: dict[str, Any], *, env: dict[str, str] | None = None, workers: int = 1, timeout: float = 150.0
+) -> Iterator[str]:
     """Run ``litellm --config`` on a free loopback port; yields its base URL once it is live."""
     if not LITELLM_BIN.exists():
         raise RuntimeError("the LiteLLM venv is missing: run scripts/setup-litellm")
@@ -62,12 +63,30 @@ def litellm_proxy(config: dict[str, Any], *, env: dict[str, str] | None = None, 
         cfg.write_text(yaml.safe_dump(config, sort_keys=False))
         log = Path(tmp) / "litellm.log"
         port = free_port()
-        penv = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LITELLM_", "DATABASE_URL"))}
-        penv.update({"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_LOG": "ERROR", "LITELLM_TELEMETRY": "False",
-                     "NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
+        penv = {
+            k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "LITELLM_", "DATABASE_URL"))
+        }
+        penv.update(
+            {
+                "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                "LITELLM_LOG": "ERROR",
+                "LITELLM_TELEMETRY": "False",
+                "NO_PROXY": "127.0.0.1,localhost",
+                "no_proxy": "127.0.0.1,localhost",
+            }
+        )
         penv.update(env or {})
-        cmd = [str(LITELLM_BIN), "--config", str(cfg), "--host", "127.0.0.1", "--port", str(port),
-               "--num_workers", str(workers)]
+        cmd = [
+            str(LITELLM_BIN),
+            "--config",
+            str(cfg),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--num_workers",
+            str(workers),
+        ]
         with open(log, "wb") as fh:
             proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, env=penv, cwd=tmp)
         url = f"http://127.0.0.1:{port}"
@@ -93,8 +112,14 @@ def litellm_proxy(config: dict[str, Any], *, env: dict[str, str] | None = None, 
 def privacy_serve(*args: str, timeout: float = 60.0) -> Iterator[str]:
     """Run ``python -m privacy serve --port 0`` from this checkout; yields its base URL."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "privacy", "serve", "--host", "127.0.0.1", "--port", "0", *args],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "privacy", "serve", "--host", "127.0.0.1", "--port", "0", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + timeout
         assert proc.stdout is not None
@@ -115,8 +140,10 @@ def privacy_serve(*args: str, timeout: float = 60.0) -> Iterator[str]:
 
 
 def model_entry(name: str, upstream_url: str) -> dict[str, Any]:
-    return {"model_name": name,
-            "litellm_params": {"model": f"openai/{name}", "api_base": upstream_url + "/v1", "api_key": "sk-none"}}
+    return {
+        "model_name": name,
+        "litellm_params": {"model": f"openai/{name}", "api_base": upstream_url + "/v1", "api_key": "sk-none"},
+    }
 
 
 def client_headers() -> dict[str, str]:

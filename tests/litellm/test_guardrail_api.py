@@ -25,9 +25,17 @@ def call(gw: Gateway, body: dict[str, Any], key: str | None = "__ok__", **header
 
 
 def pre(texts: list[str], call_id: str, **extra: Any) -> dict[str, Any]:
-    body = {"input_type": "request", "texts": texts, "model": "echo-1", "litellm_call_id": call_id,
-            "request_data": {"user_api_key_team_id": "team-a", "user_api_key_user_id": "u1",
-                             "user_api_key_user_email": "boss@corp.example"}}
+    body = {
+        "input_type": "request",
+        "texts": texts,
+        "model": "echo-1",
+        "litellm_call_id": call_id,
+        "request_data": {
+            "user_api_key_team_id": "team-a",
+            "user_api_key_user_id": "u1",
+            "user_api_key_user_email": "boss@corp.example",
+        },
+    }
     body.update(extra)
     return body
 
@@ -52,7 +60,10 @@ def test_pre_call_redacts_and_post_call_restores_for_the_same_call(gw: Gateway) 
     r = call(gw, post([f"I will write to {token}."], cid))
     out = r.json()
     assert (out["action"], out["texts"], out["blocked_reason"]) == (
-        "GUARDRAIL_INTERVENED", [f"I will write to {EMAIL}."], None)
+        "GUARDRAIL_INTERVENED",
+        [f"I will write to {EMAIL}."],
+        None,
+    )
     # Streamed rounds: a tail that may still be (part of) an identifier is held back.
     assert out["stream_holdback_chars"] == [len(EMAIL) + 1]
     out = call(gw, post(["Write to <EMAIL_ADDR"], cid)).json()
@@ -75,9 +86,14 @@ def test_clean_text_is_none_and_model_pii_is_redacted(gw: Gateway) -> None:
 
 def test_structured_rows_carry_redacted_tool_call_arguments(gw: Gateway) -> None:
     args = orjson.dumps({"to": EMAIL}).decode()
-    rows = [{"role": "user", "content": "send it"},
-            {"role": "assistant", "content": None,
-             "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "mail", "arguments": args}}]}]
+    rows = [
+        {"role": "user", "content": "send it"},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [{"id": "c1", "type": "function", "function": {"name": "mail", "arguments": args}}],
+        },
+    ]
     tool_calls = rows[1]["tool_calls"]
     r = call(gw, pre(["send it"], str(uuid.uuid4()), structured_messages=rows, tool_calls=tool_calls))
     out = r.json()
@@ -98,16 +114,19 @@ def test_policy_denial_is_blocked_with_a_reason_free_of_pii(gw: Gateway) -> None
     assert "policy" in out["blocked_reason"] and EMAIL not in r.text
 
 
-@pytest.mark.parametrize("body, field", [
-    ({"input_type": "request"}, "texts"),
-    ({"input_type": "request", "texts": "a string"}, "texts"),
-    ({"input_type": "request", "texts": [1, 2]}, "texts.0"),
-    ({"input_type": "request", "texts": None}, "texts"),
-    ({"input_type": "during_call", "texts": ["x"]}, "input_type"),
-    ({"texts": ["x"]}, "input_type"),
-    ({"input_type": "request", "texts": ["x"], "request_data": "team"}, "request_data"),
-    ([1, 2, 3], None),
-])
+@pytest.mark.parametrize(
+    "body, field",
+    [
+        ({"input_type": "request"}, "texts"),
+        ({"input_type": "request", "texts": "a string"}, "texts"),
+        ({"input_type": "request", "texts": [1, 2]}, "texts.0"),
+        ({"input_type": "request", "texts": None}, "texts"),
+        ({"input_type": "during_call", "texts": ["x"]}, "input_type"),
+        ({"texts": ["x"]}, "input_type"),
+        ({"input_type": "request", "texts": ["x"], "request_data": "team"}, "request_data"),
+        ([1, 2, 3], None),
+    ],
+)
 def test_bad_calls_are_400_in_the_openai_shape_never_none(gw: Gateway, body: Any, field: str | None) -> None:
     r = httpx.post(gw.url + GUARDRAIL, json=body, headers={"x-api-key": gw.key})
     assert r.status_code == 400, r.text
@@ -160,7 +179,9 @@ _TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_c
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(st.tuples(_TEXT, _TEXT), min_size=1, max_size=3))
-def test_any_text_with_an_email_never_leaves_and_comes_back_exactly(gw: Gateway, parts: list[tuple[str, str]]) -> None:
+def test_any_text_with_an_email_never_leaves_and_comes_back_exactly(
+    gw: Gateway, parts: list[tuple[str, str]]
+) -> None:
     cid = str(uuid.uuid4())
     texts = [f"{a} {EMAIL} {b}" for a, b in parts]
     out = call(gw, pre(texts, cid)).json()

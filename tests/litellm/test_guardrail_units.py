@@ -40,8 +40,15 @@ def test_bad_key_config_stops_with_the_key_named(tmp_path: Path) -> None:
 
 def test_litellm_key_team_and_user_map_to_tenant_and_subject() -> None:
     s = GuardrailSettings()
-    ident = identity_from({"user_api_key_team_id": "team-1", "user_api_key_user_id": "u-9",
-                           "user_api_key_user_email": "a@b.example", "user_api_key_alias": "ci"}, s)
+    ident = identity_from(
+        {
+            "user_api_key_team_id": "team-1",
+            "user_api_key_user_id": "u-9",
+            "user_api_key_user_email": "a@b.example",
+            "user_api_key_alias": "ci",
+        },
+        s,
+    )
     assert (ident.tenant, ident.subject, ident.roles) == ("team-1", "u-9", ("user",))
     assert "a@b.example" not in str(ident.claims)  # the e-mail never reaches the policy input
     ident = identity_from({"user_api_key_hash": "h4sh"}, s)

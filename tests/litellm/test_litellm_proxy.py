@@ -46,8 +46,15 @@ class Stack:
     audit: Any
 
     def chat(self, text: str, guardrail: str, model: str = "echo-1", **extra: Any) -> httpx.Response:
-        body = {"model": model, "messages": [{"role": "user", "content": text}], "guardrails": [guardrail], **extra}
-        return httpx.post(self.litellm + "/v1/chat/completions", json=body, headers=client_headers(), timeout=60)
+        body = {
+            "model": model,
+            "messages": [{"role": "user", "content": text}],
+            "guardrails": [guardrail],
+            **extra,
+        }
+        return httpx.post(
+            self.litellm + "/v1/chat/completions", json=body, headers=client_headers(), timeout=60
+        )
 
 
 @pytest.fixture(scope="module")
@@ -60,30 +67,61 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with ServerThread(up) as up_srv, privacy_serve("--pattern-only") as presidio_url:
         app = GatewayApp(gateway_config(up_srv.url, tmp, key_file))
         with ServerThread(app) as gw:
+
             def generic(name: str, base: str, api_key: str, **extra: Any) -> dict[str, Any]:
-                return {"guardrail_name": name, "litellm_params": {
-                    "guardrail": "generic_guardrail_api", "mode": ["pre_call", "post_call"],
-                    "api_base": base, "api_key": api_key, "default_on": False, **extra}}
+                return {
+                    "guardrail_name": name,
+                    "litellm_params": {
+                        "guardrail": "generic_guardrail_api",
+                        "mode": ["pre_call", "post_call"],
+                        "api_base": base,
+                        "api_key": api_key,
+                        "default_on": False,
+                        **extra,
+                    },
+                }
 
             config = {
-                "model_list": [model_entry("echo-1", up_srv.url), model_entry("llama-2-7b-uncensored", up_srv.url)],
+                "model_list": [
+                    model_entry("echo-1", up_srv.url),
+                    model_entry("llama-2-7b-uncensored", up_srv.url),
+                ],
                 "guardrails": [
                     generic("cg", gw.url, "os.environ/CG_GUARDRAIL_API_KEY"),
                     generic("cg-wrong-key", gw.url, "not-the-key-" + secrets.token_hex(8)),
                     generic("cg-down", f"http://127.0.0.1:{free_port()}", "os.environ/CG_GUARDRAIL_API_KEY"),
-                    generic("cg-stream", gw.url, "os.environ/CG_GUARDRAIL_API_KEY",
-                            optional_params={"streaming_transform_mode": "incremental_diff",
-                                             "streaming_sampling_rate": 1}),
-                    {"guardrail_name": "presidio", "litellm_params": {
-                        "guardrail": "presidio", "mode": "pre_call", "default_on": False,
-                        "presidio_analyzer_api_base": presidio_url + "/",
-                        "presidio_anonymizer_api_base": presidio_url + "/",
-                        "output_parse_pii": True, "presidio_filter_scope": "input"}},
-                    {"guardrail_name": "presidio-cn", "litellm_params": {
-                        "guardrail": "presidio", "mode": "pre_call", "default_on": False,
-                        "presidio_analyzer_api_base": presidio_url + "/",
-                        "presidio_anonymizer_api_base": presidio_url + "/",
-                        "pii_entities_config": {"CN_RESIDENT_ID": "BLOCK", "EMAIL_ADDRESS": "MASK"}}},
+                    generic(
+                        "cg-stream",
+                        gw.url,
+                        "os.environ/CG_GUARDRAIL_API_KEY",
+                        optional_params={
+                            "streaming_transform_mode": "incremental_diff",
+                            "streaming_sampling_rate": 1,
+                        },
+                    ),
+                    {
+                        "guardrail_name": "presidio",
+                        "litellm_params": {
+                            "guardrail": "presidio",
+                            "mode": "pre_call",
+                            "default_on": False,
+                            "presidio_analyzer_api_base": presidio_url + "/",
+                            "presidio_anonymizer_api_base": presidio_url + "/",
+                            "output_parse_pii": True,
+                            "presidio_filter_scope": "input",
+                        },
+                    },
+                    {
+                        "guardrail_name": "presidio-cn",
+                        "litellm_params": {
+                            "guardrail": "presidio",
+                            "mode": "pre_call",
+                            "default_on": False,
+                            "presidio_analyzer_api_base": presidio_url + "/",
+                            "presidio_anonymizer_api_base": presidio_url + "/",
+                            "pii_entities_config": {"CN_RESIDENT_ID": "BLOCK", "EMAIL_ADDRESS": "MASK"},
+                        },
+                    },
                 ],
                 "general_settings": {"master_key": MASTER_KEY},
                 "litellm_settings": {"num_retries": 0, "request_timeout": 30},
@@ -107,10 +145,14 @@ def test_model_server_sees_pseudonyms_and_client_gets_real_values(stack: Stack) 
 
 
 def test_every_message_of_the_conversation_is_screened(stack: Stack) -> None:
-    body = {"model": "echo-1", "guardrails": ["cg"], "messages": [
-        {"role": "system", "content": f"The operator is {EMAIL}."},
-        {"role": "user", "content": [{"type": "text", "text": f"Text me at {PHONE_CN}"}]},
-    ]}
+    body = {
+        "model": "echo-1",
+        "guardrails": ["cg"],
+        "messages": [
+            {"role": "system", "content": f"The operator is {EMAIL}."},
+            {"role": "user", "content": [{"type": "text", "text": f"Text me at {PHONE_CN}"}]},
+        ],
+    }
     r = httpx.post(stack.litellm + "/v1/chat/completions", json=body, headers=client_headers(), timeout=60)
     assert r.status_code == 200, r.text
     sent = str(stack.upstream.received[-1]["messages"])
@@ -118,11 +160,16 @@ def test_every_message_of_the_conversation_is_screened(stack: Stack) -> None:
 
 
 def test_stream_gets_real_values_back_in_incremental_diff_mode(stack: Stack) -> None:
-    body = {"model": "echo-1", "stream": True, "guardrails": ["cg-stream"],
-            "messages": [{"role": "user", "content": f"Please mail {EMAIL} and call {PHONE_CN} today."}]}
+    body = {
+        "model": "echo-1",
+        "stream": True,
+        "guardrails": ["cg-stream"],
+        "messages": [{"role": "user", "content": f"Please mail {EMAIL} and call {PHONE_CN} today."}],
+    }
     parts = []
-    with httpx.stream("POST", stack.litellm + "/v1/chat/completions", json=body, headers=client_headers(),
-                      timeout=60) as r:
+    with httpx.stream(
+        "POST", stack.litellm + "/v1/chat/completions", json=body, headers=client_headers(), timeout=60
+    ) as r:
         assert r.status_code == 200
         for line in r.iter_lines():
             if line.startswith("data: ") and line != "data: [DONE]":
@@ -155,7 +202,9 @@ def test_audit_records_for_pre_and_post_call(stack: Stack) -> None:
     before = len([e for e in audit_events(stack.audit, 0) if e["payload"].get("host") == "guardrail"])
     marker = uuid.uuid4().hex[:8]
     assert stack.chat(f"note {marker} for {EMAIL}", "cg").status_code == 200
-    events = [e for e in audit_events(stack.audit, before + 2) if e["payload"].get("host") == "guardrail"][before:]
+    events = [e for e in audit_events(stack.audit, before + 2) if e["payload"].get("host") == "guardrail"][
+        before:
+    ]
     kinds = [e["payload"]["guardrail"]["input_type"] for e in events]
     assert kinds == ["request", "response"], kinds
     assert events[0]["payload"]["guardrail"]["call_id"] == events[1]["payload"]["guardrail"]["call_id"]

@@ -48,7 +48,9 @@ class OpaRestServer:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         if self.fail_with:
-            return web.json_response({"code": "internal_error", "message": "injected failure"}, status=self.fail_with)
+            return web.json_response(
+                {"code": "internal_error", "message": "injected failure"}, status=self.fail_with
+            )
         path = request.match_info["path"].strip("/")
         try:
             value = self.policy.evaluate_json(path, input_json)
@@ -62,7 +64,9 @@ class OpaRestServer:
         except json.JSONDecodeError:
             return web.json_response({"code": "invalid_parameter", "message": "body is not JSON"}, status=400)
         if not isinstance(body, dict):
-            return web.json_response({"code": "invalid_parameter", "message": "body must be an object"}, status=400)
+            return web.json_response(
+                {"code": "invalid_parameter", "message": "body must be an object"}, status=400
+            )
         inp = body.get("input")
         return await self._eval(request, None if inp is None else json.dumps(inp))
 

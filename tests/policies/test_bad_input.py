@@ -46,7 +46,8 @@ def test_bad_data_json_and_manifest(tmp_path):
 
 def test_division_by_zero_at_run_time_is_an_eval_error(tmp_path):
     policy = compile_files(
-        tmp_path, {"p/p.rego": "package p\n\nratio := 100 / input.n\n\nallow if ratio > 1\n\n" + GOOD_DECISION}
+        tmp_path,
+        {"p/p.rego": "package p\n\nratio := 100 / input.n\n\nallow if ratio > 1\n\n" + GOOD_DECISION},
     )
     assert policy.evaluate_json("p/decision", json.dumps({"n": 10}))["allow"] is True
     with pytest.raises(PolicyEvalError, match="divide by zero") as exc:
@@ -57,7 +58,10 @@ def test_division_by_zero_at_run_time_is_an_eval_error(tmp_path):
 
 
 def test_conflicting_values_at_run_time_is_an_eval_error(tmp_path):
-    rego = 'package p\n\ntier := "a" if input.x > 0\n\ntier := "b" if input.x > 1\n\nallow if tier == "a"\n\n' + GOOD_DECISION
+    rego = (
+        'package p\n\ntier := "a" if input.x > 0\n\ntier := "b" if input.x > 1\n\nallow if tier == "a"\n\n'
+        + GOOD_DECISION
+    )
     policy = compile_files(tmp_path, {"p/p.rego": rego})
     assert policy.evaluate_json("p/decision", json.dumps({"x": 1}))["allow"] is True
     with pytest.raises(PolicyEvalError):
@@ -72,7 +76,10 @@ def test_constant_division_by_zero_is_caught_at_compile(tmp_path):
 def test_policy_that_never_defines_allow_is_denied(tmp_path):
     # The decision object references allow, which no rule defines: the whole decision is undefined.
     policy = compile_files(
-        tmp_path, {"p/p.rego": 'package p\n\nreasons contains "x" if false\n\ndecision := {"allow": allow}\n\nallow if false\n'}
+        tmp_path,
+        {
+            "p/p.rego": 'package p\n\nreasons contains "x" if false\n\ndecision := {"allow": allow}\n\nallow if false\n'
+        },
     )
     raw = policy.evaluate_json("p/decision", "{}")
     assert raw is UNDEFINED
@@ -137,7 +144,9 @@ def test_non_object_inputs_are_denied(shipped_policy, doc):
 
 
 def test_engine_error_text_is_scrubbed_of_values(tmp_path):
-    policy = compile_files(tmp_path, {"p/p.rego": "package p\n\nallow if input.a + 1 > 2\n\n" + GOOD_DECISION})
+    policy = compile_files(
+        tmp_path, {"p/p.rego": "package p\n\nallow if input.a + 1 > 2\n\n" + GOOD_DECISION}
+    )
     with pytest.raises(PolicyEvalError) as exc:
         policy.evaluate_json("p/decision", json.dumps({"a": "alice@example.com"}))
     assert "alice@example.com" not in str(exc.value)

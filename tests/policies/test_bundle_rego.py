@@ -38,9 +38,9 @@ def test_a_failing_rego_test_is_reported_as_failing(tmp_path):
     root = write_bundle(
         tmp_path / "b",
         {
-            "p/policy.rego": "package p\n\nallow if input.x == 1\n\ndecision := {\"allow\": allow}\n",
-            "p/policy_test.rego": "package p_test\n\ntest_ok if data.p.allow with input as {\"x\": 1}\n\n"
-            "test_wrong if data.p.allow with input as {\"x\": 2}\n",
+            "p/policy.rego": 'package p\n\nallow if input.x == 1\n\ndecision := {"allow": allow}\n',
+            "p/policy_test.rego": 'package p_test\n\ntest_ok if data.p.allow with input as {"x": 1}\n\n'
+            'test_wrong if data.p.allow with input as {"x": 2}\n',
         },
     )
     policy = get_engine("regorus").compile(load_bundle(root), ["p/decision"])
@@ -68,7 +68,9 @@ async def test_same_rego_tests_pass_through_opa_rest_api(shipped_bundle):
     try:
         from gateway.policy.testing import TestCase
 
-        bogus = await run_tests_over_opa(decider2, [TestCase("gateway.models_test", "test_does_not_exist", "x", 1)])
+        bogus = await run_tests_over_opa(
+            decider2, [TestCase("gateway.models_test", "test_does_not_exist", "x", 1)]
+        )
     finally:
         await decider2.close()
         await server2.stop()

@@ -31,10 +31,10 @@ def test_policy_test_reports_failures_and_exit_code(tmp_path, capsys):
     root = write_bundle(
         tmp_path / "b",
         {
-            "gateway/authz.rego": "package gateway.authz\n\nallow if input.x == 1\n\ndecision := {\"allow\": allow}\n",
+            "gateway/authz.rego": 'package gateway.authz\n\nallow if input.x == 1\n\ndecision := {"allow": allow}\n',
             "gateway/authz_test.rego": "package gateway.authz_test\n\n"
-            "test_one if data.gateway.authz.allow with input as {\"x\": 1}\n\n"
-            "test_two if data.gateway.authz.allow with input as {\"x\": 2}\n\n"
+            'test_one if data.gateway.authz.allow with input as {"x": 1}\n\n'
+            'test_two if data.gateway.authz.allow with input as {"x": 2}\n\n'
             "test_boom if 1 / 0 == 1\n",
         },
     )
@@ -56,7 +56,10 @@ def test_policy_test_on_a_broken_bundle_is_a_usage_error(tmp_path, capsys):
 
 
 def test_policy_eval_allowed_and_denied(capsys):
-    assert gateway_main(["policy", "eval", "--input", str(EXAMPLES / "chat-us-card-redact.json"), "--json"]) == OK
+    assert (
+        gateway_main(["policy", "eval", "--input", str(EXAMPLES / "chat-us-card-redact.json"), "--json"])
+        == OK
+    )
     d = json.loads(capsys.readouterr().out)
     assert d["allow"] is True and d["obligations"]["pii_operators"] == {"CREDIT_CARD": "remove"}
     assert d["revision"].startswith("2026.") and d["latency_ms"] >= 0
@@ -95,7 +98,11 @@ def test_policy_test_over_opa_rest_api(capsys):
 
 def test_console_entry_point_subprocess():
     proc = subprocess.run(
-        [sys.executable, "-m", "gateway", "policy", "test", "--json"], capture_output=True, text=True, cwd=REPO, timeout=60
+        [sys.executable, "-m", "gateway", "policy", "test", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["ok"] is True

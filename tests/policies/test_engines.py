@@ -22,11 +22,22 @@ from tests.policies.conftest import DECISION, SHIPPED, allowed_input, write_bund
 INPUTS = [
     allowed_input(),
     allowed_input(roles=["user"]),
-    allowed_input(tenant="globex", model="qwen2.5-7b-instruct", pii={"CREDIT_CARD": 2}, upstream={"name": "u", "labels": {"region": "us"}}),
+    allowed_input(
+        tenant="globex",
+        model="qwen2.5-7b-instruct",
+        pii={"CREDIT_CARD": 2},
+        upstream={"name": "u", "labels": {"region": "us"}},
+    ),
     allowed_input(pii={"CN_RESIDENT_ID": 1}),
     allowed_input(model="qwen-jailbreak-v2"),
     allowed_input(upstream={"name": "us-gpu", "labels": {"region": "us"}}),
-    allowed_input(subject="alice@globex", tenant="globex", roles=["user"], model="deepseek-r1", upstream={"name": "u", "labels": {}}),
+    allowed_input(
+        subject="alice@globex",
+        tenant="globex",
+        roles=["user"],
+        model="deepseek-r1",
+        upstream={"name": "u", "labels": {}},
+    ),
     allowed_input(request={"max_tokens": 10, "prompt_tokens_estimate": 99999}),
     allowed_input(roles="admin", time="now"),
     {},
@@ -50,8 +61,18 @@ def test_register_adds_an_engine():
 
 
 # (allow, max_tokens obligation) that the data table in policies/gateway/data.json implies.
-EXPECTED = [(True, 4096), (False, 1024), (True, 4096), (False, 4096), (False, 4096), (False, 4096),
-            (True, 1024), (False, 4096), (False, 512), (False, None)]
+EXPECTED = [
+    (True, 4096),
+    (False, 1024),
+    (True, 4096),
+    (False, 4096),
+    (False, 4096),
+    (False, 4096),
+    (True, 1024),
+    (False, 4096),
+    (False, 512),
+    (False, None),
+]
 
 
 def _summary(policy, doc):
@@ -89,14 +110,20 @@ def test_regopy_mixes_up_function_calls_with_different_arguments(tmp_path):
     )
     bundle = load_bundle(write_bundle(tmp_path / "b", {"p/p.rego": rego}))
     doc = json.dumps({"roles": ["a"]})
-    assert get_engine("regorus").compile(bundle, ["p/decision"]).evaluate_json("p/decision", doc)["caps"] == [1, 10]
-    assert get_engine("regopy").compile(bundle, ["p/decision"]).evaluate_json("p/decision", doc)["caps"] == [10, 10]
+    assert get_engine("regorus").compile(bundle, ["p/decision"]).evaluate_json("p/decision", doc)["caps"] == [
+        1,
+        10,
+    ]
+    assert get_engine("regopy").compile(bundle, ["p/decision"]).evaluate_json("p/decision", doc)["caps"] == [
+        10,
+        10,
+    ]
 
 
 def test_regorus_runs_rego_v1_with_negated_with(tmp_path):
     files = {
-        "p/p.rego": "package p\n\nallow if input.x == 1\n\ndecision := {\"allow\": allow}\n",
-        "p/p_test.rego": "package p_test\n\ntest_not_with if not data.p.allow with input as {\"x\": 2}\n",
+        "p/p.rego": 'package p\n\nallow if input.x == 1\n\ndecision := {"allow": allow}\n',
+        "p/p_test.rego": 'package p_test\n\ntest_not_with if not data.p.allow with input as {"x": 2}\n',
     }
     bundle = load_bundle(write_bundle(tmp_path / "b", files))
     assert get_engine("regorus").compile(bundle, ["p/decision"]).run_test("p_test", "test_not_with") is True
@@ -113,9 +140,16 @@ def test_regopy_aborts_the_process_on_the_shipped_test_modules():
         f"get_engine('regopy').compile(load_bundle({str(SHIPPED)!r}), ['{DECISION}'])\n"
         "print('compiled')\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                          cwd=str(Path(__file__).resolve().parents[2]))
-    assert proc.returncode != 0 and "compiled" not in proc.stdout, "regopy now survives: re-run the engine comparison"
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=str(Path(__file__).resolve().parents[2]),
+    )
+    assert proc.returncode != 0 and "compiled" not in proc.stdout, (
+        "regopy now survives: re-run the engine comparison"
+    )
 
 
 def test_regorus_refuses_cross_thread_use_with_a_normal_error(shipped_policy):
@@ -153,7 +187,9 @@ def test_concurrent_threads_get_consistent_decisions(shipped_bundle, engine):
         expected = [_outcome(shared, doc) for doc in INPUTS]
     else:
         shared = None
-        expected = [_outcome(get_engine("regorus").compile(shipped_bundle, [DECISION]), doc) for doc in INPUTS]
+        expected = [
+            _outcome(get_engine("regorus").compile(shipped_bundle, [DECISION]), doc) for doc in INPUTS
+        ]
     failures: list[str] = []
 
     def worker():
@@ -187,7 +223,9 @@ def test_regorus_rvm_compiled_mode_gets_decisions_wrong(shipped_bundle):
     import regorus
 
     mods = [(p, s) for p, s in sorted(shipped_bundle.modules.items()) if not p.endswith("_test.rego")]
-    program = regorus.Program.compile_from_modules(shipped_bundle.data_json, mods, ["data.gateway.authz.decision"])
+    program = regorus.Program.compile_from_modules(
+        shipped_bundle.data_json, mods, ["data.gateway.authz.decision"]
+    )
     vm = regorus.Rvm()
     vm.load_program(program)
     vm.set_data_json(shipped_bundle.data_json)

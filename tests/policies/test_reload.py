@@ -72,12 +72,24 @@ async def test_good_change_is_swapped_in(served):
     "edit, reason",
     [
         (("models.rego", "not _plan_permits_model", "not _plan_permits_model +"), "PolicyCompileError"),
-        (("decision.rego", "allow if count(deny_reasons) == 0", "allow if count(deny_reasons) == 0\n\nallow if true"),
-         "BundleRejected"),
+        (
+            (
+                "decision.rego",
+                "allow if count(deny_reasons) == 0",
+                "allow if count(deny_reasons) == 0\n\nallow if true",
+            ),
+            "BundleRejected",
+        ),
         (("data.json", '"defaults": {', '"defaults": {{'), "BundleError"),
         # Division by zero reached only by chat requests: the bundle's tests hit it (errors).
-        (("limits.rego", "data.gateway.role_limits[r].max_tokens}", "data.gateway.role_limits[r].max_tokens / 0}"),
-         "BundleRejected"),
+        (
+            (
+                "limits.rego",
+                "data.gateway.role_limits[r].max_tokens}",
+                "data.gateway.role_limits[r].max_tokens / 0}",
+            ),
+            "BundleRejected",
+        ),
     ],
     ids=["syntax-error", "fails-own-tests", "bad-data-json", "runtime-error"],
 )
@@ -104,7 +116,9 @@ async def test_bad_change_is_rejected_and_old_bundle_keeps_serving(served, edit,
 
 async def test_rejected_tests_are_named(served):
     decider, watcher, _, root = served
-    _touch_edit(root / "gateway" / "data.json", '"analyst": {"max_tokens": 4096', '"analyst": {"max_tokens": 4000')
+    _touch_edit(
+        root / "gateway" / "data.json", '"analyst": {"max_tokens": 4096', '"analyst": {"max_tokens": 4000'
+    )
     event = await _settle(watcher)
     assert event["result"] == "rejected"
     assert "test_cap_follows_the_role" in event["reason"]

@@ -77,14 +77,18 @@ def test_policy_vocabulary_is_the_engines():
     assert len(vocab) == len(set(vocab))
     assert set(vocab) == set(ALL_ENTITIES), (
         f"policies/gateway/data.json pii_entities differs from the engine: "
-        f"missing {sorted(set(ALL_ENTITIES) - set(vocab))}, unknown {sorted(set(vocab) - set(ALL_ENTITIES))}")
+        f"missing {sorted(set(ALL_ENTITIES) - set(vocab))}, unknown {sorted(set(vocab) - set(ALL_ENTITIES))}"
+    )
 
 
 def test_every_entity_named_in_policies_exists_in_the_engine():
     named = _named_in_policies()
     assert "CREDIT_CARD" in named and "CN_RESIDENT_ID" in named  # the scan sees the files
-    unknown = {n: sorted(files) for n, files in named.items()
-               if n not in ALL_ENTITIES and n not in DELIBERATELY_UNKNOWN}
+    unknown = {
+        n: sorted(files)
+        for n, files in named.items()
+        if n not in ALL_ENTITIES and n not in DELIBERATELY_UNKNOWN
+    }
     assert not unknown, f"entity types the PII engine never emits: {unknown}"
     assert set(DATA["pii_rules"]) <= set(ALL_ENTITIES)
 
@@ -114,7 +118,9 @@ def test_every_rule_can_fire_on_what_the_engine_emits(engine):
                 assert not decision["allow"]
                 assert any(entity in r for r in decision["deny_reasons"]), decision
             else:
-                assert decision["obligations"].get("pii_operators", {}).get(entity) == rule["without"], decision
+                assert decision["obligations"].get("pii_operators", {}).get(entity) == rule["without"], (
+                    decision
+                )
     finally:
         policy.close()
 

@@ -42,9 +42,13 @@ def test_scan_refuses_binary_and_missing(tmp_path, capsys):
 
 
 def test_scan_stdin_as_a_process(tmp_path):
-    p = subprocess.run([sys.executable, "-m", "privacy", "scan", "-", "--pattern-only", "--json"],
-                       input=f"ssn 536-22-1234, 手机{PHONE}".encode(), capture_output=True, cwd=Path(__file__).parents[2],
-                       timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "privacy", "scan", "-", "--pattern-only", "--json"],
+        input=f"ssn 536-22-1234, 手机{PHONE}".encode(),
+        capture_output=True,
+        cwd=Path(__file__).parents[2],
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr.decode()
     assert json.loads(p.stdout)["counts"] == {"CN_MOBILE": 1, "US_SSN": 1}
 
@@ -58,9 +62,16 @@ def test_redact_jsonl_keeps_and_reports_malformed_lines(tmp_path, capsys, ner_nl
         json.dumps({"id": 3, "other": "no text field"}),
         json.dumps(["not", "an", "object", PHONE]),  # valid JSON, not an object
     ]
-    raw = ("\n".join(lines) + "\n").encode() + b'{"id": 4, "text": "bad byte \xff here ' + PHONE.encode() + b'"}\n'
+    raw = (
+        ("\n".join(lines) + "\n").encode()
+        + b'{"id": 4, "text": "bad byte \xff here '
+        + PHONE.encode()
+        + b'"}\n'
+    )
     src.write_bytes(raw)
-    rc, out, err = run(capsys, "redact", str(src), str(dst), "--fields", "text,meta.note", "--json", "--no-progress")
+    rc, out, err = run(
+        capsys, "redact", str(src), str(dst), "--fields", "text,meta.note", "--json", "--no-progress"
+    )
     assert rc == 0, err
     summary = json.loads(out)
     assert summary["records"] == 6 and summary["malformed"] == 2 and summary["malformed_lines"] == [3, 5]
@@ -78,26 +89,42 @@ def test_redact_jsonl_keeps_and_reports_malformed_lines(tmp_path, capsys, ner_nl
 def test_redact_csv_columns_and_errors(tmp_path, capsys):
     src, dst = tmp_path / "in.csv", tmp_path / "out.csv"
     src.write_text(f'id,email,comment\n1,{EMAIL},"call {PHONE}"\n2,x@y.org\n3,a@b.io,ok\n', encoding="utf-8")
-    rc, out, err = run(capsys, "redact", str(src), str(dst), "--fields", "email", "--pattern-only", "--no-progress",
-                       "--operator", "mask")
+    rc, out, err = run(
+        capsys,
+        "redact",
+        str(src),
+        str(dst),
+        "--fields",
+        "email",
+        "--pattern-only",
+        "--no-progress",
+        "--operator",
+        "mask",
+    )
     assert rc == 0, err
     rows = dst.read_text(encoding="utf-8").splitlines()
     assert rows[0] == "id,email,comment"
     assert rows[1] == f"1,l****@example.com,call {PHONE}"  # comment column not chosen
     assert rows[2] == "2,x@y.org" or rows[2].startswith("2,x")
     assert "malformed records: 1 (lines 3)" in out
-    rc, _, err = run(capsys, "redact", str(src), str(dst), "--fields", "nope", "--pattern-only", "--no-progress")
+    rc, _, err = run(
+        capsys, "redact", str(src), str(dst), "--fields", "nope", "--pattern-only", "--no-progress"
+    )
     assert rc == 2 and "no column" in err
 
 
 def test_redact_txt_with_two_workers_matches_one(tmp_path, capsys):
     src = tmp_path / "in.txt"
-    src.write_text("".join(f"line {i}: mail user{i}@example.com, ip 10.0.{i % 250}.1\n" for i in range(300)),
-                   encoding="utf-8")
+    src.write_text(
+        "".join(f"line {i}: mail user{i}@example.com, ip 10.0.{i % 250}.1\n" for i in range(300)),
+        encoding="utf-8",
+    )
     outs = []
     for workers in ("1", "2"):
         dst = tmp_path / f"out{workers}.txt"
-        rc, _, err = run(capsys, "redact", str(src), str(dst), "--workers", workers, "--pattern-only", "--no-progress")
+        rc, _, err = run(
+            capsys, "redact", str(src), str(dst), "--workers", workers, "--pattern-only", "--no-progress"
+        )
         assert rc == 0, err
         outs.append(dst.read_text(encoding="utf-8"))
     assert outs[0] == outs[1] and "@example.com" not in outs[0] and outs[0].count("\n") == 300
@@ -105,7 +132,9 @@ def test_redact_txt_with_two_workers_matches_one(tmp_path, capsys):
 
 def test_eval_on_generated_corpus(tmp_path, capsys, ner_nlp):
     f = tmp_path / "corpus.jsonl"
-    f.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate(80, seed=3)), encoding="utf-8")
+    f.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in generate(80, seed=3)), encoding="utf-8"
+    )
     rc, out, err = run(capsys, "eval", str(f), "--json")
     assert rc == 0, err
     report = json.loads(out)

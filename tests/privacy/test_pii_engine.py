@@ -80,7 +80,9 @@ def test_mixed_scripts(engine):
 
 
 def test_one_megabyte_input(big_pattern_engine):
-    block = "Ticket 4411: the build at v2.3.1 failed on port 8443. Contact jane.roe@example.org or 13812345678. "
+    block = (
+        "Ticket 4411: the build at v2.3.1 failed on port 8443. Contact jane.roe@example.org or 13812345678. "
+    )
     text = block * (1_000_000 // len(block) + 1)
     assert len(text) >= 1_000_000
     found = big_pattern_engine.analyze(text)

@@ -43,7 +43,9 @@ def covered(e: PIIEngine, text: str, value: str) -> bool:
     """Every letter and digit of ``value`` (first occurrence) is inside some finding."""
     i = text.index(value)
     fs = e.analyze(text)
-    return all(not text[k].isalnum() or any(f.start <= k < f.end for f in fs) for k in range(i, i + len(value)))
+    return all(
+        not text[k].isalnum() or any(f.start <= k < f.end for f in fs) for k in range(i, i + len(value))
+    )
 
 
 def test_heldout_corpus_is_pinned_and_deterministic():
@@ -61,31 +63,37 @@ def test_heldout_corpus_is_pinned_and_deterministic():
             assert 0 <= sp["start"] < sp["end"] <= len(rec["text"])
 
 
-@pytest.mark.parametrize("text,value", [
-    ("callback (827) 708-5965 after six", "(827) 708-5965"),
-    ("phone 552.596.5284", "552.596.5284"),
-    ("reach me at +1 255-717-6903", "+1 255-717-6903"),
-    ("pls ring me on 274 389 1460 tomorrow", "274 389 1460"),
-    ("客户来电，回拨1-467-330-2819", "1-467-330-2819"),
-    ("Handy: 0176 2938 4471", "0176 2938 4471"),
-    ("my number: (319)555-0142", "(319)555-0142"),
-    ("her cell, 843 902 3371, is off", "843 902 3371"),
-    ("Fax 0049 89 2180 7764", "0049 89 2180 7764"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("callback (827) 708-5965 after six", "(827) 708-5965"),
+        ("phone 552.596.5284", "552.596.5284"),
+        ("reach me at +1 255-717-6903", "+1 255-717-6903"),
+        ("pls ring me on 274 389 1460 tomorrow", "274 389 1460"),
+        ("客户来电，回拨1-467-330-2819", "1-467-330-2819"),
+        ("Handy: 0176 2938 4471", "0176 2938 4471"),
+        ("my number: (319)555-0142", "(319)555-0142"),
+        ("her cell, 843 902 3371, is off", "843 902 3371"),
+        ("Fax 0049 89 2180 7764", "0049 89 2180 7764"),
+    ],
+)
 def test_phone_with_cue_found_whatever_its_validity(patterns, text, value):
     assert covered(patterns, text, value), found(patterns, text)
 
 
-@pytest.mark.parametrize("text", [
-    "Order #4159872231 shipped",
-    "invoice 6175550199 is overdue",
-    "ticket 2125550187 closed",
-    "running 10.0.19045.3570 on the mobile app",
-    "call scheduled for 06.02.2019 at 14:30",
-    "tel log ts=1701234567 level=warn",
-    "listening on localhost:8080 and 0.0.0.0:5432",
-    "tracking 9400 1000 0000 0000 0000 00",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order #4159872231 shipped",
+        "invoice 6175550199 is overdue",
+        "ticket 2125550187 closed",
+        "running 10.0.19045.3570 on the mobile app",
+        "call scheduled for 06.02.2019 at 14:30",
+        "tel log ts=1701234567 level=warn",
+        "listening on localhost:8080 and 0.0.0.0:5432",
+        "tracking 9400 1000 0000 0000 0000 00",
+    ],
+)
 def test_phone_decoys_stay(patterns, text):
     assert all(t != "PHONE_NUMBER" for t, _ in found(patterns, text)), found(patterns, text)
 
@@ -106,78 +114,118 @@ def _luhn(body: str) -> str:
 def test_reference_numbers_are_not_cards_unless_a_card_cue_is_nearer(patterns):
     order14 = _luhn("2024113000512")  # 14 digits, Luhn-valid, 2[2-7]xx prefix: card-shaped
     card = _luhn("411111111111111")
-    for text in (f"订单号{order14}，请尽快发货", f"订单号：{order14}", f"单号 {order14} 已退款",
-                 f"Order no. {card} shipped", f"invoice #{card}", f"tracking number {card}", f"运单号{card}"):
+    for text in (
+        f"订单号{order14}，请尽快发货",
+        f"订单号：{order14}",
+        f"单号 {order14} 已退款",
+        f"Order no. {card} shipped",
+        f"invoice #{card}",
+        f"tracking number {card}",
+        f"运单号{card}",
+    ):
         assert all(t not in ("CREDIT_CARD", "CN_BANK_CARD") for t, _ in found(patterns, text)), text
     assert ("CREDIT_CARD", card) in found(patterns, f"order 12345, paid with card {card}")
     assert ("CREDIT_CARD", card) in found(patterns, f"订单号1234，信用卡号{card}")
     assert ("CREDIT_CARD", card) in found(patterns, f"Visa {card} was charged twice")
 
 
-@pytest.mark.parametrize("text,value", [
-    ("Ship to 742 Evergreen Terrace, Springfield, IL 62704 please", "742 Evergreen Terrace, Springfield, IL 62704"),
-    ("billing: 1200 N Lakeshore Dr Apt 5C, Chicago, IL 60611", "1200 N Lakeshore Dr Apt 5C, Chicago, IL 60611"),
-    ("Send it to 14 Acacia Avenue, Reading RG1 7AB", "14 Acacia Avenue, Reading RG1 7AB"),
-    ("Anschrift: Torstraße 109, 10119 Berlin", "Torstraße 109, 10119 Berlin"),
-    ("寄到广东省佛山市禅城区季华五路22号3栋1201室，谢谢", "广东省佛山市禅城区季华五路22号3栋1201室"),
-    ("地址：海淀区学清路8号", "海淀区学清路8号"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        (
+            "Ship to 742 Evergreen Terrace, Springfield, IL 62704 please",
+            "742 Evergreen Terrace, Springfield, IL 62704",
+        ),
+        (
+            "billing: 1200 N Lakeshore Dr Apt 5C, Chicago, IL 60611",
+            "1200 N Lakeshore Dr Apt 5C, Chicago, IL 60611",
+        ),
+        ("Send it to 14 Acacia Avenue, Reading RG1 7AB", "14 Acacia Avenue, Reading RG1 7AB"),
+        ("Anschrift: Torstraße 109, 10119 Berlin", "Torstraße 109, 10119 Berlin"),
+        ("寄到广东省佛山市禅城区季华五路22号3栋1201室，谢谢", "广东省佛山市禅城区季华五路22号3栋1201室"),
+        ("地址：海淀区学清路8号", "海淀区学清路8号"),
+    ],
+)
 def test_addresses(patterns, text, value):
     assert covered(patterns, text, value), found(patterns, text)
     assert any(t == "ADDRESS" for t, _ in found(patterns, text))
 
 
-@pytest.mark.parametrize("text,value", [
-    ("DOB 07/04/1986", "07/04/1986"),
-    ("she was born on 4 July 1986 in Leeds", "4 July 1986"),
-    ("出生日期：1986年7月4日", "1986年7月4日"),
-    ("1986-07-04出生", "1986-07-04"),
-    ("geb. 04.07.1986", "04.07.1986"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("DOB 07/04/1986", "07/04/1986"),
+        ("she was born on 4 July 1986 in Leeds", "4 July 1986"),
+        ("出生日期：1986年7月4日", "1986年7月4日"),
+        ("1986-07-04出生", "1986-07-04"),
+        ("geb. 04.07.1986", "04.07.1986"),
+    ],
+)
 def test_date_of_birth_needs_a_birth_cue(patterns, text, value):
     assert ("DATE_OF_BIRTH", value) in found(patterns, text)
 
 
 def test_a_date_alone_is_not_a_birth_date(patterns):
-    for text in ("meeting on 07/04/2026", "发货日期：2024年7月4日", "DOB check done. Next call 2026-01-05 14:00"[14:]):
+    for text in (
+        "meeting on 07/04/2026",
+        "发货日期：2024年7月4日",
+        "DOB check done. Next call 2026-01-05 14:00"[14:],
+    ):
         assert all(t != "DATE_OF_BIRTH" for t, _ in found(patterns, text)), text
     text = "DOB 07/04/1986, member since 03/02/2019"
     assert [v for t, v in found(patterns, text) if t == "DATE_OF_BIRTH"] == ["07/04/1986"]
 
 
-@pytest.mark.parametrize("text,value", [
-    ("hi my name is priya raman and my router is dead", "priya raman"),
-    ("name: liam o'brien", "liam o'brien"),
-    ("this is tomasz, i called yesterday", "tomasz"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("hi my name is priya raman and my router is dead", "priya raman"),
+        ("name: liam o'brien", "liam o'brien"),
+        ("this is tomasz, i called yesterday", "tomasz"),
+    ],
+)
 def test_lower_case_names_after_a_cue(patterns, text, value):
     assert covered(patterns, text, value), found(patterns, text)
 
 
 def test_lower_case_cue_without_name_stays(patterns):
-    for text in ("i'm having trouble with my order", "this is urgent please", "my name is not on the invoice"):
+    for text in (
+        "i'm having trouble with my order",
+        "this is urgent please",
+        "my name is not on the invoice",
+    ):
         assert all(t != "PERSON" for t, _ in found(patterns, text)), found(patterns, text)
 
 
-@pytest.mark.parametrize("text,value", [
-    ("请把合同发给Dana Whitfield。", "Dana Whitfield"),
-    ("Please loop in 钟晓岚 before Friday.", "钟晓岚"),
-    ("帮我给客户傅建国写一封邮件", "傅建国"),
-    ("你和雷雨萱联系一下", "雷雨萱"),
-    ("订单号20240501的客户杜健身份证号为110101199003078515", "杜健"),
-    ("经办人：邝丽珊", "邝丽珊"),
-    ("昨天龚志远打电话说要退货", "龚志远"),
-])
+@pytest.mark.parametrize(
+    "text,value",
+    [
+        ("请把合同发给Dana Whitfield。", "Dana Whitfield"),
+        ("Please loop in 钟晓岚 before Friday.", "钟晓岚"),
+        ("帮我给客户傅建国写一封邮件", "傅建国"),
+        ("你和雷雨萱联系一下", "雷雨萱"),
+        ("订单号20240501的客户杜健身份证号为110101199003078515", "杜健"),
+        ("经办人：邝丽珊", "邝丽珊"),
+        ("昨天龚志远打电话说要退货", "龚志远"),
+    ],
+)
 def test_names_in_mixed_and_chinese_text(engine, text, value):
     assert covered(engine, text, value), found(engine, text)
 
 
 def test_chinese_words_led_by_surnames_are_not_names(patterns):
-    for text in ("周末金额高兴方便于是", "请于周五前提交", "石家庄仓库今天发货", "白色款已经售罄", "明天全天停电"):
+    for text in (
+        "周末金额高兴方便于是",
+        "请于周五前提交",
+        "石家庄仓库今天发货",
+        "白色款已经售罄",
+        "明天全天停电",
+    ):
         assert all(t != "PERSON" for t, _ in found(patterns, text)), found(patterns, text)
 
 
 # ---- bad input ---------------------------------------------------------------------------------
+
 
 def test_zero_width_and_bidi_characters_between_digits(patterns):
     for sep in ("\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u200e", "\u200f"):
@@ -208,10 +256,13 @@ def test_nanp_number_with_cue_in_every_grouping(patterns):
 
 
 def test_emoji_and_bidi_marks_inside_names(engine):
-    for text, value in (("Customer Ma😀ria Gonzalez called", "Ma😀ria Gonzalez"),
-                        ("客户王\u200f小明投诉", "王\u200f小明"), ("客户王😀小明反馈", "王😀小明"),
-                        ("Customer Jo\u200dhn Smith called", "Jo\u200dhn Smith"),
-                        ("مرحبا \u202eJohn Smith\u202c here", "John Smith")):
+    for text, value in (
+        ("Customer Ma😀ria Gonzalez called", "Ma😀ria Gonzalez"),
+        ("客户王\u200f小明投诉", "王\u200f小明"),
+        ("客户王😀小明反馈", "王😀小明"),
+        ("Customer Jo\u200dhn Smith called", "Jo\u200dhn Smith"),
+        ("مرحبا \u202eJohn Smith\u202c here", "John Smith"),
+    ):
         assert covered(engine, text, value), (text, found(engine, text))
 
 
@@ -255,6 +306,7 @@ def test_over_the_limit_is_a_clear_error(patterns):
 
 # ---- registries that extend (issue 14) -----------------------------------------------------------
 
+
 class EmployeeIdRecognizer:
     """An extension: written outside the package, registered, named in config."""
 
@@ -270,7 +322,9 @@ class EmployeeIdRecognizer:
 
         from presidio_analyzer import RecognizerResult
 
-        return [RecognizerResult(self.ENTITY, m.start(), m.end(), 0.9) for m in re.finditer(r"EMP-\d{6}", text)]
+        return [
+            RecognizerResult(self.ENTITY, m.start(), m.end(), 0.9) for m in re.finditer(r"EMP-\d{6}", text)
+        ]
 
 
 def test_recognizer_and_operator_from_outside_through_config():
@@ -282,16 +336,23 @@ def test_recognizer_and_operator_from_outside_through_config():
     recognizers.register("EMPLOYEE_ID", lambda s: EmployeeIdRecognizer())
     operators.register("last3", lambda session, et, value: f"[{et}:…{value[-3:]}]")
     try:
-        settings = PIISettings.model_validate({
-            "entities": ["EMAIL_ADDRESS", "EMPLOYEE_ID"], "ner": {"enabled": False},
-            "operators": {"EMPLOYEE_ID": "last3"}, "tenants": {"t1": {"operators": {"EMAIL_ADDRESS": "last3"}}},
-        })
+        settings = PIISettings.model_validate(
+            {
+                "entities": ["EMAIL_ADDRESS", "EMPLOYEE_ID"],
+                "ner": {"enabled": False},
+                "operators": {"EMPLOYEE_ID": "last3"},
+                "tenants": {"t1": {"operators": {"EMAIL_ADDRESS": "last3"}}},
+            }
+        )
         e = PIIEngine(settings)
         e.start()
         text = "badge EMP-123456, mail a@b.io"
         fs = e.analyze(text, "t1")
         assert [f.entity_type for f in fs] == ["EMPLOYEE_ID", "EMAIL_ADDRESS"]
-        assert RedactionSession(settings, "t1").apply(text, fs) == "badge [EMPLOYEE_ID:…456], mail [EMAIL_ADDRESS:….io]"
+        assert (
+            RedactionSession(settings, "t1").apply(text, fs)
+            == "badge [EMPLOYEE_ID:…456], mail [EMAIL_ADDRESS:….io]"
+        )
         with pytest.raises(ValueError, match="nosuchop"):
             PIISettings.model_validate({"operators": {"EMPLOYEE_ID": "nosuchop"}})
     finally:
@@ -300,6 +361,7 @@ def test_recognizer_and_operator_from_outside_through_config():
 
 
 # ---- off the event loop --------------------------------------------------------------------------
+
 
 def test_async_analyzer_process_mode_matches_the_engine(patterns):
     from privacy.pii.offload import AsyncPIIAnalyzer

@@ -37,7 +37,9 @@ def test_keyed_hash_is_stable_across_requests_and_separates_tenants(pattern_engi
     a, _ = redact(pattern_engine, s, "mail x@example.com", "t1", keys)
     b, _ = redact(pattern_engine, s, "mail X@Example.com", "t1", keys)
     c, _ = redact(pattern_engine, s, "mail x@example.com", "t2", keys)
-    d, _ = redact(pattern_engine, s, "mail x@example.com", "t1", TenantKeys(b"another-master-secret-0000000000"))
+    d, _ = redact(
+        pattern_engine, s, "mail x@example.com", "t1", TenantKeys(b"another-master-secret-0000000000")
+    )
     assert a == b and a.startswith("mail <EMAIL_ADDRESS_") and "example" not in a
     assert a != c and a != d
 
@@ -53,7 +55,10 @@ def test_pseudonymize_and_restore(engine):
     out, session = redact(engine, s, "Maria Gonzalez (maria@example.com) owes Ann Lee.")
     assert "Maria" not in out and "maria@" not in out
     assert session.restore(f"Dear {out}") == "Dear Maria Gonzalez (maria@example.com) owes Ann Lee."
-    assert session.restore("<PERSON_9> stays, <PERSON_1> is restored") == "<PERSON_9> stays, Maria Gonzalez is restored"
+    assert (
+        session.restore("<PERSON_9> stays, <PERSON_1> is restored")
+        == "<PERSON_9> stays, Maria Gonzalez is restored"
+    )
 
 
 def test_normalize_identity():

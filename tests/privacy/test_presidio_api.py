@@ -38,7 +38,7 @@ def test_analyze_has_presidios_shape_and_finds_chinese_identifiers(url: str) -> 
     rows = r.json()
     stock_keys = set(RecognizerResult("EMAIL_ADDRESS", 0, 1, 1.0).to_dict()) - {"recognition_metadata"}
     assert all(set(row) == stock_keys for row in rows)
-    got = {(x["entity_type"], TEXT[x["start"]:x["end"]]) for x in rows}
+    got = {(x["entity_type"], TEXT[x["start"] : x["end"]]) for x in rows}
     assert ("EMAIL_ADDRESS", EMAIL) in got  # Presidio's name for the same entity
     assert ("CN_MOBILE", "13812345678") in got and ("CN_RESIDENT_ID", "11010519491231002X") in got
     assert all(0 < x["score"] <= 1 for x in rows)
@@ -57,9 +57,15 @@ def test_batch_entities_threshold_and_allow_list(url: str) -> None:
 
 
 def test_ad_hoc_recognizers_as_litellm_sends_them(url: str) -> None:
-    rec = {"name": "ticket", "supported_language": "en", "supported_entity": "TICKET",
-           "patterns": [{"name": "t", "regex": r"TCK-\d{4}", "score": 0.9}]}
-    r = analyze(url, {"text": "see TCK-1234", "language": "en", "ad_hoc_recognizers": [rec], "entities": ["TICKET"]})
+    rec = {
+        "name": "ticket",
+        "supported_language": "en",
+        "supported_entity": "TICKET",
+        "patterns": [{"name": "t", "regex": r"TCK-\d{4}", "score": 0.9}],
+    }
+    r = analyze(
+        url, {"text": "see TCK-1234", "language": "en", "ad_hoc_recognizers": [rec], "entities": ["TICKET"]}
+    )
     assert r.status_code == 200, r.text
     assert [(x["entity_type"], x["start"], x["end"]) for x in r.json()] == [("TICKET", 4, 12)]
 
@@ -70,25 +76,31 @@ def test_unknown_language_or_entity_is_the_stock_message_as_400(url: str) -> Non
     with pytest.raises(ValueError) as stock:
         registry.get_recognizers(language="en", entities=["NOT_A_TYPE"])
     assert str(stock.value) == NO_RECOGNIZERS
-    for body in ({"text": TEXT, "language": "xx"}, {"text": TEXT, "language": "en", "entities": ["NOT_A_TYPE"]}):
+    for body in (
+        {"text": TEXT, "language": "xx"},
+        {"text": TEXT, "language": "en", "entities": ["NOT_A_TYPE"]},
+    ):
         r = analyze(url, body)
         assert r.status_code == 400 and r.json() == {"error": NO_RECOGNIZERS}
     r = httpx.get(url + "/supportedentities", params={"language": "xx"})
     assert r.status_code == 400 and r.json() == {"error": NO_RECOGNIZERS}
 
 
-@pytest.mark.parametrize("body, message", [
-    ({"language": "en"}, "No text provided"),
-    ({"text": "", "language": "en"}, "No text provided"),
-    ({"text": "hi"}, "No language provided"),
-    ({"text": 42, "language": "en"}, "text must be"),
-    ({"text": ["a", 1], "language": "en"}, "text must be"),
-    ({"text": "a", "language": "en", "entities": "EMAIL_ADDRESS"}, "entities must be"),
-    ({"text": "a", "language": "en", "score_threshold": "high"}, "score_threshold"),
-    ({"text": "a", "language": "en", "allow_list": ["("], "allow_list_match": "regex"}, "allow_list"),
-    ({"text": "a", "language": "en", "ad_hoc_recognizers": [{"name": "x"}]}, "ad-hoc"),
-    ([1, 2], "Invalid request json"),
-])
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"language": "en"}, "No text provided"),
+        ({"text": "", "language": "en"}, "No text provided"),
+        ({"text": "hi"}, "No language provided"),
+        ({"text": 42, "language": "en"}, "text must be"),
+        ({"text": ["a", 1], "language": "en"}, "text must be"),
+        ({"text": "a", "language": "en", "entities": "EMAIL_ADDRESS"}, "entities must be"),
+        ({"text": "a", "language": "en", "score_threshold": "high"}, "score_threshold"),
+        ({"text": "a", "language": "en", "allow_list": ["("], "allow_list_match": "regex"}, "allow_list"),
+        ({"text": "a", "language": "en", "ad_hoc_recognizers": [{"name": "x"}]}, "ad-hoc"),
+        ([1, 2], "Invalid request json"),
+    ],
+)
 def test_bad_analyze_requests_are_400_and_quote_nothing(url: str, body: object, message: str) -> None:
     r = analyze(url, body)
     assert r.status_code == 400, r.text
@@ -96,7 +108,11 @@ def test_bad_analyze_requests_are_400_and_quote_nothing(url: str, body: object, 
 
 
 def test_bad_json_routes_and_methods(url: str) -> None:
-    assert httpx.post(url + "/analyze", content=b'{"text": "' + EMAIL.encode()).json()["error"].startswith("Failed")
+    assert (
+        httpx.post(url + "/analyze", content=b'{"text": "' + EMAIL.encode())
+        .json()["error"]
+        .startswith("Failed")
+    )
     assert EMAIL not in httpx.post(url + "/analyze", content=b'{"text": "' + EMAIL.encode()).text
     assert httpx.get(url + "/analyze").status_code == 405
     assert httpx.get(url + "/nope").status_code == 404
@@ -108,13 +124,17 @@ def test_bad_json_routes_and_methods(url: str) -> None:
 
 def test_anonymize_is_presidios_own_engine(url: str) -> None:
     found = analyze(url, {"text": TEXT, "language": "en"}).json()
-    ops = {"DEFAULT": {"type": "replace"}, "CN_MOBILE": {"type": "mask", "masking_char": "*", "chars_to_mask": 4,
-                                                          "from_end": True}}
+    ops = {
+        "DEFAULT": {"type": "replace"},
+        "CN_MOBILE": {"type": "mask", "masking_char": "*", "chars_to_mask": 4, "from_end": True},
+    }
     r = httpx.post(url + "/anonymize", json={"text": TEXT, "analyzer_results": found, "anonymizers": ops})
     assert r.status_code == 200, r.text
     stock = AnonymizerEngine().anonymize(
-        text=TEXT, analyzer_results=[AnonResult.from_json(x) for x in found],
-        operators={k: OperatorConfig.from_json(v) for k, v in ops.items()})
+        text=TEXT,
+        analyzer_results=[AnonResult.from_json(x) for x in found],
+        operators={k: OperatorConfig.from_json(v) for k, v in ops.items()},
+    )
     assert r.text == stock.to_json()
     assert EMAIL not in r.json()["text"] and "1381234****" in r.json()["text"]
 
@@ -123,15 +143,23 @@ def test_bad_anonymize_requests(url: str) -> None:
     assert httpx.post(url + "/anonymize", json={}).status_code == 400
     r = httpx.post(url + "/anonymize", json={"text": TEXT})
     assert r.status_code == 422 and "analyzer results" in r.json()["error"]
-    r = httpx.post(url + "/anonymize", json={"text": TEXT, "analyzer_results": [
-        {"start": 8, "end": 30, "score": 1.0, "entity_type": "EMAIL_ADDRESS"}], "anonymizers": {"DEFAULT": {"type": "nope"}}})
+    r = httpx.post(
+        url + "/anonymize",
+        json={
+            "text": TEXT,
+            "analyzer_results": [{"start": 8, "end": 30, "score": 1.0, "entity_type": "EMAIL_ADDRESS"}],
+            "anonymizers": {"DEFAULT": {"type": "nope"}},
+        },
+    )
     assert r.status_code == 422 and EMAIL not in r.text
     r = httpx.post(url + "/anonymize", json={"text": TEXT, "analyzer_results": "x"})
     assert r.status_code == 422 and EMAIL not in r.text
 
 
-_AROUND = st.text(alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Zs", "Po"), blacklist_characters="@.<>"),
-                  max_size=30)
+_AROUND = st.text(
+    alphabet=st.characters(whitelist_categories=("Ll", "Lu", "Zs", "Po"), blacklist_characters="@.<>"),
+    max_size=30,
+)
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

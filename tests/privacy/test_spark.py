@@ -62,9 +62,14 @@ def tickets(n: int, seed: int = 7) -> list[dict]:
     for i in range(n):
         v = _values(rng)
         PLANTED.update(v.values())
-        out.append({"id": i, "text": rng.choice(TEMPLATES).format(**v),
-                    "meta": {"note": f"follow up with {v['email']}", "channel": rng.choice(["mail", "chat"])},
-                    "lang": "en"})
+        out.append(
+            {
+                "id": i,
+                "text": rng.choice(TEMPLATES).format(**v),
+                "meta": {"note": f"follow up with {v['email']}", "channel": rng.choice(["mail", "chat"])},
+                "lang": "en",
+            }
+        )
     return out
 
 
@@ -102,10 +107,18 @@ def spark(spark_logs):
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     try:
-        s = spark_session("local[2,4]", "test-privacy-spark", log_level="INFO",
-                          conf={"spark.sql.execution.arrow.maxRecordsPerBatch": "40",
-                                "spark.default.parallelism": "4", "spark.sql.files.maxPartitionBytes": "16384",
-                                "spark.eventLog.enabled": "true", "spark.eventLog.dir": str(spark_logs["events"])})
+        s = spark_session(
+            "local[2,4]",
+            "test-privacy-spark",
+            log_level="INFO",
+            conf={
+                "spark.sql.execution.arrow.maxRecordsPerBatch": "40",
+                "spark.default.parallelism": "4",
+                "spark.sql.files.maxPartitionBytes": "16384",
+                "spark.eventLog.enabled": "true",
+                "spark.eventLog.dir": str(spark_logs["events"]),
+            },
+        )
     finally:
         os.dup2(saved[0], 1)
         os.dup2(saved[1], 2)
@@ -141,11 +154,13 @@ def test_cli_jsonl_equals_privacy_redact_row_for_row(spark, tmp_path):
     recs = tickets(160)
     lines = [json.dumps(r, ensure_ascii=False).encode() for r in recs]
     # Rows nobody planned for, spread over the file: each must come out as a reject with its reason.
-    bad = {17: (b'{"id": 17, "text": 12345}', "text: not a string (int)"),
-           60: (b'{"id": 60, "text": "Jane Roe jane.roe@example.com \xff\xfe"}', "line: not valid UTF-8"),
-           101: (b'{"id": 101, "text": "cut off jane.roe@example.com', "line: not valid JSON"),
-           130: (b'["jane.roe@example.com"]', "line: not a JSON object"),
-           149: (b'{"id": 149, "meta": {"note": true}, "text": "hi"}', "meta.note: not a string (bool)")}
+    bad = {
+        17: (b'{"id": 17, "text": 12345}', "text: not a string (int)"),
+        60: (b'{"id": 60, "text": "Jane Roe jane.roe@example.com \xff\xfe"}', "line: not valid UTF-8"),
+        101: (b'{"id": 101, "text": "cut off jane.roe@example.com', "line: not valid JSON"),
+        130: (b'["jane.roe@example.com"]', "line: not a JSON object"),
+        149: (b'{"id": 149, "meta": {"note": true}, "text": "hi"}', "meta.note: not a string (bool)"),
+    }
     PLANTED.update({"Jane Roe", "jane.roe@example.com"})
     for i, (raw, _) in bad.items():
         lines[i] = raw
@@ -155,11 +170,27 @@ def test_cli_jsonl_equals_privacy_redact_row_for_row(spark, tmp_path):
     good.write_bytes(b"\n".join(x for i, x in enumerate(lines) if i not in bad) + b"\n")
 
     local_out = tmp_path / "local.jsonl"
-    assert privacy_main(["redact", str(good), str(local_out), "--fields", "text,meta.note", "--no-progress"]) == 0
+    assert (
+        privacy_main(["redact", str(good), str(local_out), "--fields", "text,meta.note", "--no-progress"])
+        == 0
+    )
     spark_out, rejects = tmp_path / "spark_out", tmp_path / "spark_rejects"
     summary_file = tmp_path / "summary.json"
-    rc = privacy_main(["redact", str(src), str(spark_out), "--engine", "spark", "--fields", "text,meta.note",
-                     "--rejects", str(rejects), "--out", str(summary_file)])
+    rc = privacy_main(
+        [
+            "redact",
+            str(src),
+            str(spark_out),
+            "--engine",
+            "spark",
+            "--fields",
+            "text,meta.note",
+            "--rejects",
+            str(rejects),
+            "--out",
+            str(summary_file),
+        ]
+    )
     assert rc == 1  # rejects are never silent: the command says so in its exit code
 
     expected = local_out.read_text(encoding="utf-8").splitlines()
@@ -168,7 +199,11 @@ def test_cli_jsonl_equals_privacy_redact_row_for_row(spark, tmp_path):
     assert got == expected  # same rows, same order, byte for byte
     assert "maria.gonzalez" not in "".join(got).lower() and "<EMAIL_ADDRESS_1>" in got[0] + got[1] + got[2]
 
-    rej = [json.loads(x) for p in sorted(rejects.glob("part-*")) for x in p.read_text(errors="replace").splitlines()]
+    rej = [
+        json.loads(x)
+        for p in sorted(rejects.glob("part-*"))
+        for x in p.read_text(errors="replace").splitlines()
+    ]
     assert sorted(r["reason"] for r in rej) == sorted(reason for _, reason in bad.values())
     summary = json.loads(summary_file.read_text())
     assert summary["records"] == len(recs) and summary["rejected"] == len(bad)
@@ -180,9 +215,9 @@ def test_parquet_columns_counts_rejects_and_one_engine_per_worker(spark, tmp_pat
     settings = PIISettings.model_validate({"ner": {"enabled": False}})
     recs = tickets(240, seed=11)
     rows = [(r["id"], r["text"], r["meta"]["note"].encode()) for r in recs]
-    rows[5] = (5, "x" * 3000 + " maria@example.com", b"ok")          # over the 2000-byte limit
-    rows[77] = (77, "call me: 13812345678", b"\xc3\x28 broken")     # not UTF-8
-    rows[200] = (200, None, None)                                      # missing values stay missing
+    rows[5] = (5, "x" * 3000 + " maria@example.com", b"ok")  # over the 2000-byte limit
+    rows[77] = (77, "call me: 13812345678", b"\xc3\x28 broken")  # not UTF-8
+    rows[200] = (200, None, None)  # missing values stay missing
     PLANTED.update({"maria@example.com", "13812345678"})
     df = spark.createDataFrame(rows, "id long, text string, note binary").repartition(8)
     src = tmp_path / "in.parquet"
@@ -238,8 +273,14 @@ def test_bad_setups_fail_before_any_work(spark):
 def test_same_value_same_stand_in_on_every_partition(spark, tmp_path, operator):
     key_file = tmp_path / "pii.key"
     key_file.write_bytes(os.urandom(32).hex().encode())
-    settings = PIISettings.model_validate({"ner": {"enabled": False}, "default_operator": operator,
-                                           "hash_key_file": str(key_file), "hash_key_env": None})
+    settings = PIISettings.model_validate(
+        {
+            "ner": {"enabled": False},
+            "default_operator": operator,
+            "hash_key_file": str(key_file),
+            "hash_key_env": None,
+        }
+    )
     people = [f"user{k}.{operator}@example.org" for k in range(5)]
     PLANTED.update(people)
     rows = [(i, f"ticket {i}: contact {people[i % 5]} or {people[(i * 3) % 5]}") for i in range(200)]
@@ -260,7 +301,7 @@ def test_same_value_same_stand_in_on_every_partition(spark, tmp_path, operator):
         i = r["id"]
         prefix = f"ticket {i}: contact "
         assert r["text"].startswith(prefix)
-        a, _, b = r["text"][len(prefix):].partition(" or ")
+        a, _, b = r["text"][len(prefix) :].partition(" or ")
         for value, token in ((people[i % 5], a), (people[(i * 3) % 5], b)):
             tokens_of[value].add(token)
             parts_of[value].add(r["part"])
@@ -269,32 +310,47 @@ def test_same_value_same_stand_in_on_every_partition(spark, tmp_path, operator):
     assert len({next(iter(t)) for t in tokens_of.values()}) == 5
     # ...and it is the keyed derivation, so the key holder can reverse it (and nobody else can).
     keys = TenantKeys(key_file.read_bytes().strip())
-    lookup = {f"<EMAIL_ADDRESS_{keys.token('acme', 'EMAIL_ADDRESS', normalize('EMAIL_ADDRESS', p))}>": p
-              for p in people}
+    lookup = {
+        f"<EMAIL_ADDRESS_{keys.token('acme', 'EMAIL_ADDRESS', normalize('EMAIL_ADDRESS', p))}>": p
+        for p in people
+    }
     assert {lookup[next(iter(t))] for t in tokens_of.values()} == set(people)
     assert all(lookup[next(iter(t))] == v for v, t in tokens_of.items())
     other = TenantKeys(key_file.read_bytes().strip()).token("globex", "EMAIL_ADDRESS", people[0])
     assert other not in json.dumps([r["text"] for r in got])  # another tenant's tokens do not join
 
 
-def test_killed_worker_is_retried_and_nothing_of_the_input_reaches_the_logs(spark, spark_logs, tmp_path, capsys):
+def test_killed_worker_is_retried_and_nothing_of_the_input_reaches_the_logs(
+    spark, spark_logs, tmp_path, capsys
+):
     """Runs last: it also searches what the tests above made Spark log."""
     recs = tickets(400, seed=23)
     for r in recs[::10]:
         r["text"] += f" ({CANARY})"
     lines = [json.dumps(r, ensure_ascii=False) for r in recs]
-    lines[133] = "not json at all: maria.gonzalez@example.com " + CANARY       # reject: not JSON
-    lines[244] = json.dumps({"id": 244, "text": "Pierre Dubois " * 400})        # reject: too large
+    lines[133] = "not json at all: maria.gonzalez@example.com " + CANARY  # reject: not JSON
+    lines[244] = json.dumps({"id": 244, "text": "Pierre Dubois " * 400})  # reject: too large
     src = tmp_path / "in.jsonl"
     src.write_text("\n".join(lines) + "\n", encoding="utf-8")
     out, rej, marker = tmp_path / "out", tmp_path / "rej", tmp_path / "killed-once"
-    settings = PIISettings.model_validate({"ner": {"enabled": False}, "operators": {"EMAIL_ADDRESS": "hash"},
-                                           "hash_key_env": "CG_TEST_SPARK_KEY"})
+    settings = PIISettings.model_validate(
+        {
+            "ner": {"enabled": False},
+            "operators": {"EMAIL_ADDRESS": "hash"},
+            "hash_key_env": "CG_TEST_SPARK_KEY",
+        }
+    )
     from privacy.spark import redact_json_lines
     from privacy.spark.frame import read_lines, summarize
 
-    job = redact_json_lines(read_lines(spark, str(src)), ["text", "meta.note"], settings, tenant="acme",
-                            max_bytes=4000, _kill_once=str(marker))
+    job = redact_json_lines(
+        read_lines(spark, str(src)),
+        ["text", "meta.note"],
+        settings,
+        tenant="acme",
+        max_bytes=4000,
+        _kill_once=str(marker),
+    )
     job.redacted.explain(mode="extended")
     job.redacted.select(job.redacted["value"].cast("string")).write.text(str(out))
     job.rejects.select("pii_reject_reason", job.rejects["value"].cast("string")).write.json(str(rej))
@@ -310,7 +366,10 @@ def test_killed_worker_is_retried_and_nothing_of_the_input_reaches_the_logs(spar
     got = [json.loads(x) for x in part_lines(out)]
     assert [r["id"] for r in got] == [i for i in range(400) if i not in (133, 244)]
     rejected = [json.loads(x) for q in sorted(rej.glob("part-*")) for x in q.read_text().splitlines()]
-    assert sorted(r["pii_reject_reason"] for r in rejected) == ["line: not valid JSON", "line: over the size limit"]
+    assert sorted(r["pii_reject_reason"] for r in rejected) == [
+        "line: not valid JSON",
+        "line: over the size limit",
+    ]
     assert summary["records"] == 400 and summary["rejected"] == 2
     out_text = "\n".join(part_lines(out))
     assert CANARY in out_text and "maria.gonzalez" not in out_text.lower()  # the canary is not PII

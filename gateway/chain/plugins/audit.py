@@ -66,11 +66,19 @@ class AuditPlugin(Plugin):
             if self.settings.fail_open:
                 ctx.audit["audit_fail_open"] = True
                 return
-            raise ServiceUnavailable("the audit store cannot accept records; request refused",
-                                     code="audit_unavailable")
+            raise ServiceUnavailable(
+                "the audit store cannot accept records; request refused", code="audit_unavailable"
+            )
 
-    def record(self, record_type: str, payload: dict[str, Any], *, tenant: str | None = None,
-               subject: str | None = None, personal: dict[str, Any] | None = None) -> None:
+    def record(
+        self,
+        record_type: str,
+        payload: dict[str, Any],
+        *,
+        tenant: str | None = None,
+        subject: str | None = None,
+        personal: dict[str, Any] | None = None,
+    ) -> None:
         """Submit a record without waiting for durability; failures are counted and logged."""
         try:
             fut = self.sink.submit(record_type, payload, tenant=tenant, subject=subject, personal=personal)
@@ -83,7 +91,10 @@ class AuditPlugin(Plugin):
     def _check_written(self, fut: asyncio.Future[int]) -> None:
         if fut.cancelled() or fut.exception() is not None:
             self.failed_writes += 1
-            log.error("audit record not written: %s", "cancelled" if fut.cancelled() else type(fut.exception()).__name__)
+            log.error(
+                "audit record not written: %s",
+                "cancelled" if fut.cancelled() else type(fut.exception()).__name__,
+            )
 
     async def wait_durable(self, ctx: RequestContext) -> None:
         """Wait until this request's record is durable; ServiceUnavailable if it cannot be."""
@@ -102,12 +113,19 @@ class AuditPlugin(Plugin):
                 return
             reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
             log.error("audit record of request %s not durable (%s): answer withheld", ctx.request_id, reason)
-            raise ServiceUnavailable("the audit store could not record this request; answer withheld",
-                                     code="audit_unavailable") from None
+            raise ServiceUnavailable(
+                "the audit store could not record this request; answer withheld", code="audit_unavailable"
+            ) from None
 
     async def on_complete(self, ctx: RequestContext) -> None:
         ident = ctx.identity
-        decision = "allow" if ctx.status and ctx.status < 400 else "deny" if ctx.status in (401, 403, 429) else "error"
+        decision = (
+            "allow"
+            if ctx.status and ctx.status < 400
+            else "deny"
+            if ctx.status in (401, 403, 429)
+            else "error"
+        )
         payload: dict[str, Any] = {
             "request_id": ctx.request_id,
             "route": ctx.route,
@@ -132,7 +150,9 @@ class AuditPlugin(Plugin):
             # so it goes only into the encrypted personal part, never the plain payload.
             payload["model"] = None
             payload["model_configured"] = False
-            payload["deny_reasons"] = [r.replace(ctx.model, "<model>") for r in payload.get("deny_reasons", [])]
+            payload["deny_reasons"] = [
+                r.replace(ctx.model, "<model>") for r in payload.get("deny_reasons", [])
+            ]
             personal["model"] = ctx.model
         for key, value in ctx.audit.items():
             payload.setdefault(key, value)

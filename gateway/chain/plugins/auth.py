@@ -62,7 +62,9 @@ class JWTAuthPlugin(Plugin):
         return True, "dev key" if self.keys.using_dev_key else "ok"
 
     async def on_request(self, ctx: RequestContext) -> None:
-        if not self.settings.enabled or ctx.identity is not None:  # a host verified the caller (guardrail API key)
+        if (
+            not self.settings.enabled or ctx.identity is not None
+        ):  # a host verified the caller (guardrail API key)
             return
         if self._trusted is not None:
             ctx.identity = self._trusted_identity(ctx.headers.get(self._trusted))
@@ -132,11 +134,15 @@ class JWTAuthPlugin(Plugin):
         except jwt.ImmatureSignatureError:
             raise Unauthorized("the token is not valid yet", code="token_not_yet_valid") from None
         except jwt.InvalidAudienceError:
-            raise Unauthorized("the token is not meant for this gateway (audience)", code="invalid_audience") from None
+            raise Unauthorized(
+                "the token is not meant for this gateway (audience)", code="invalid_audience"
+            ) from None
         except jwt.InvalidIssuerError:
             raise Unauthorized("the token's issuer is not trusted", code="invalid_issuer") from None
         except jwt.MissingRequiredClaimError as exc:
-            raise Unauthorized(f"the token lacks the required claim '{exc.claim}'", code="missing_claim") from None
+            raise Unauthorized(
+                f"the token lacks the required claim '{exc.claim}'", code="missing_claim"
+            ) from None
         except jwt.InvalidSignatureError:
             raise Unauthorized("the token's signature is invalid", code="invalid_signature") from None
         except (jwt.InvalidKeyError, jwt.InvalidAlgorithmError):
@@ -190,5 +196,7 @@ class JWTAuthPlugin(Plugin):
         elif isinstance(raw_roles, list) and all(isinstance(r, str) for r in raw_roles):
             roles = tuple(raw_roles)
         else:
-            raise Unauthorized(f"the token's '{s.roles_claim}' claim must be a list of strings", code="invalid_claim")
+            raise Unauthorized(
+                f"the token's '{s.roles_claim}' claim must be a list of strings", code="invalid_claim"
+            )
         return Identity(subject=subject, tenant=tenant, roles=roles, claims=claims)

@@ -79,8 +79,9 @@ class PIIRequestState:
         self.plugin = plugin
         self.ctx = ctx
         self.tenant = tenant
-        self.session = RedactionSession(plugin.settings, tenant, plugin.keys,
-                                        durable=plugin.settings.tenant(tenant).durable_pseudonyms)
+        self.session = RedactionSession(
+            plugin.settings, tenant, plugin.keys, durable=plugin.settings.tenant(tenant).durable_pseudonyms
+        )
         self.original = original
         self.findings = findings
         self.streams: dict[tuple[int, str, int], StreamRewriter] = {}
@@ -129,7 +130,9 @@ class PIIRequestState:
         store = self.plugin.store
         if store is None or not self.session.durable:
             return
-        wanted = sorted({m.group(0) for t in texts for m in TOKEN_RE.finditer(t)} - set(self.session.pseudonyms))
+        wanted = sorted(
+            {m.group(0) for t in texts for m in TOKEN_RE.finditer(t)} - set(self.session.pseudonyms)
+        )
         if not wanted:
             return
         try:
@@ -141,7 +144,9 @@ class PIIRequestState:
         rw = self.streams.get(key)
         if rw is None:
             s = self.plugin.settings
-            analyze = (lambda text: self.plugin.analyze_one(text, self.tenant)) if s.redact_responses else None
+            analyze = (
+                (lambda text: self.plugin.analyze_one(text, self.tenant)) if s.redact_responses else None
+            )
             rw = StreamRewriter(self.session, analyze, s.restore_responses, json_escape=key[1] == "args")
             self.streams[key] = rw
         return rw
@@ -171,21 +176,29 @@ class PIIPlugin(Plugin):
         try:
             master = load_master_secret(s.hash_key_file, s.hash_key_env)
         except OSError as exc:
-            raise PIIConfigError(f"pii.hash_key_file: cannot read {s.hash_key_file} ({exc.strerror})") from None
+            raise PIIConfigError(
+                f"pii.hash_key_file: cannot read {s.hash_key_file} ({exc.strerror})"
+            ) from None
         except ValueError as exc:
             raise PIIConfigError(f"pii.hash_key_file: {exc}") from None
         if master is None and _uses_hash(s):
-            raise PIIConfigError("pii.hash_key_file: the hash operator needs a key file or the key environment variable")
+            raise PIIConfigError(
+                "pii.hash_key_file: the hash operator needs a key file or the key environment variable"
+            )
         if any(t.durable_pseudonyms for t in s.tenants.values()):
             if s.pseudonym_store is None:
-                raise PIIConfigError("pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured")
+                raise PIIConfigError(
+                    "pii.pseudonym_store: a tenant has durable_pseudonyms but no store is configured"
+                )
             if master is None:
                 raise PIIConfigError("pii.hash_key_file: durable pseudonyms need the PII master key")
         engine = PIIEngine(s)
         try:
             engine.start()
         except (OSError, ImportError) as exc:
-            raise PIIConfigError(f"pii.ner.model: cannot load {s.ner.model!r} ({type(exc).__name__})") from None
+            raise PIIConfigError(
+                f"pii.ner.model: cannot load {s.ner.model!r} ({type(exc).__name__})"
+            ) from None
         self._master, self.engine = master, engine
 
     async def startup(self) -> None:
@@ -193,8 +206,11 @@ class PIIPlugin(Plugin):
             await asyncio.to_thread(self.check)
         s, master = self.settings, self._master
         self.keys = TenantKeys(master) if master is not None else None
-        if master is not None and s.pseudonym_store is not None and any(
-                t.durable_pseudonyms for t in s.tenants.values()):
+        if (
+            master is not None
+            and s.pseudonym_store is not None
+            and any(t.durable_pseudonyms for t in s.tenants.values())
+        ):
             ps = s.pseudonym_store
             self.store = PseudonymStore(ps.url, ps.key_prefix, ps.ttl_seconds, master)
             await self.store.start()
@@ -249,15 +265,19 @@ class PIIPlugin(Plugin):
             values.append(model)  # analysed in the same batch; never rewritten, refused if personal
         total = sum(len(v) for v in values)
         if total > self.settings.max_chars:
-            raise PayloadTooLarge(f"request text is over the PII engine limit of {self.settings.max_chars} characters")
+            raise PayloadTooLarge(
+                f"request text is over the PII engine limit of {self.settings.max_chars} characters"
+            )
         findings = await self._analyze_off_loop(values, tenant) if values else []
         if model:
             found = findings.pop()
             values.pop()
             if found:
                 kinds = ", ".join(sorted({f.entity_type for f in found}))
-                raise BadRequest(f"the model name holds personal data ({kinds}); use a model this gateway lists",
-                                 code="personal_data_in_model")
+                raise BadRequest(
+                    f"the model name holds personal data ({kinds}); use a model this gateway lists",
+                    code="personal_data_in_model",
+                )
         state = PIIRequestState(self, ctx, tenant, original, findings)
         ctx.pii_state = state
         try:
@@ -294,7 +314,9 @@ class PIIPlugin(Plugin):
             return
         if s.restore_responses:
             await state.load_known(values)
-        findings = await self._analyze_off_loop(values, state.tenant) if s.redact_responses else [[] for _ in values]
+        findings = (
+            await self._analyze_off_loop(values, state.tenant) if s.redact_responses else [[] for _ in values]
+        )
         out = []
         for text, found in zip(values, findings, strict=True):
             text = state.session.apply(text, found, response=True) if found else text
@@ -328,7 +350,9 @@ class PIIPlugin(Plugin):
                     fn = call.get("function") if isinstance(call, dict) else None
                     if isinstance(fn, dict):
                         t = call.get("index", 0) if isinstance(call.get("index"), int) else 0
-                        keep |= self._rewrite_field(state, (idx, "args", t), fn, "arguments", done, always=True)
+                        keep |= self._rewrite_field(
+                            state, (idx, "args", t), fn, "arguments", done, always=True
+                        )
                 keep |= any(k not in TEXT_DELTAS for k in delta if delta.get(k) is not None)
             elif "text" in choice:
                 keep |= self._rewrite_field(state, (idx, "text", 0), choice, "text", done)
@@ -336,7 +360,12 @@ class PIIPlugin(Plugin):
         return [chunk] if keep else []
 
     def _rewrite_field(
-        self, state: PIIRequestState, key: tuple[int, str, int], holder: dict[str, Any], field: str, done: bool,
+        self,
+        state: PIIRequestState,
+        key: tuple[int, str, int],
+        holder: dict[str, Any],
+        field: str,
+        done: bool,
         always: bool = False,
     ) -> bool:
         text = holder.get(field)
@@ -370,8 +399,11 @@ class PIIPlugin(Plugin):
             if kind == "text":
                 choice: dict[str, Any] = {"index": idx, "text": text, "finish_reason": None}
             elif kind == "args":
-                choice = {"index": idx, "delta": {"tool_calls": [{"index": t, "function": {"arguments": text}}]},
-                          "finish_reason": None}
+                choice = {
+                    "index": idx,
+                    "delta": {"tool_calls": [{"index": t, "function": {"arguments": text}}]},
+                    "finish_reason": None,
+                }
             else:  # content, reasoning_content, reasoning
                 choice = {"index": idx, "delta": {kind: text}, "finish_reason": None}
             ev["choices"] = [choice]

@@ -45,8 +45,21 @@ log = logging.getLogger("gateway.policy")
 ROUTES = frozenset({"chat", "completions", "embeddings", "models"})
 # Standard OIDC claims that carry personal data: never copied into the policy input.
 PERSONAL_CLAIMS = frozenset(
-    {"email", "name", "given_name", "family_name", "middle_name", "nickname", "preferred_username",
-     "phone_number", "address", "birthdate", "picture", "profile", "sub"}
+    {
+        "email",
+        "name",
+        "given_name",
+        "family_name",
+        "middle_name",
+        "nickname",
+        "preferred_username",
+        "phone_number",
+        "address",
+        "birthdate",
+        "picture",
+        "profile",
+        "sub",
+    }
 )
 
 
@@ -104,7 +117,9 @@ class PolicySettings(BaseModel):
     def _no_personal_claims(cls, v: list[str]) -> list[str]:
         personal = sorted(set(v) & PERSONAL_CLAIMS)
         if personal:
-            raise ValueError(f"claim(s) {', '.join(personal)} hold personal data and may not enter the policy input")
+            raise ValueError(
+                f"claim(s) {', '.join(personal)} hold personal data and may not enter the policy input"
+            )
         return v
 
     @field_validator("decision")
@@ -153,7 +168,9 @@ def _cap_max_tokens(ctx: RequestContext, cap: Any) -> None:
 
 
 async def _enforce_pii(ctx: RequestContext, operators: Any) -> None:
-    if not isinstance(operators, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in operators.items()):
+    if not isinstance(operators, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in operators.items()
+    ):
         raise ObligationError("pii_operators obligation is not an object of entity -> operator")
     if not operators:
         return
@@ -306,7 +323,9 @@ class PolicyPlugin(Plugin):
         fail_open = failure is not None and ctx.route in self._fail_open
         if fail_open:
             checked = CheckedDecision(allow=True)
-            log.warning("policy engine failed on fail-open route %s; request let through: %s", ctx.route, failure)
+            log.warning(
+                "policy engine failed on fail-open route %s; request let through: %s", ctx.route, failure
+            )
         decision = PolicyDecision(
             allow=checked.allow,
             deny_reasons=list(checked.deny_reasons),

@@ -62,9 +62,16 @@ class RateLimitPlugin(Plugin):
         tenant = ident.tenant if ident else "anonymous"
         subject = _subject_key(ident.subject if ident else (ctx.client or "anonymous"))
         p = self._prefix
-        return f"{p}t:{tenant}", f"{p}s:{tenant}:{subject}", self.settings.tenants.get(tenant, self.settings.tenant), self.settings.subject
+        return (
+            f"{p}t:{tenant}",
+            f"{p}s:{tenant}:{subject}",
+            self.settings.tenants.get(tenant, self.settings.tenant),
+            self.settings.subject,
+        )
 
-    def _buckets(self, ctx: RequestContext, tokens: float, *, requests: bool) -> tuple[list[Bucket], list[str]]:
+    def _buckets(
+        self, ctx: RequestContext, tokens: float, *, requests: bool
+    ) -> tuple[list[Bucket], list[str]]:
         tkey, skey, tl, sl = self._keys(ctx)
         buckets: list[Bucket] = []
         kinds: list[str] = []
@@ -73,7 +80,9 @@ class RateLimitPlugin(Plugin):
                 buckets.append(Bucket(key + ":r", lim.requests_per_minute, lim.requests_per_minute / 60.0, 1))
                 kinds.append("requests")
             if lim.tokens_per_minute:
-                buckets.append(Bucket(key + ":k", lim.tokens_per_minute, lim.tokens_per_minute / 60.0, tokens))
+                buckets.append(
+                    Bucket(key + ":k", lim.tokens_per_minute, lim.tokens_per_minute / 60.0, tokens)
+                )
                 kinds.append("tokens")
         return buckets, kinds
 

@@ -53,8 +53,13 @@ class WatermarkDetectPlugin(Plugin):
         s = self.settings
         key = load_key(s.key_file, passphrase_from_env(s.passphrase_env))
         tokenizer = AutoTokenizer.from_pretrained(str(s.tokenizer_dir))
-        cfg = TextWatermarkConfig(gamma=s.gamma, context_width=s.context_width, self_hash=s.self_hash,
-                                  min_tokens=s.min_tokens, alpha=s.alpha)
+        cfg = TextWatermarkConfig(
+            gamma=s.gamma,
+            context_width=s.context_width,
+            self_hash=s.self_hash,
+            min_tokens=s.min_tokens,
+            alpha=s.alpha,
+        )
         self.detector = TextDetector.build(key, tokenizer, cfg)
 
     def on_chunk(self, ctx: RequestContext, chunk: dict[str, Any]) -> list[dict[str, Any]]:
@@ -85,5 +90,9 @@ class WatermarkDetectPlugin(Plugin):
         if not text:
             return
         result = self.detector(text)
-        ctx.audit["watermark"] = {"z": result.z, "p_value": result.p_value, "n_scored": result.n_scored,
-                                  "verdict": result.verdict}
+        ctx.audit["watermark"] = {
+            "z": result.z,
+            "p_value": result.p_value,
+            "n_scored": result.n_scored,
+            "verdict": result.verdict,
+        }

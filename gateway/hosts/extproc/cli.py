@@ -31,8 +31,11 @@ def _run(args: Any, config: Any, plugins: list[Any] | None) -> None:
     from gateway.chain.core import Chain
     from gateway.hosts.extproc.server import serve
 
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     chain = Chain(config, plugins=plugins, host="extproc")
 
     async def main() -> None:
@@ -42,14 +45,18 @@ def _run(args: Any, config: Any, plugins: list[Any] | None) -> None:
             loop.add_signal_handler(sig, stop.set)  # a clean stop flushes and signs the audit tail
         # SIGTERM: stop taking new streams, let open ones finish for server.shutdown_grace_s,
         # then the chain shuts down (the audit tail is flushed and signed).
-        await serve(chain, config.server.host, config.server.port, stop=stop, grace=config.server.shutdown_grace_s)
+        await serve(
+            chain, config.server.host, config.server.port, stop=stop, grace=config.server.shutdown_grace_s
+        )
 
     uvloop.run(main())
 
 
-@click.command(help="Run the compliance chain as an Envoy ext_proc gRPC server "
-                    "(envoy.service.ext_proc.v3.ExternalProcessor). Same --config and flags as 'gateway serve'; "
-                    f"--port is the gRPC port (default {DEFAULT_PORT}).")
+@click.command(
+    help="Run the compliance chain as an Envoy ext_proc gRPC server "
+    "(envoy.service.ext_proc.v3.ExternalProcessor). Same --config and flags as 'gateway serve'; "
+    f"--port is the gRPC port (default {DEFAULT_PORT})."
+)
 @host_options
 def main(**opts: Any) -> int:
     args = SimpleNamespace(**opts)
@@ -69,8 +76,12 @@ def main(**opts: Any) -> int:
         # Each worker process listens on the same port (SO_REUSEPORT); Envoy spreads its streams.
         import multiprocessing
 
-        procs = [multiprocessing.get_context("spawn").Process(target=_worker, args=(args, config.model_dump_json()))
-                 for _ in range(args.workers)]
+        procs = [
+            multiprocessing.get_context("spawn").Process(
+                target=_worker, args=(args, config.model_dump_json())
+            )
+            for _ in range(args.workers)
+        ]
         for p in procs:
             p.start()
         try:

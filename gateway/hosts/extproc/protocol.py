@@ -45,19 +45,25 @@ def headers_map(msg: pb.HttpHeaders) -> dict[str, str]:
     return out
 
 
-def mutation(set_headers: list[tuple[str, str]] | None = None,
-             remove: list[str] | None = None) -> pb.HeaderMutation | None:
+def mutation(
+    set_headers: list[tuple[str, str]] | None = None, remove: list[str] | None = None
+) -> pb.HeaderMutation | None:
     if not set_headers and not remove:
         return None
     return pb.HeaderMutation(
-        set_headers=[HeaderValueOption(header=HeaderValue(key=k, raw_value=v.encode("latin-1")), append_action=OVERWRITE)
-                     for k, v in set_headers or ()],
+        set_headers=[
+            HeaderValueOption(
+                header=HeaderValue(key=k, raw_value=v.encode("latin-1")), append_action=OVERWRITE
+            )
+            for k, v in set_headers or ()
+        ],
         remove_headers=remove or (),
     )
 
 
-def headers_response(phase: str, headers: pb.HeaderMutation | None = None,
-                     mode: ProcessingMode | None = None) -> pb.ProcessingResponse:
+def headers_response(
+    phase: str, headers: pb.HeaderMutation | None = None, mode: ProcessingMode | None = None
+) -> pb.ProcessingResponse:
     common = pb.CommonResponse(header_mutation=headers) if headers is not None else pb.CommonResponse()
     resp = pb.ProcessingResponse(**{phase: pb.HeadersResponse(response=common)})
     if mode is not None:
@@ -65,21 +71,29 @@ def headers_response(phase: str, headers: pb.HeaderMutation | None = None,
     return resp
 
 
-def body_response(phase: str, body: bytes | None, headers: pb.HeaderMutation | None = None) -> pb.ProcessingResponse:
+def body_response(
+    phase: str, body: bytes | None, headers: pb.HeaderMutation | None = None
+) -> pb.ProcessingResponse:
     """``body`` None: pass the chunk on unchanged; b"": drop it (held back); else: replace it."""
     common = pb.CommonResponse()
     if body is not None:
-        common.body_mutation.CopyFrom(pb.BodyMutation(body=body) if body else pb.BodyMutation(clear_body=True))
+        common.body_mutation.CopyFrom(
+            pb.BodyMutation(body=body) if body else pb.BodyMutation(clear_body=True)
+        )
     if headers is not None:
         common.header_mutation.CopyFrom(headers)
     return pb.ProcessingResponse(**{phase: pb.BodyResponse(response=common)})
 
 
-def immediate(status: int, headers: list[tuple[str, str]], body: bytes, details: str) -> pb.ProcessingResponse:
+def immediate(
+    status: int, headers: list[tuple[str, str]], body: bytes, details: str
+) -> pb.ProcessingResponse:
     """Envoy answers the client itself; the model server is never called."""
-    return pb.ProcessingResponse(immediate_response=pb.ImmediateResponse(
-        status=HttpStatus(code=status),
-        headers=mutation(headers),
-        body=body,
-        details=details,
-    ))
+    return pb.ProcessingResponse(
+        immediate_response=pb.ImmediateResponse(
+            status=HttpStatus(code=status),
+            headers=mutation(headers),
+            body=body,
+            details=details,
+        )
+    )

@@ -51,7 +51,9 @@ API_ROUTES = {
 # Envoy's jwt_authn forwarded to us.
 STRIP_UPSTREAM = ["authorization", "x-jwt-payload"]
 # GET /v1/models: authenticate on the headers, nothing else to see.
-MODELS_MODE = P.ProcessingMode(request_body_mode=P.NONE, response_header_mode=P.SKIP, response_body_mode=P.NONE)
+MODELS_MODE = P.ProcessingMode(
+    request_body_mode=P.NONE, response_header_mode=P.SKIP, response_body_mode=P.NONE
+)
 JSON_MODE = P.ProcessingMode(response_body_mode=P.BUFFERED)
 
 
@@ -62,8 +64,18 @@ class ProtocolViolation(Exception):
 class Exchange:
     """One HTTP request seen through one ext_proc stream."""
 
-    __slots__ = ("host", "chain", "phase", "ctx", "relay", "raw", "upstream_status", "finished", "t_forwarded",
-                 "strip")
+    __slots__ = (
+        "host",
+        "chain",
+        "phase",
+        "ctx",
+        "relay",
+        "raw",
+        "upstream_status",
+        "finished",
+        "t_forwarded",
+        "strip",
+    )
 
     def __init__(self, host: ExtProcHost) -> None:
         self.host = host
@@ -112,13 +124,18 @@ class Exchange:
         path = headers.get(":path", "").partition("?")[0]
         # The caller's address as Envoy saw it (use_remote_address: true appends it last to
         # x-forwarded-for and sets x-envoy-external-address); earlier entries are the client's word.
-        client = (headers.get("x-envoy-external-address")
-                  or headers.get("x-forwarded-for", "").rpartition(",")[2].strip() or None)
+        client = (
+            headers.get("x-envoy-external-address")
+            or headers.get("x-forwarded-for", "").rpartition(",")[2].strip()
+            or None
+        )
         route = API_ROUTES.get(path)
         if route is None:
             # GET /v1/models is authenticated and passed on; any other path is refused, never
             # forwarded unscreened (Envoy routes only /v1/ here; this is the second lock).
-            ctx = self.chain.new_context(route="models", method=method, path=path, headers=headers, client=client)
+            ctx = self.chain.new_context(
+                route="models", method=method, path=path, headers=headers, client=client
+            )
             self.ctx = ctx
             if path != "/v1/models":
                 return await self._deny(NotFound(f"no route for {method} {path}"))
@@ -145,9 +162,12 @@ class Exchange:
     async def _request_body(self, msg: P.pb.HttpBody) -> P.pb.ProcessingResponse:
         if not msg.end_of_stream:
             # Only a whole body can be screened: refuse rather than forward part of one.
-            return await self._deny(ServiceUnavailable(
-                "the gateway must see the whole request body (Envoy: request_body_mode BUFFERED)",
-                code="extproc_misconfigured"))
+            return await self._deny(
+                ServiceUnavailable(
+                    "the gateway must see the whole request body (Envoy: request_body_mode BUFFERED)",
+                    code="extproc_misconfigured",
+                )
+            )
         return await self._screen(msg.body, P.REQUEST_BODY)
 
     async def _screen(self, raw: bytes, phase: str) -> P.pb.ProcessingResponse:
@@ -199,7 +219,9 @@ class Exchange:
         assert ctx is not None
         try:
             await self.chain.response_json(ctx, b"", status)
-            exc: GatewayError = UpstreamError("the model server sent an empty answer", code="upstream_invalid")
+            exc: GatewayError = UpstreamError(
+                "the model server sent an empty answer", code="upstream_invalid"
+            )
         except GatewayError as refused:
             exc = refused
         return await self._deny(exc)
@@ -318,7 +340,9 @@ class ExtProcHost(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]  # g
                 except ProtocolViolation as exc:
                     outcome = "protocol_error"
                     log.warning("ext_proc protocol violation: %s", exc)
-                    await context.abort(grpc.StatusCode.FAILED_PRECONDITION, f"ext_proc protocol violation: {exc}")
+                    await context.abort(
+                        grpc.StatusCode.FAILED_PRECONDITION, f"ext_proc protocol violation: {exc}"
+                    )
                     return
                 await context.write(resp)
         finally:
@@ -343,23 +367,35 @@ class ExtProcHost(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]  # g
             await asyncio.gather(*self._closing, return_exceptions=True)
 
 
-async def serve(chain: Chain, host: str, port: int, *, stop: asyncio.Event | None = None,
-                on_start: Callable[[int, ExtProcHost], None] | None = None, grace: float = 5.0) -> None:
+async def serve(
+    chain: Chain,
+    host: str,
+    port: int,
+    *,
+    stop: asyncio.Event | None = None,
+    on_start: Callable[[int, ExtProcHost], None] | None = None,
+    grace: float = 5.0,
+) -> None:
     """Run until ``stop`` is set (or forever); the chain is started and shut down here.
 
     ``on_start(port, servicer)`` is called once the port is bound (port 0 picks a free one)."""
     import os
 
     await chain.startup()
-    keys = {u.api_key_env: f"Bearer {os.environ[u.api_key_env]}" for u in chain.config.upstreams
-            if u.api_key_env and os.environ.get(u.api_key_env)}
+    keys = {
+        u.api_key_env: f"Bearer {os.environ[u.api_key_env]}"
+        for u in chain.config.upstreams
+        if u.api_key_env and os.environ.get(u.api_key_env)
+    }
     servicer = ExtProcHost(chain, upstream_keys=keys)
-    server = grpc.aio.server(options=[
-        ("grpc.so_reuseport", 1),
-        ("grpc.max_concurrent_streams", 10_000),
-        ("grpc.http2.max_pings_without_data", 0),
-        ("grpc.keepalive_permit_without_calls", 1),
-    ])
+    server = grpc.aio.server(
+        options=[
+            ("grpc.so_reuseport", 1),
+            ("grpc.max_concurrent_streams", 10_000),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.keepalive_permit_without_calls", 1),
+        ]
+    )
     pb_grpc.add_ExternalProcessorServicer_to_server(servicer, server)
     actual = server.add_insecure_port(f"{host}:{port}")
     if actual == 0:

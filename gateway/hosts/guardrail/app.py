@@ -80,8 +80,13 @@ class GuardrailHost:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
-        ctx = chain.new_context(route="chat", method="POST", path=scope["path"], headers=headers,
-                                client=client[0] if client else None)
+        ctx = chain.new_context(
+            route="chat",
+            method="POST",
+            path=scope["path"],
+            headers=headers,
+            client=client[0] if client else None,
+        )
         ctx.audit["host"] = "guardrail"
         try:
             try:
@@ -94,8 +99,11 @@ class GuardrailHost:
                 raise
             ctx.identity = identity_from(call.request_data, self.settings)
             ctx.model = call.model
-            facts: dict[str, Any] = {"input_type": call.input_type, "call_id": call.litellm_call_id,
-                                     "texts": len(call.texts)}
+            facts: dict[str, Any] = {
+                "input_type": call.input_type,
+                "call_id": call.litellm_call_id,
+                "texts": len(call.texts),
+            }
             ctx.audit["guardrail"] = facts
             try:
                 if call.input_type == "request":
@@ -170,8 +178,11 @@ class GuardrailHost:
         else:
             new_texts = [m.get("content") for m in new_messages[: len(texts)]]
             if call.tool_calls and _tool_calls(new_messages[-1]) != call.tool_calls:
-                raise Forbidden("tool-call arguments hold personal data that cannot be redacted "
-                                "without structured_messages", code="unredactable_tool_call")
+                raise Forbidden(
+                    "tool-call arguments hold personal data that cannot be redacted "
+                    "without structured_messages",
+                    code="unredactable_tool_call",
+                )
         if len(new_texts) != len(texts) or not _all_str(new_texts):
             raise GatewayError("internal error: the screened request lost texts")
         self._keep_session(ctx, call)
@@ -191,7 +202,11 @@ class GuardrailHost:
     # -- post_call: restore pseudonyms, redact what the model produced -------------------------
     async def _post_call(self, ctx: RequestContext, call: GuardrailCall, facts: dict[str, Any]) -> bytes:
         ident = _caller(ctx)
-        entry = self.calls.get(call.litellm_call_id, ident.tenant, ident.subject) if call.litellm_call_id else None
+        entry = (
+            self.calls.get(call.litellm_call_id, ident.tenant, ident.subject)
+            if call.litellm_call_id
+            else None
+        )
         facts["restored_session"] = entry is not None
         state = entry.pii if entry is not None else self._fresh_session(ctx)
         if state is not None:
@@ -205,8 +220,10 @@ class GuardrailHost:
             "id": f"guardrail-{ctx.request_id}",
             "object": "chat.completion",
             "model": call.model or "litellm",
-            "choices": [{"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
-                        for i, t in enumerate(texts)],
+            "choices": [
+                {"index": i, "message": {"role": "assistant", "content": t}, "finish_reason": "stop"}
+                for i, t in enumerate(texts)
+            ],
         }
         out = orjson.loads(await self.chain.response_json(ctx, orjson.dumps(response), 200))
         choices = out.get("choices") if isinstance(out, dict) else None
@@ -226,7 +243,9 @@ class GuardrailHost:
             facts["action"] = "NONE"
             return answer("NONE", stream_holdback_chars=holdback if any(holdback) else None)
         facts["action"] = "GUARDRAIL_INTERVENED"
-        return answer("GUARDRAIL_INTERVENED", new_texts, stream_holdback_chars=holdback if any(holdback) else None)
+        return answer(
+            "GUARDRAIL_INTERVENED", new_texts, stream_holdback_chars=holdback if any(holdback) else None
+        )
 
     def _fresh_session(self, ctx: RequestContext) -> PIIRequestState | None:
         """No pre_call session (expired, or post_call only): PII the model produced is still redacted."""
@@ -260,7 +279,11 @@ def row_texts(rows: list[dict[str, Any]]) -> list[Any]:
         if isinstance(content, str):
             out.append(content)
         elif isinstance(content, list):
-            out.extend(part.get("text") for part in content if isinstance(part, dict) and part.get("text") is not None)
+            out.extend(
+                part.get("text")
+                for part in content
+                if isinstance(part, dict) and part.get("text") is not None
+            )
     return out
 
 
@@ -289,8 +312,13 @@ async def handle(chain: Chain, scope: Scope, receive: Receive, send: Send, read_
             host = GuardrailHost(chain, read_body)
         except ConfigError as exc:  # a key file named in the config cannot be read: refuse every call
             log.error("guardrail API disabled: %s", exc)
-            await _send(send, *chain.error_response(
-                ServiceUnavailable("the guardrail API is misconfigured", code="guardrail_misconfigured"), None))
+            await _send(
+                send,
+                *chain.error_response(
+                    ServiceUnavailable("the guardrail API is misconfigured", code="guardrail_misconfigured"),
+                    None,
+                ),
+            )
             return
         _HOSTS[chain] = host
     await host(scope, receive, send)

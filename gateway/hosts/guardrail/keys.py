@@ -45,7 +45,9 @@ def load_keys(settings: GuardrailSettings, environ: Mapping[str, str] | None = N
 def check_key(presented: str | None, digests: list[bytes]) -> None:
     """Raise Unauthorized unless ``presented`` equals one of the configured keys."""
     if not digests:
-        raise Unauthorized("no guardrail API key is configured on this gateway", code="guardrail_key_not_configured")
+        raise Unauthorized(
+            "no guardrail API key is configured on this gateway", code="guardrail_key_not_configured"
+        )
     if not presented:
         raise Unauthorized("missing x-api-key header", code="missing_api_key", error="invalid_request")
     got = hashlib.sha256(presented.strip().encode("utf-8", "surrogatepass")).digest()
@@ -58,8 +60,14 @@ def check_key(presented: str | None, digests: list[bytes]) -> None:
 
 # request_data fields that may reach the identity's claims (and so the policy input). The
 # caller's e-mail never does.
-CLAIM_FIELDS = ("user_api_key_team_id", "user_api_key_team_alias", "user_api_key_alias",
-                "user_api_key_org_id", "user_api_key_user_id", "user_api_key_end_user_id")
+CLAIM_FIELDS = (
+    "user_api_key_team_id",
+    "user_api_key_team_alias",
+    "user_api_key_alias",
+    "user_api_key_org_id",
+    "user_api_key_user_id",
+    "user_api_key_end_user_id",
+)
 
 
 def identity_from(request_data: Mapping[str, Any] | None, settings: GuardrailSettings) -> Identity:
@@ -75,6 +83,7 @@ def identity_from(request_data: Mapping[str, Any] | None, settings: GuardrailSet
 
     tenant = first(list(settings.tenant_fields), settings.default_tenant)
     subject = first(list(settings.subject_fields), settings.default_subject)
-    claims = {f[len("user_api_key_"):]: data[f] for f in CLAIM_FIELDS
-              if isinstance(data.get(f), str) and data[f]}
+    claims = {
+        f[len("user_api_key_") :]: data[f] for f in CLAIM_FIELDS if isinstance(data.get(f), str) and data[f]
+    }
     return Identity(subject=subject, tenant=tenant, roles=tuple(settings.roles), claims={"litellm": claims})

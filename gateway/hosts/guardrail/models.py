@@ -61,11 +61,18 @@ def parse_call(raw: bytes, max_depth: int = 64) -> GuardrailCall:
         for err in exc.errors()[:5]:
             loc = ".".join(str(p) for p in err["loc"]) or "body"
             parts.append(f"'{loc}': {_describe(err)}")
-        raise BadRequest("invalid guardrail request: " + "; ".join(parts), code="invalid_guardrail_request") from None
+        raise BadRequest(
+            "invalid guardrail request: " + "; ".join(parts), code="invalid_guardrail_request"
+        ) from None
 
 
-_EXPECTED = {"list_type": "a list", "string_type": "a string", "dict_type": "an object",
-             "bool_type": "a boolean", "model_type": "an object"}
+_EXPECTED = {
+    "list_type": "a list",
+    "string_type": "a string",
+    "dict_type": "an object",
+    "bool_type": "a boolean",
+    "model_type": "an object",
+}
 
 
 def _describe(err: Any) -> str:
@@ -74,14 +81,17 @@ def _describe(err: Any) -> str:
         return "is required"
     if kind == "literal_error":
         loc = err["loc"]
-        return "must be 'request' or 'response'" if loc and loc[0] == "input_type" else "has an unexpected value"
+        return (
+            "must be 'request' or 'response'" if loc and loc[0] == "input_type" else "has an unexpected value"
+        )
     if kind in _EXPECTED:
         return f"must be {_EXPECTED[kind]}"
     return "is invalid"
 
 
-def answer(action: Action, texts: list[str] | None = None, blocked_reason: str | None = None,
-           **extra: Any) -> bytes:
+def answer(
+    action: Action, texts: list[str] | None = None, blocked_reason: str | None = None, **extra: Any
+) -> bytes:
     out: dict[str, Any] = {"action": action, "texts": texts, "blocked_reason": blocked_reason}
     out.update({k: v for k, v in extra.items() if v is not None})
     return orjson.dumps(out)

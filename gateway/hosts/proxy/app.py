@@ -69,6 +69,7 @@ class GatewayApp:
                 await self._handle_models(scope, send)
             elif path == "/beta/litellm_basic_guardrail_api":  # LiteLLM's Generic Guardrail API
                 from gateway.hosts.guardrail.app import handle
+
                 await handle(self.chain, scope, receive, send, self._read_body)
             elif path == "/healthz":
                 await self._send(send, 200, b'{"status":"ok"}', JSON)
@@ -77,7 +78,9 @@ class GatewayApp:
             elif path == "/openapi.json":
                 await self._send(send, 200, openapi_document(), JSON)
             elif path == "/metrics":
-                await self._send(send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8")
+                await self._send(
+                    send, 200, self.metrics.render(), b"text/plain; version=0.0.4; charset=utf-8"
+                )
             else:
                 await self._send_error(send, NotFound(f"no route for {scope['method']} {path}"), None)
         elif kind == "lifespan":
@@ -108,8 +111,13 @@ class GatewayApp:
     def _new_context(self, scope: Scope, route: str) -> RequestContext:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         client = scope.get("client")
-        return self.chain.new_context(route=route, method=scope["method"], path=scope["path"],
-                                      headers=headers, client=client[0] if client else None)
+        return self.chain.new_context(
+            route=route,
+            method=scope["method"],
+            path=scope["path"],
+            headers=headers,
+            client=client[0] if client else None,
+        )
 
     async def _handle_api(self, scope: Scope, receive: Receive, send: Send, route: str) -> None:
         chain = self.chain
@@ -135,7 +143,9 @@ class GatewayApp:
             except GatewayError:
                 pass  # nobody is left to tell
 
-    async def _refuse(self, ctx: RequestContext, exc: GatewayError, send: Send, state: dict[str, bool]) -> None:
+    async def _refuse(
+        self, ctx: RequestContext, exc: GatewayError, send: Send, state: dict[str, bool]
+    ) -> None:
         """Commit the record of a refusal or failure, then send it (or 503 if the record failed)."""
         try:
             await self.chain.commit(ctx)
@@ -230,8 +240,9 @@ class GatewayApp:
             else:
                 resp.close()  # cancelled or failed mid-answer: drop the connection
 
-    async def _relay_stream(self, ctx: RequestContext, resp: UpstreamResponse, send: Send,
-                            state: dict[str, bool]) -> None:
+    async def _relay_stream(
+        self, ctx: RequestContext, resp: UpstreamResponse, send: Send, state: dict[str, bool]
+    ) -> None:
         chain = self.chain
         relay: StreamRelay = chain.stream(ctx)
         headers = [
@@ -261,7 +272,9 @@ class GatewayApp:
     async def _end_stream_with_error(self, send: Send, exc: GatewayError) -> None:
         """A stream already started: say what went wrong in-band (as OpenAI does) and end it."""
         try:
-            await send({"type": "http.response.body", "body": self.chain.error_event(exc), "more_body": False})
+            await send(
+                {"type": "http.response.body", "body": self.chain.error_event(exc), "more_body": False}
+            )
         except Exception:  # the client is gone as well
             pass
 
@@ -295,8 +308,13 @@ class GatewayApp:
 
     # -- sending -----------------------------------------------------------------------
     @staticmethod
-    async def _send(send: Send, status: int, body: bytes, content_type: bytes,
-                    headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _send(
+        send: Send,
+        status: int,
+        body: bytes,
+        content_type: bytes,
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         h = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
         if headers:
             h.extend(headers)

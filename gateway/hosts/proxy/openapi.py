@@ -32,7 +32,9 @@ _ERRORS = {
 
 
 def _errors(*codes: str) -> dict[str, Any]:
-    return {c: {"description": _ERRORS[c], "content": {"application/json": {"schema": _ERR_REF}}} for c in codes}
+    return {
+        c: {"description": _ERRORS[c], "content": {"application/json": {"schema": _ERR_REF}}} for c in codes
+    }
 
 
 _API_ERRORS = ("400", "401", "403", "404", "405", "413", "415", "429", "502", "503", "504")
@@ -44,7 +46,10 @@ _CONTENT_PART = {
     "properties": {
         "type": {"type": "string", "enum": ["text", "image_url", "input_audio", "file"]},
         "text": {"type": "string"},
-        "image_url": {"type": "object", "properties": {"url": {"type": "string"}, "detail": {"type": "string"}}},
+        "image_url": {
+            "type": "object",
+            "properties": {"url": {"type": "string"}, "detail": {"type": "string"}},
+        },
     },
     "required": ["type"],
 }
@@ -54,8 +59,11 @@ _TOOL_CALL = {
     "properties": {
         "id": {"type": "string"},
         "type": {"type": "string", "enum": ["function"]},
-        "function": {"type": "object", "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
-                     "required": ["name", "arguments"]},
+        "function": {
+            "type": "object",
+            "properties": {"name": {"type": "string"}, "arguments": {"type": "string"}},
+            "required": ["name", "arguments"],
+        },
     },
     "required": ["id", "type", "function"],
 }
@@ -64,7 +72,9 @@ _MESSAGE = {
     "type": "object",
     "properties": {
         "role": {"type": "string", "enum": ["system", "developer", "user", "assistant", "tool"]},
-        "content": {"anyOf": [{"type": "string"}, {"type": "array", "items": _CONTENT_PART}, {"type": "null"}]},
+        "content": {
+            "anyOf": [{"type": "string"}, {"type": "array", "items": _CONTENT_PART}, {"type": "null"}]
+        },
         "name": {"type": "string"},
         "tool_calls": {"type": "array", "items": _TOOL_CALL},
         "tool_call_id": {"type": "string"},
@@ -73,7 +83,11 @@ _MESSAGE = {
 }
 
 _COMMON = {
-    "model": {"type": "string", "minLength": 1, "description": "A configured model name (or any, with a '*' route)"},
+    "model": {
+        "type": "string",
+        "minLength": 1,
+        "description": "A configured model name (or any, with a '*' route)",
+    },
     "stream": {"type": "boolean", "default": False},
     "max_tokens": {"type": "integer", "minimum": 1},
     "max_completion_tokens": {"type": "integer", "minimum": 1},
@@ -89,9 +103,17 @@ _COMMON = {
 SCHEMAS: dict[str, Any] = {
     "Error": {
         "type": "object",
-        "properties": {"error": {"type": "object", "properties": {
-            "message": {"type": "string"}, "type": {"type": "string"}, "code": {"type": ["string", "null"]},
-        }, "required": ["message", "type"]}},
+        "properties": {
+            "error": {
+                "type": "object",
+                "properties": {
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                    "code": {"type": ["string", "null"]},
+                },
+                "required": ["message", "type"],
+            }
+        },
         "required": ["error"],
     },
     "ChatCompletionRequest": {
@@ -99,12 +121,25 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             **_COMMON,
             "messages": {"type": "array", "items": _MESSAGE, "minItems": 1},
-            "tools": {"type": "array", "items": {"type": "object", "properties": {
-                "type": {"type": "string", "enum": ["function"]},
-                "function": {"type": "object", "properties": {
-                    "name": {"type": "string"}, "description": {"type": "string"}, "parameters": {"type": "object"},
-                }, "required": ["name"]},
-            }, "required": ["type", "function"]}},
+            "tools": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "type": {"type": "string", "enum": ["function"]},
+                        "function": {
+                            "type": "object",
+                            "properties": {
+                                "name": {"type": "string"},
+                                "description": {"type": "string"},
+                                "parameters": {"type": "object"},
+                            },
+                            "required": ["name"],
+                        },
+                    },
+                    "required": ["type", "function"],
+                },
+            },
             "response_format": {"type": "object", "properties": {"type": {"type": "string"}}},
             "metadata": {"type": "object", "additionalProperties": {"type": "string"}},
         },
@@ -113,8 +148,13 @@ SCHEMAS: dict[str, Any] = {
     },
     "CompletionRequest": {
         "type": "object",
-        "properties": {**_COMMON, "prompt": {"anyOf": [{"type": "string"}, _STRINGS],
-                                             "description": "Text only: token-id prompts are refused (400)"}},
+        "properties": {
+            **_COMMON,
+            "prompt": {
+                "anyOf": [{"type": "string"}, _STRINGS],
+                "description": "Text only: token-id prompts are refused (400)",
+            },
+        },
         "required": ["model", "prompt"],
         "additionalProperties": True,
     },
@@ -122,8 +162,10 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {
             "model": _COMMON["model"],
-            "input": {"anyOf": [{"type": "string"}, _STRINGS],
-                      "description": "Text only: token-id inputs are refused (400)"},
+            "input": {
+                "anyOf": [{"type": "string"}, _STRINGS],
+                "description": "Text only: token-id inputs are refused (400)",
+            },
             "encoding_format": {"type": "string", "enum": ["float", "base64"]},
             "dimensions": {"type": "integer", "minimum": 1},
             "user": {"type": "string"},
@@ -133,10 +175,22 @@ SCHEMAS: dict[str, Any] = {
     },
     "ModelList": {
         "type": "object",
-        "properties": {"object": {"const": "list"}, "data": {"type": "array", "items": {
-            "type": "object", "properties": {"id": {"type": "string"}, "object": {"const": "model"},
-                                             "created": {"type": "integer"}, "owned_by": {"type": "string"}},
-            "required": ["id", "object"]}}},
+        "properties": {
+            "object": {"const": "list"},
+            "data": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "id": {"type": "string"},
+                        "object": {"const": "model"},
+                        "created": {"type": "integer"},
+                        "owned_by": {"type": "string"},
+                    },
+                    "required": ["id", "object"],
+                },
+            },
+        },
         "required": ["object", "data"],
     },
     "Answer": {"type": "object", "description": "The model server's OpenAI-shaped answer, screened"},
@@ -144,46 +198,79 @@ SCHEMAS: dict[str, Any] = {
 
 
 def _api(op_id: str, summary: str, schema: str) -> dict[str, Any]:
-    return {"post": {
-        "operationId": op_id,
-        "summary": summary,
-        "security": [{"bearer": []}],
-        "requestBody": {"required": True,
-                        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}}},
-        "responses": {
-            "200": {"description": "The answer (a JSON object, or an SSE stream when stream is true)",
+    return {
+        "post": {
+            "operationId": op_id,
+            "summary": summary,
+            "security": [{"bearer": []}],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "The answer (a JSON object, or an SSE stream when stream is true)",
                     "headers": {"x-request-id": {"schema": {"type": "string"}}},
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
-                                "text/event-stream": {"schema": {"type": "string"}}}},
-            **_errors(*_API_ERRORS),
-        },
-    }}
+                    "content": {
+                        "application/json": {"schema": {"$ref": "#/components/schemas/Answer"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors(*_API_ERRORS),
+            },
+        }
+    }
 
 
 def _plain(op_id: str, summary: str, media: str = "application/json") -> dict[str, Any]:
-    return {"get": {"operationId": op_id, "summary": summary, "security": [],
-                    "responses": {"200": {"description": "OK", "content": {media: {"schema": {}}}}}}}
+    return {
+        "get": {
+            "operationId": op_id,
+            "summary": summary,
+            "security": [],
+            "responses": {"200": {"description": "OK", "content": {media: {"schema": {}}}}},
+        }
+    }
 
 
 def build_document() -> dict[str, Any]:
     ready = _plain("readyz", "Readiness: upstreams and every plugin")
-    ready["get"]["responses"]["503"] = {"description": "Not ready", "content": {"application/json": {"schema": {}}}}
+    ready["get"]["responses"]["503"] = {
+        "description": "Not ready",
+        "content": {"application/json": {"schema": {}}},
+    }
     return {
         "openapi": "3.1.0",
-        "info": {"title": "compliance-gateway", "version": __version__,
-                 "description": "An OpenAI-compatible proxy that authenticates, rate-limits, screens personal "
-                                "data, applies policy and writes a tamper-evident audit record for every request."},
+        "info": {
+            "title": "compliance-gateway",
+            "version": __version__,
+            "description": "An OpenAI-compatible proxy that authenticates, rate-limits, screens personal "
+            "data, applies policy and writes a tamper-evident audit record for every request.",
+        },
         "paths": {
-            "/v1/chat/completions": _api("createChatCompletion", "Chat completion through the chain",
-                                         "ChatCompletionRequest"),
-            "/v1/completions": _api("createCompletion", "Text completion through the chain", "CompletionRequest"),
+            "/v1/chat/completions": _api(
+                "createChatCompletion", "Chat completion through the chain", "ChatCompletionRequest"
+            ),
+            "/v1/completions": _api(
+                "createCompletion", "Text completion through the chain", "CompletionRequest"
+            ),
             "/v1/embeddings": _api("createEmbedding", "Embeddings through the chain", "EmbeddingRequest"),
-            "/v1/models": {"get": {
-                "operationId": "listModels", "summary": "Models the caller may name", "security": [{"bearer": []}],
-                "responses": {"200": {"description": "The model list", "content": {
-                    "application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}}},
-                    **_errors("401", "405", "503")},
-            }},
+            "/v1/models": {
+                "get": {
+                    "operationId": "listModels",
+                    "summary": "Models the caller may name",
+                    "security": [{"bearer": []}],
+                    "responses": {
+                        "200": {
+                            "description": "The model list",
+                            "content": {
+                                "application/json": {"schema": {"$ref": "#/components/schemas/ModelList"}}
+                            },
+                        },
+                        **_errors("401", "405", "503"),
+                    },
+                }
+            },
             "/healthz": _plain("healthz", "Liveness"),
             "/readyz": ready,
             "/metrics": _plain("metrics", "Prometheus metrics", "text/plain"),

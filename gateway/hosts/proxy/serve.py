@@ -30,25 +30,48 @@ FLAGS: dict[str, tuple[str, tuple[str, ...]]] = {
 def host_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """The flags every host takes (``serve``, ``extproc``): one table, defined once."""
     options = [
-        click.option("--config", envvar="CG_CONFIG", type=click.Path(exists=True, dir_okay=False),
-                     help="YAML config file (env CG_CONFIG)"),
+        click.option(
+            "--config",
+            envvar="CG_CONFIG",
+            type=click.Path(exists=True, dir_okay=False),
+            help="YAML config file (env CG_CONFIG)",
+        ),
         click.option("--host", help="bind address (env CG_HOST)"),
         click.option("--port", type=int, help="port to listen on (env CG_PORT)"),
-        click.option("--upstream", envvar="CG_UPSTREAM",
-                     help="one OpenAI-compatible upstream URL serving every model (env CG_UPSTREAM)"),
-        click.option("--jwt-public-key", help="PEM public key file that verifies tokens (env CG_JWT_PUBLIC_KEY)"),
+        click.option(
+            "--upstream",
+            envvar="CG_UPSTREAM",
+            help="one OpenAI-compatible upstream URL serving every model (env CG_UPSTREAM)",
+        ),
+        click.option(
+            "--jwt-public-key", help="PEM public key file that verifies tokens (env CG_JWT_PUBLIC_KEY)"
+        ),
         click.option("--jwt-jwks-url", help="JWKS URL of the identity provider (env CG_JWT_JWKS_URL)"),
         click.option("--jwt-issuer", help="required iss claim (env CG_JWT_ISSUER)"),
         click.option("--jwt-audience", help="required aud claim (env CG_JWT_AUDIENCE)"),
         click.option("--audit-store", help="sqlite:///PATH or postgresql://... (env CG_AUDIT_STORE)"),
-        click.option("--workers", type=int, default=1, show_default=True, envvar="CG_WORKERS",
-                     help="worker processes sharing the port (env CG_WORKERS)"),
-        click.option("--log-level", default="info", show_default=True, envvar="CG_LOG_LEVEL",
-                     type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
-                     help="log level (env CG_LOG_LEVEL)"),
-        click.option("--check", is_flag=True,
-                     help="run the validation serve runs (plugins, settings, policy bundle and its tests, PII keys "
-                          "and model), print the config (secrets are never in it), exit"),
+        click.option(
+            "--workers",
+            type=int,
+            default=1,
+            show_default=True,
+            envvar="CG_WORKERS",
+            help="worker processes sharing the port (env CG_WORKERS)",
+        ),
+        click.option(
+            "--log-level",
+            default="info",
+            show_default=True,
+            envvar="CG_LOG_LEVEL",
+            type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+            help="log level (env CG_LOG_LEVEL)",
+        ),
+        click.option(
+            "--check",
+            is_flag=True,
+            help="run the validation serve runs (plugins, settings, policy bundle and its tests, PII keys "
+            "and model), print the config (secrets are never in it), exit",
+        ),
     ]
     for option in reversed(options):
         f = option(f)
@@ -90,8 +113,10 @@ def _drained(signum: int, frame: Any) -> None:
     raise SystemExit(0)
 
 
-@click.command(help="Run the OpenAI-compatible compliance proxy: every request passes the plugin chain "
-                    "(auth, rate limits, PII, policy, audit) on its way to the model server.")
+@click.command(
+    help="Run the OpenAI-compatible compliance proxy: every request passes the plugin chain "
+    "(auth, rate limits, PII, policy, audit) on its way to the model server."
+)
 @host_options
 def main(**opts: Any) -> int:
     args = SimpleNamespace(**opts)
@@ -105,8 +130,11 @@ def main(**opts: Any) -> int:
     if args.check:
         print(config.model_dump_json(indent=2))
         return 0
-    logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     import uvicorn
 
     from gateway.hosts.proxy.app import GatewayApp

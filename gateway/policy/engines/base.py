@@ -66,5 +66,7 @@ class Engine(ABC):
     name: str = "?"
 
     @abstractmethod
-    def compile(self, bundle: Bundle, entrypoints: list[str], *, include_tests: bool = True) -> CompiledPolicy:
+    def compile(
+        self, bundle: Bundle, entrypoints: list[str], *, include_tests: bool = True
+    ) -> CompiledPolicy:
         """Parse and analyse every module; raise PolicyCompileError naming file and line."""

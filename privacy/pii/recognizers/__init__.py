@@ -64,8 +64,14 @@ register("IP_ADDRESS", lambda s: CgIpRecognizer())
 register("CN_MOBILE", lambda s: CnMobileRecognizer())
 register("CN_RESIDENT_ID", lambda s: CnResidentIdRecognizer())
 register("CN_BANK_CARD", lambda s: CnBankCardRecognizer())
-register("PERSON", lambda s: CnPersonNameBareRecognizer(s.cn_name_pos_tagger) if s.cn_names_without_cue
-         else CnPersonNameRecognizer())
+register(
+    "PERSON",
+    lambda s: (
+        CnPersonNameBareRecognizer(s.cn_name_pos_tagger)
+        if s.cn_names_without_cue
+        else CnPersonNameRecognizer()
+    ),
+)
 register("PERSON", lambda s: LowercaseNameRecognizer())
 register("ADDRESS", lambda s: AddressRecognizer())
 register("DATE_OF_BIRTH", lambda s: DateOfBirthRecognizer())

@@ -93,7 +93,6 @@ class FastPatternRecognizer(Prechecked, FastMatch, PatternRecognizer):
         )
 
 
-
 def luhn_ok(digits: str) -> bool:
     total = 0
     for i, ch in enumerate(reversed(digits)):

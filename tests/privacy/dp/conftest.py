@@ -36,8 +36,29 @@ def data_file(tiny_dir: Path) -> Path:
 @pytest.fixture(scope="session")
 def full_run(tmp_path_factory: pytest.TempPathFactory, gpt2_dir: Path, data_file: Path) -> Path:
     out = tmp_path_factory.mktemp("run") / "gpt2-dp"
-    code = main(["train", "--model", str(gpt2_dir), "--data", str(data_file), "--out-dir", str(out),
-                 "--target-epsilon", "4", "--epochs", "2", "--batch-size", "16", "--max-grad-norm", "1.0",
-                 "--physical-batch-size", "8", "--lr", "5e-3", "--no-progress"])
+    code = main(
+        [
+            "train",
+            "--model",
+            str(gpt2_dir),
+            "--data",
+            str(data_file),
+            "--out-dir",
+            str(out),
+            "--target-epsilon",
+            "4",
+            "--epochs",
+            "2",
+            "--batch-size",
+            "16",
+            "--max-grad-norm",
+            "1.0",
+            "--physical-batch-size",
+            "8",
+            "--lr",
+            "5e-3",
+            "--no-progress",
+        ]
+    )
     assert code == 0
     return out

@@ -58,13 +58,31 @@ def test_audit_of_a_directory_that_is_not_a_run(tmp_path: Path, capsys: pytest.C
     assert "run.json" in capsys.readouterr().err
 
 
-def test_audit_from_a_config_file(tmp_path: Path, gpt2_dir: Path, data_file: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_audit_from_a_config_file(
+    tmp_path: Path, gpt2_dir: Path, data_file: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = tmp_path / "audit.yaml"
-    cfg.write_text(f"model: {gpt2_dir}\ndata: {data_file}\nout: {tmp_path / 'run'}\ntarget_epsilon: 8\n"
-                   "epochs: 1\nbatch_size: 16\n", encoding="utf-8")
-    assert main(["audit", "--config", str(cfg), "--canaries", "8", "--alternatives", "7", "--no-baseline",
-                 "--json"]) == 0
+    cfg.write_text(
+        f"model: {gpt2_dir}\ndata: {data_file}\nout: {tmp_path / 'run'}\ntarget_epsilon: 8\n"
+        "epochs: 1\nbatch_size: 16\n",
+        encoding="utf-8",
+    )
+    assert (
+        main(
+            [
+                "audit",
+                "--config",
+                str(cfg),
+                "--canaries",
+                "8",
+                "--alternatives",
+                "7",
+                "--no-baseline",
+                "--json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
     assert set(out["runs"]) == {"dp"} and out["runs"]["dp"]["canaries"] == 8
     assert (tmp_path / "run" / "audit" / "audit_report.json").exists()

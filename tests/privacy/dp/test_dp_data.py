@@ -20,7 +20,9 @@ def test_empty_dataset_is_refused(tmp_path: Path) -> None:
 def test_malformed_lines_are_named_without_content(tmp_path: Path) -> None:
     p = tmp_path / "bad.jsonl"
     secret = "alice@example.com"
-    p.write_text(f'{{"text": "ok"}}\n{{"text": "{secret}"\n{{"other": 1}}\n{{"text": "fine"}}\n', encoding="utf-8")
+    p.write_text(
+        f'{{"text": "ok"}}\n{{"text": "{secret}"\n{{"other": 1}}\n{{"text": "fine"}}\n', encoding="utf-8"
+    )
     with pytest.raises(DatasetError) as err:
         load_dataset(p)
     assert "line(s) 2, 3" in str(err.value)

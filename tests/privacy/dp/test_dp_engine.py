@@ -12,14 +12,24 @@ from privacy.dp.trainer import DPTrainer, train
 
 
 def _cfg(tmp_path: Path, gpt2_dir: Path, data_file: Path, **kw: object) -> TrainConfig:
-    base = dict(model=str(gpt2_dir), data=str(data_file), out=str(tmp_path / "out"), target_epsilon=4.0,
-                epochs=1, batch_size=16, max_grad_norm=1.0, physical_batch_size=16, progress=False)
+    base = dict(
+        model=str(gpt2_dir),
+        data=str(data_file),
+        out=str(tmp_path / "out"),
+        target_epsilon=4.0,
+        epochs=1,
+        batch_size=16,
+        max_grad_norm=1.0,
+        physical_batch_size=16,
+        progress=False,
+    )
     base.update(kw)
     return TrainConfig(**base)  # type: ignore[arg-type]
 
 
-def test_rdp_accountant_needs_more_noise_and_is_what_the_run_reports(tmp_path: Path, gpt2_dir: Path,
-                                                                      data_file: Path) -> None:
+def test_rdp_accountant_needs_more_noise_and_is_what_the_run_reports(
+    tmp_path: Path, gpt2_dir: Path, data_file: Path
+) -> None:
     prv = DPTrainer(_cfg(tmp_path, gpt2_dir, data_file, accountant="prv"), write_outputs=False).prepare()
     rdp = DPTrainer(_cfg(tmp_path, gpt2_dir, data_file, accountant="rdp"), write_outputs=False).prepare()
     # RDP is the looser bound: the same epsilon target costs more noise.

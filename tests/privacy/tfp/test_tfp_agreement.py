@@ -37,8 +37,18 @@ def _model_losses(tmp: Path) -> tuple[list[float], list[float]]:
     members, held_out = records[:48], records[48:]
     model_dir = make_tiny_model(tmp / "m", arch="gpt2", context=48, width=16, layers=1)
     data = write_jsonl(tmp / "members.jsonl", members)
-    train(TrainConfig(model=str(model_dir), data=str(data), out=str(tmp / "out"), epochs=6, batch_size=8,
-                      lr=1e-2, private=False, progress=False))
+    train(
+        TrainConfig(
+            model=str(model_dir),
+            data=str(data),
+            out=str(tmp / "out"),
+            epochs=6,
+            batch_size=8,
+            lr=1e-2,
+            private=False,
+            progress=False,
+        )
+    )
     model, tok = load_model(tmp / "out")
 
     def losses(texts: list[str]) -> list[float]:
@@ -54,11 +64,17 @@ def answers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         pytest.fail(f"{VENV} is missing: run {SETUP} (installs tensorflow==2.15.1 + tensorflow-privacy)")
     synthetic = _synthetic_losses()
     model = _model_losses(tmp_path_factory.mktemp("tfp"))
-    requests = [{"op": "statement", "n": n, "batch_size": b, "epochs": ep, "noise_multiplier": s, "delta": d}
-                for n, b, s, ep, d in CASES]
+    requests = [
+        {"op": "statement", "n": n, "batch_size": b, "epochs": ep, "noise_multiplier": s, "delta": d}
+        for n, b, s, ep, d in CASES
+    ]
     requests += [{"op": "mia", "loss_train": tr, "loss_test": te} for tr, te in (synthetic, model)]
     got = run_in_tfp_venv(REPO, {"op": "batch", "requests": requests})["answers"]
-    return {"statements": got[:len(CASES)], "mia_synthetic": (got[-2], synthetic), "mia_model": (got[-1], model)}
+    return {
+        "statements": got[: len(CASES)],
+        "mia_synthetic": (got[-2], synthetic),
+        "mia_model": (got[-1], model),
+    }
 
 
 @pytest.mark.parametrize("case", range(len(CASES)))

@@ -12,7 +12,11 @@ class CnBankCardRecognizer(FastPatternRecognizer):
     PRECHECK = r"62\d\d"
     PATTERNS = [
         Pattern("unionpay", NO_DIGIT_BEFORE + r"62\d{14,17}" + NO_DIGIT_AFTER, 0.5),
-        Pattern("unionpay grouped", NO_DIGIT_BEFORE + r"62\d{2}(?:[ \-]?\d){12,15}" + NO_DIGIT_AFTER + r"(?![ \-]\d)", 0.5),
+        Pattern(
+            "unionpay grouped",
+            NO_DIGIT_BEFORE + r"62\d{2}(?:[ \-]?\d){12,15}" + NO_DIGIT_AFTER + r"(?![ \-]\d)",
+            0.5,
+        ),
     ]
     CONTEXT = ["银行卡", "卡号", "储蓄卡", "借记卡", "信用卡", "开户", "账号", "bank card", "card"]
 

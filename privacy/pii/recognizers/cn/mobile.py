@@ -18,4 +18,18 @@ class CnMobileRecognizer(FastPatternRecognizer):
         Pattern("cn mobile (+86)", NO_DIGIT_BEFORE + r"(?:\+|00)86[\s\-]?" + _BODY + NO_DIGIT_AFTER, 0.85),
         Pattern("cn mobile", NO_DIGIT_BEFORE + _PREFIX + _BODY + NO_DIGIT_AFTER + r"(?![ \-]\d)", 0.6),
     ]
-    CONTEXT = ["手机", "电话", "联系", "号码", "致电", "拨打", "mobile", "phone", "tel", "call", "cell", "wechat", "微信"]
+    CONTEXT = [
+        "手机",
+        "电话",
+        "联系",
+        "号码",
+        "致电",
+        "拨打",
+        "mobile",
+        "phone",
+        "tel",
+        "call",
+        "cell",
+        "wechat",
+        "微信",
+    ]

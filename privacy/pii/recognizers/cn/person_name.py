@@ -30,8 +30,26 @@ TRADITIONAL_SURNAMES = (
     "單塗穀駱藍遊靳鮑華饒繆簡車項連蘆麥婁竇黨宮費衛應閔鄔邊師欒榮叢鞏遲鄺壽賴莊鐘"
 )
 COMPOUND_SURNAMES = (
-    "欧阳", "司马", "诸葛", "上官", "东方", "皇甫", "令狐", "慕容", "尉迟", "长孙", "夏侯", "端木", "公孙", "轩辕",
-    "歐陽", "司馬", "諸葛", "東方", "長孫", "軒轅",
+    "欧阳",
+    "司马",
+    "诸葛",
+    "上官",
+    "东方",
+    "皇甫",
+    "令狐",
+    "慕容",
+    "尉迟",
+    "长孙",
+    "夏侯",
+    "端木",
+    "公孙",
+    "轩辕",
+    "歐陽",
+    "司馬",
+    "諸葛",
+    "東方",
+    "長孫",
+    "軒轅",
 )
 
 # Characters common in given names (simplified and traditional), written from general usage lists
@@ -73,7 +91,10 @@ class CnPersonNameRecognizer(FastPatternRecognizer):
         Pattern("cn name before honorific", r"(?P<pii>" + _SURNAME + _HAN + r"{0,2})" + _HONORIFIC, 0.6),
         Pattern(
             "cn name at clause start",
-            r"(?:^|[\s，。；;！!？?\n：:、])(?P<pii>" + _SURNAME + _HAN + r"{1,2})(?=的|说|打|要|在|已|来|去|将|于|，|說|會|会|是)",
+            r"(?:^|[\s，。；;！!？?\n：:、])(?P<pii>"
+            + _SURNAME
+            + _HAN
+            + r"{1,2})(?=的|说|打|要|在|已|来|去|将|于|，|說|會|会|是)",
             0.45,
         ),
     ]
@@ -93,8 +114,12 @@ class CnPersonNameBareRecognizer(CnPersonNameRecognizer):
 
     def find(self, text: str) -> list[RecognizerResult]:
         # The cue rules with jieba's check too: "白色款已经", "请查看" are words, not names.
-        found = [r for r in super().find(text)
-                 if text[r.start : r.start + 2] in COMPOUND_SURNAMES or not self._finder.is_word(text[r.start : r.start + 2])]
+        found = [
+            r
+            for r in super().find(text)
+            if text[r.start : r.start + 2] in COMPOUND_SURNAMES
+            or not self._finder.is_word(text[r.start : r.start + 2])
+        ]
         for a, b, score in self._finder.find(text):
             found.append(RecognizerResult("PERSON", a, b, score))
         if self._pos:
@@ -134,13 +159,58 @@ _NOT_GIVEN = frozenset(
 # when it is one of them (马悦来领取 -> 马悦).
 # Time words (今天, 明天) end a name only when they form a word with the next character (王小明投诉).
 _TIME = frozenset("今明昨早晚")
-_FOLLOW = frozenset("说的是在和与跟及来去已要将提请也都就还又再给把被让向对从为于拿找问看帮签处反申投老先女经总"
-                    "同医教律主负家等们通打发讲聊见谈回联商确觉认表称参出进到过接收寄取付买卖退换修装用开关查核办约"
-                    "了最很不没会可能应该真一刚正")
+_FOLLOW = frozenset(
+    "说的是在和与跟及来去已要将提请也都就还又再给把被让向对从为于拿找问看帮签处反申投老先女经总"
+    "同医教律主负家等们通打发讲聊见谈回联商确觉认表称参出进到过接收寄取付买卖退换修装用开关查核办约"
+    "了最很不没会可能应该真一刚正"
+)
 # Words that introduce a name right before it (no cue list entry, but a clear boundary).
-_LEFT = ("给", "和", "与", "跟", "找", "转给", "交给", "问", "请", "代", "由", "感谢", "谢谢", "是", "叫", "通知",
-         "告诉", "转告", "联系", "抄送", "@", "帮", "让", "催", "约", "见", "等", "把", "被", "向", "对", "过", "拜托",
-         "麻烦", "事", "有", "派", "请教", "提醒", "安排", "陪", "替", "像", "当")
+_LEFT = (
+    "给",
+    "和",
+    "与",
+    "跟",
+    "找",
+    "转给",
+    "交给",
+    "问",
+    "请",
+    "代",
+    "由",
+    "感谢",
+    "谢谢",
+    "是",
+    "叫",
+    "通知",
+    "告诉",
+    "转告",
+    "联系",
+    "抄送",
+    "@",
+    "帮",
+    "让",
+    "催",
+    "约",
+    "见",
+    "等",
+    "把",
+    "被",
+    "向",
+    "对",
+    "过",
+    "拜托",
+    "麻烦",
+    "事",
+    "有",
+    "派",
+    "请教",
+    "提醒",
+    "安排",
+    "陪",
+    "替",
+    "像",
+    "当",
+)
 # Person nouns and labels right before a name (the cue rule's words): with one of these before it,
 # a candidate needs no boundary on its right, and the length is decided as for bare names.
 _CUE_WORDS = tuple(
@@ -148,7 +218,9 @@ _CUE_WORDS = tuple(
     "会员 客服 专员 顾问 司机 骑手 快递员 店长 主管 组长 经理 医生 护士 老师 律师 同学 买家 卖家 商家 顾客 住户 车主 "
     "联系人 收件人 收货人 寄件人 发件人 签收人 下单人 经办人 申请人 持卡人 负责人 投保人 被保险人 代理人 担保人 "
     "借款人 开户人 购买人 报案人 值班人 对接人 接待人 办理人 审批人 审核人 提交人 填表人 就诊人 陪同人".split()
-) + tuple(c + p for c in "联系人 收件人 收货人 寄件人 姓名 户名 客户 用户 患者".split() for p in ("：", ":", "是"))
+) + tuple(
+    c + p for c in "联系人 收件人 收货人 寄件人 姓名 户名 客户 用户 患者".split() for p in ("：", ":", "是")
+)
 _PLACE = frozenset("区市县省路街镇村乡州道号楼室巷弄湾岛桥站港")
 
 
@@ -183,8 +255,12 @@ class CnBareNameFinder:
             pos = m.start()
             for p in jieba.posseg.lcut(m.group()):
                 w = p.word
-                if (p.flag == "nr" and 2 <= len(w) <= 4 and (w[0] in self.single or w[:2] in self.compound)
-                        and not self.is_word(w)):
+                if (
+                    p.flag == "nr"
+                    and 2 <= len(w) <= 4
+                    and (w[0] in self.single or w[:2] in self.compound)
+                    and not self.is_word(w)
+                ):
                     out.append((pos, pos + len(w)))
                 pos += len(w)
         return out
@@ -242,9 +318,13 @@ class CnBareNameFinder:
         if end < b:
             g2 = text[end]
             nxt = text[end : end + 2]
-            if (g2 not in _NOT_GIVEN and g2 not in _FOLLOW and g2 not in _PLACE
-                    and not (g2 in _TIME and self._word(nxt))
-                    and not (self._word(nxt) and not self._word(text[j : end + 1]))):
+            if (
+                g2 not in _NOT_GIVEN
+                and g2 not in _FOLLOW
+                and g2 not in _PLACE
+                and not (g2 in _TIME and self._word(nxt))
+                and not (self._word(nxt) and not self._word(text[j : end + 1]))
+            ):
                 end += 1
         if end < b and text[end] in _PLACE:
             return None
@@ -255,7 +335,13 @@ class CnBareNameFinder:
         # Boundaries: what precedes and follows must look like a name's surroundings.
         left_ok = i == a or text[max(a, i - 2) : i].endswith(_LEFT) or text[i - 1] in "，。；、：:！？"
         right = text[end : end + 2]
-        right_ok = end == b or right[:1] in _FOLLOW or right[:1] in _TIME or self._word(right) or right[:1] in "，。；、：！？"
+        right_ok = (
+            end == b
+            or right[:1] in _FOLLOW
+            or right[:1] in _TIME
+            or self._word(right)
+            or right[:1] in "，。；、：！？"
+        )
         if text[i] in WEAK_SURNAMES and sur == 1:
             return end if (left_ok and right_ok) else None
         return end if (left_ok or right_ok) else None

@@ -17,12 +17,16 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-_US_SUFFIX = (r"(?:Street|St|Avenue|Ave|Boulevard|Blvd|Road|Rd|Drive|Dr|Lane|Ln|Court|Ct|Way|Parkway|Pkwy|Place|Pl|"
-              r"Terrace|Ter|Circle|Cir|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Plaza|Alley|Row|Pike|Run)\.?")
+_US_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Boulevard|Blvd|Road|Rd|Drive|Dr|Lane|Ln|Court|Ct|Way|Parkway|Pkwy|Place|Pl|"
+    r"Terrace|Ter|Circle|Cir|Highway|Hwy|Square|Sq|Trail|Trl|Loop|Plaza|Alley|Row|Pike|Run)\.?"
+)
 _UNIT = r"(?:,?\s+(?:Apt|Apartment|Suite|Ste|Unit|Fl|Floor|Rm|Room|Bldg|#)\.?\s*#?[\w-]{1,6})"
 _STREET_WORD = r"(?:[A-Z][A-Za-z'.-]*|\d{1,3}(?:st|nd|rd|th))"
-_STATES = ("AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|"
-           "ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR")
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|DC|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|NM|NY|NC|"
+    "ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|PR"
+)
 _CITY = r"[A-Z][A-Za-z.'-]+(?:\s[A-Z][A-Za-z.'-]+){0,3}"
 _US = re.compile(
     rf"(?<![\w-])\d{{1,6}}[A-Z]?\s+(?:(?:N|S|E|W|NE|NW|SE|SW)\.?\s+)?(?:{_STREET_WORD}\s+){{1,5}}?{_US_SUFFIX}"
@@ -32,8 +36,10 @@ _US_STREET_ONLY = re.compile(
     rf"(?<![\w-])\d{{1,6}}[A-Z]?\s+(?:(?:N|S|E|W|NE|NW|SE|SW)\.?\s+)?(?:{_STREET_WORD}\s+){{1,4}}?{_US_SUFFIX}"
     rf"(?:{_UNIT})?(?![A-Za-z])"
 )
-_UK_SUFFIX = (r"(?:Road|Rd|Street|St|Lane|Avenue|Ave|Close|Gardens|Crescent|Drive|Terrace|Way|Grove|Place|Square|"
-              r"Court|Hill|Row|Mews|Parade|Walk|Rise|View|Green|Park)")
+_UK_SUFFIX = (
+    r"(?:Road|Rd|Street|St|Lane|Avenue|Ave|Close|Gardens|Crescent|Drive|Terrace|Way|Grove|Place|Square|"
+    r"Court|Hill|Row|Mews|Parade|Walk|Rise|View|Green|Park)"
+)
 _UK_POSTCODE = r"(?:[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}|GIR\s*0AA)"
 _UK = re.compile(
     rf"(?:(?:Flat|Apartment|Unit)\s+\w{{1,4}},?\s+)?(?<![\w-])\d{{1,4}}[A-Za-z]?\s+(?:[A-Z][A-Za-z'-]+\s+){{1,3}}?"
@@ -58,7 +64,9 @@ _CN = re.compile(
     rf"(?:[{_HAN}A-Za-z]{{0,10}}?(?:{_CN_NUM}(?:号楼|栋|幢|座|单元|楼|层|室|号|户))+)?"
 )
 # Leading words the CN pattern may take in with a province-less city: 寄到北京市 -> 北京市.
-_CN_LEAD = re.compile(r"^(?:麻烦|请|帮我|我|家|住|住在|寄到|寄往|寄至|送到|送往|送至|发到|发往|邮寄到|地址|改成|改为|是|为|在|到|往|至|于|的)+")
+_CN_LEAD = re.compile(
+    r"^(?:麻烦|请|帮我|我|家|住|住在|寄到|寄往|寄至|送到|送往|送至|发到|发往|邮寄到|地址|改成|改为|是|为|在|到|往|至|于|的)+"
+)
 
 
 # Cheap anchors (a plain alternation of words, a postcode): the full patterns run only where they occur.

@@ -18,9 +18,11 @@ class CgCreditCardRecognizer(Prechecked, FastMatch, PresidioCreditCard):
             "card",
             # Not the tail of a longer dashed/grouped number (order 112-3456789-1234567, a
             # 22-digit tracking number in groups of four): digits joined by - or one space.
-            NO_DIGIT_BEFORE + r"(?<!\d-)(?<!\d\d )"
+            NO_DIGIT_BEFORE
+            + r"(?<!\d-)(?<!\d\d )"
             + r"(?!1\d{12}(?!\d))(?:4\d{3}|5[0-5]\d{2}|2[2-7]\d{2}|6\d{3}|1\d{3}|3\d{3})(?:[- ]|  )?\d{3,4}(?:[- ]|  )?\d{3,4}(?:[- ]|  )?\d{3,5}"
-            + NO_DIGIT_AFTER + r"(?!-\d)(?! \d{4})",
+            + NO_DIGIT_AFTER
+            + r"(?!-\d)(?! \d{4})",
             0.3,
         )
     ]

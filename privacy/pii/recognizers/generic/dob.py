@@ -13,8 +13,10 @@ import re
 
 from presidio_analyzer import RecognizerResult
 
-_MON = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
-        r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|januar|februar|märz|maerz|mai|juni|juli|oktober|dezember)\.?")
+_MON = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t(?:ember)?)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|januar|februar|märz|maerz|mai|juni|juli|oktober|dezember)\.?"
+)
 _Y = r"(?:19|20)\d\d"
 _DATE = re.compile(
     r"(?<![0-9])(?:"
@@ -46,7 +48,9 @@ class DateOfBirthRecognizer:
 
     def could_match(self, text: str) -> bool:
         # A date and a birth word somewhere: most texts have dates, few have a birth cue.
-        return self._PRE.search(text) is not None and (_CUE.search(text) is not None or _AFTER_ANY.search(text) is not None)
+        return self._PRE.search(text) is not None and (
+            _CUE.search(text) is not None or _AFTER_ANY.search(text) is not None
+        )
 
     def find(self, text: str) -> list[RecognizerResult]:
         dates = [m.span() for m in _DATE.finditer(text)]

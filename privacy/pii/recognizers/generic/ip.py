@@ -27,7 +27,11 @@ class CgIpRecognizer(Prechecked, FastMatch, PresidioIp):
     PATTERNS = [
         _IPV4,
         *(
-            Pattern(p.name, p.regex.replace(r"(?<![\w:])", r"(?<![0-9A-Za-z:])").replace(r"(?![\w:]", r"(?![0-9A-Za-z:]"), p.score)
+            Pattern(
+                p.name,
+                p.regex.replace(r"(?<![\w:])", r"(?<![0-9A-Za-z:])").replace(r"(?![\w:]", r"(?![0-9A-Za-z:]"),
+                p.score,
+            )
             for p in PresidioIp.PATTERNS
             if p.name not in ("IPv4", "IPv6_unspecified")
         ),
@@ -39,7 +43,10 @@ class CgIpRecognizer(Prechecked, FastMatch, PresidioIp):
 
     def invalidate_result(self, pattern_text: str) -> bool:
         # Unspecified, loopback and broadcast addresses identify no one ("listening on 0.0.0.0:8080").
-        return pattern_text.startswith(("0.0.0.0", "127.", "255.255.255.255")) or pattern_text in ("::", "::1")
+        return pattern_text.startswith(("0.0.0.0", "127.", "255.255.255.255")) or pattern_text in (
+            "::",
+            "::1",
+        )
 
     def find(self, text: str) -> list[RecognizerResult]:
         # Without '::' or three hex groups only IPv4 can match: skip the long IPv6 alternations.

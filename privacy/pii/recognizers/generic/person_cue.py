@@ -15,15 +15,19 @@ from presidio_analyzer import RecognizerResult
 from spacy.lang.en.stop_words import STOP_WORDS
 
 _W = r"(?:st\.|[a-zà-öø-ÿā-žƀ-ɏḀ-ỿ][a-zà-öø-ÿā-žƀ-ɏḀ-ỿ'’\-]*)"
-_STRONG = (r"my\s+name\s+is|my\s+name'?s|my\s+full\s+name\s+is|name\s+is|full\s+name\s*[:\-–]|name\s*[:\-–]|"
-           r"customer\s+name\s*[:\-–]?|account\s+holder\s*[:\-–]?|call\s+me|you\s+can\s+call\s+me|signed\s*[,:\-–]?|"
-           r"regards\s*,|cheers\s*,|thanks\s*,|sincerely\s*,|name\s+on\s+the\s+(?:account|card|order)\s+is|"
-           r"spelled|spelt|first\s+name\s*[:\-–]?|last\s+name\s*[:\-–]?|surname\s*[:\-–]?")
+_STRONG = (
+    r"my\s+name\s+is|my\s+name'?s|my\s+full\s+name\s+is|name\s+is|full\s+name\s*[:\-–]|name\s*[:\-–]|"
+    r"customer\s+name\s*[:\-–]?|account\s+holder\s*[:\-–]?|call\s+me|you\s+can\s+call\s+me|signed\s*[,:\-–]?|"
+    r"regards\s*,|cheers\s*,|thanks\s*,|sincerely\s*,|name\s+on\s+the\s+(?:account|card|order)\s+is|"
+    r"spelled|spelt|first\s+name\s*[:\-–]?|last\s+name\s*[:\-–]?|surname\s*[:\-–]?"
+)
 _WEAK = r"i\s*am|i'?m|i’m|this\s+is|it'?s|its|here\s+is|here'?s"
-_RX = re.compile(rf"(?:(?P<strong>{_STRONG})|(?P<weak>{_WEAK}))\s+(?P<name>{_W}(?:[ \t]+{_W}){{0,3}})",
-                 re.IGNORECASE)
-_END_OK = re.compile(r"\s*(?:$|[,.;:!?)\n–—-]|\s(?:and|from|here|again|calling|speaking|with|at|of|the|i|my)\b)",
-                     re.IGNORECASE)
+_RX = re.compile(
+    rf"(?:(?P<strong>{_STRONG})|(?P<weak>{_WEAK}))\s+(?P<name>{_W}(?:[ \t]+{_W}){{0,3}})", re.IGNORECASE
+)
+_END_OK = re.compile(
+    r"\s*(?:$|[,.;:!?)\n–—-]|\s(?:and|from|here|again|calling|speaking|with|at|of|the|i|my)\b)", re.IGNORECASE
+)
 # Common words that are not names (spaCy's English stop words plus chat vocabulary).
 _COMMON = frozenset(STOP_WORDS) | frozenset(
     """
@@ -42,15 +46,20 @@ _PARTICLES = frozenset("van von de der den da del della di du la le dos das bin 
 
 
 # Every cue above starts with one of these words.
-_FIRST_WORD = re.compile(r"(?<![a-z])(?:my|name|full|customer|account|call|you|signed|regards|cheers|thanks|"
-                         r"sincerely|spelled|spelt|first|last|surname|i|im|this|it|its|here)(?![a-z])", re.IGNORECASE)
+_FIRST_WORD = re.compile(
+    r"(?<![a-z])(?:my|name|full|customer|account|call|you|signed|regards|cheers|thanks|"
+    r"sincerely|spelled|spelt|first|last|surname|i|im|this|it|its|here)(?![a-z])",
+    re.IGNORECASE,
+)
 
 
 class LowercaseNameRecognizer:
     ENTITY = "PERSON"
     CONTEXT: list[str] = []
     name = "LowercaseNameRecognizer"
-    _PRE = re.compile(r"(?i)name|i'?m|i am|this is|it'?s|call me|signed|regards|cheers|thanks|sincerely|spel|here")
+    _PRE = re.compile(
+        r"(?i)name|i'?m|i am|this is|it'?s|call me|signed|regards|cheers|thanks|sincerely|spel|here"
+    )
 
     def could_match(self, text: str) -> bool:
         return self._PRE.search(text) is not None

@@ -18,15 +18,32 @@ from privacy.pii.context import phone_cue_near, ref_label_before_phone
 
 # Digits with separators; the look-behind admits Han characters and '#'/':' (电话13812345678,
 # "cb#827 708 5965", "Tel.:(030) 1234567"); references and ports are judged later by context.
-_CANDIDATE = re.compile(r"(?<![0-9A-Za-z.\-/+])(?:\+|00)?\(?\d(?:[\d().\-/]|[ \t](?![ \t]))(?:[\d().\-/]|[ \t](?![ \t])){4,22}\d(?![0-9A-Za-z/:]|\.\d)")
+_CANDIDATE = re.compile(
+    r"(?<![0-9A-Za-z.\-/+])(?:\+|00)?\(?\d(?:[\d().\-/]|[ \t](?![ \t]))(?:[\d().\-/]|[ \t](?![ \t])){4,22}\d(?![0-9A-Za-z/:]|\.\d)"
+)
 # Dates and times are never phones, whatever the context: 06.02.2019, 2021-07-01, 3/14/2023.
-_DATE = re.compile(r"\d{1,2}[./\-]\d{1,2}[./\-](?:19|20)\d\d|(?:19|20)\d\d[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}/\d{1,2}/\d\d")
+_DATE = re.compile(
+    r"\d{1,2}[./\-]\d{1,2}[./\-](?:19|20)\d\d|(?:19|20)\d\d[./\-]\d{1,2}[./\-]\d{1,2}|\d{1,2}/\d{1,2}/\d\d"
+)
 _DIGITS7 = re.compile(r"\d(?:[\s().\-]{0,3}\d){6}")
 
 
 class CgPhoneRecognizer:
     ENTITY = "PHONE_NUMBER"
-    CONTEXT = ["phone", "number", "telephone", "cell", "cellphone", "mobile", "call", "tel", "fax", "电话", "手机", "致电"]
+    CONTEXT = [
+        "phone",
+        "number",
+        "telephone",
+        "cell",
+        "cellphone",
+        "mobile",
+        "call",
+        "tel",
+        "fax",
+        "电话",
+        "手机",
+        "致电",
+    ]
     name = "CgPhoneRecognizer"
     TAKES_CLAIMED = True
 
@@ -96,8 +113,11 @@ class CgPhoneRecognizer:
             # For a national number, validity in the region it was parsed for is what we ask,
             # and it is cheaper than is_valid_number's search over every region of the code.
             # (NANP numbers: any +1 region will do.)
-            if (phonenumbers.is_valid_number(num) if region is None or num.country_code == 1
-                    else phonenumbers.is_valid_number_for_region(num, region)):
+            if (
+                phonenumbers.is_valid_number(num)
+                if region is None or num.country_code == 1
+                else phonenumbers.is_valid_number_for_region(num, region)
+            ):
                 return True
         return False
 
