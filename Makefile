@@ -20,6 +20,7 @@ test: setup
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 
 # Refresh requirements/lock.txt (hashes) after changing dependencies in pyproject.toml; commit it.
