@@ -85,6 +85,6 @@ def test_cli_detect_gumbel(base_model, tokenizer, key, key_file, base_dir, capsy
                                   max_new_tokens=48, min_new_tokens=48, pad_token_id=0,
                                   logits_processor=LogitsProcessorList([proc]))
     text = tokenizer.decode(out[0, prompt.shape[1]:])
-    assert main(["detect", text, "--key", str(key_file), "--tokenizer", str(base_dir), "--scheme", "gumbel"]) == 0
+    assert main(["detect", "--text", text, "--key", str(key_file), "--tokenizer", str(base_dir), "--scheme", "gumbel"]) == 0
     assert "watermark detected" in capsys.readouterr().out
-    assert main(["detect", text, "--key", str(key_file), "--tokenizer", str(base_dir)]) == 1  # not a KGW text
+    assert main(["detect", "--text", text, "--key", str(key_file), "--tokenizer", str(base_dir)]) == 1  # not a KGW text

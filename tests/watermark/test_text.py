@@ -86,8 +86,14 @@ def test_cli_detect(tmp_path, key_file, tokenizer, base_model, key, capsys):
     assert main(["detect", str(tmp_path / "t.txt"), "--key", str(key_file), "--tokenizer", str(tmp_path / "tok"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["verdict"] is True and result["p_value"] < 1e-6
-    assert main(["detect", "hello there", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 1
+    assert main(["detect", "--text", "hello there", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 1
     assert "no verdict" in capsys.readouterr().out
+    # A FILE that does not exist is an error (exit 2), never scored as text; nor is FILE together with --text.
+    assert main(["detect", str(tmp_path / "nofile.txt"), "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["detect", str(tmp_path / "t.txt"), "--text", "hi", "--key", str(key_file),
+                 "--tokenizer", str(tmp_path / "tok")]) == 2
+    assert main(["detect", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 2
 
 
 def test_detector_reuses_tables(key, tokenizer):

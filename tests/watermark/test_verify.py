@@ -37,7 +37,7 @@ def test_marked_model_gives_evidence_with_signed_report(marked_report, key):
 
 def test_cli_exit_codes_and_json(marked_dir, base_dir, key_file, tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["verify", str(base_dir), "--key", str(key_file), "--json", str(out)]) == 1
+    assert main(["verify", str(base_dir), "--key", str(key_file), "--out", str(out)]) == 1
     text = capsys.readouterr().out
     assert "no evidence" in text and "weight_similarity" in text and "not applicable" in text
     rep = json.loads(out.read_text())
