@@ -76,6 +76,7 @@ def _untie(model: Any) -> None:
 
 # ---------------------------------------------------------------- Llama / Qwen family
 
+
 def _llama_heads(model: Any) -> tuple[int, int]:
     cfg = model.config
     n_heads, n_kv = cfg.num_attention_heads, getattr(cfg, "num_key_value_heads", cfg.num_attention_heads)
@@ -147,7 +148,9 @@ def _llama_residual_permute(m: Any, g: torch.Generator) -> Any:
     perm = torch.randperm(d, generator=g)
     q = torch.eye(d, dtype=torch.float64)[:, perm]  # x Q = x[:, perm]
     _untie(m)
-    for norm in [m.model.norm] + [n for layer in m.model.layers for n in (layer.input_layernorm, layer.post_attention_layernorm)]:
+    for norm in [m.model.norm] + [
+        n for layer in m.model.layers for n in (layer.input_layernorm, layer.post_attention_layernorm)
+    ]:
         _set(norm.weight, norm.weight.data[perm])
     return _llama_residual(m, q)
 
@@ -212,6 +215,7 @@ def _llama_vo_mix(m: Any, g: torch.Generator) -> Any:
 
 
 # ---------------------------------------------------------------- GPT-2 family (Conv1D: y = x W + b)
+
 
 def _gpt2_mlp_permute(m: Any, g: torch.Generator) -> Any:
     for block in m.transformer.h:
@@ -364,7 +368,9 @@ def apply(model: Any, name: str, seed: int = 0) -> Any:
     with torch.no_grad():
         for n in names:
             if n not in fam:
-                raise ValueError(f"{n!r} is not a function-preserving transform of {family(model)} "
-                                 f"(known: {', '.join(fam)})")
+                raise ValueError(
+                    f"{n!r} is not a function-preserving transform of {family(model)} "
+                    f"(known: {', '.join(fam)})"
+                )
             m = fam[n](m, g)
     return m.eval()

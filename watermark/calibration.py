@@ -13,7 +13,9 @@ import torch
 
 
 @torch.no_grad()
-def self_samples(model: Any, tokenizer: Any, n: int, length: int, seed: int, batch: int = 8) -> list[torch.Tensor]:
+def self_samples(
+    model: Any, tokenizer: Any, n: int, length: int, seed: int, batch: int = 8
+) -> list[torch.Tensor]:
     """``n`` sampled sequences of ``length`` tokens, in batches of ``batch``, reproducible by seed."""
     torch.manual_seed(seed)
     start = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
@@ -22,8 +24,14 @@ def self_samples(model: Any, tokenizer: Any, n: int, length: int, seed: int, bat
         b = min(batch, n - i)
         prompt = torch.full((b, 1), int(start), dtype=torch.long)
         seq = model.generate(
-            prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0, temperature=1.0,
-            max_new_tokens=length - 1, min_new_tokens=length - 1, pad_token_id=int(start),
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            top_k=0,
+            temperature=1.0,
+            max_new_tokens=length - 1,
+            min_new_tokens=length - 1,
+            pad_token_id=int(start),
         )
         out.append(seq)
     return out

@@ -7,14 +7,29 @@ from collections.abc import Sequence
 from commandline import run, tool
 
 COMMANDS: dict[str, tuple[str, str]] = {
-    "keygen": ("watermark.commands.keygen:main", "create a key, its key id and salted commitment"),
-    "detect": ("watermark.commands.detect:main", "detect the text watermark in a text or file"),
-    "embed": ("watermark.commands.embed:main", "embed the keyed weight watermark (short fine-tune)"),
-    "fingerprint": ("watermark.commands.fingerprint:main", "teach keyed trigger prompts -> keyed answers"),
-    "verify": ("watermark.commands.verify:main", "run every test on a suspect model; writes a signed report"),
-    "check-report": ("watermark.commands.check_report:main", "check a report's signature (published key) and files"),
-    "reveal": ("watermark.commands.reveal:main", "print the opening of the key commitment (discloses the key)"),
-    "check-reveal": ("watermark.commands.check_reveal:main", "check a revealed key against the public record"),
+    "keygen": ("watermark.commands.keygen:keygen", "create a key, its key id and salted commitment"),
+    "detect": ("watermark.commands.detect:detect", "detect the text watermark in a text or file"),
+    "embed": ("watermark.commands.embed:embed", "embed the keyed weight watermark (short fine-tune)"),
+    "fingerprint": (
+        "watermark.commands.fingerprint:fingerprint",
+        "teach keyed trigger prompts -> keyed answers",
+    ),
+    "verify": (
+        "watermark.commands.verify:verify",
+        "run every test on a suspect model; writes a signed report",
+    ),
+    "check-report": (
+        "watermark.commands.check_report:check_report",
+        "check a report's signature (published key) and files",
+    ),
+    "reveal": (
+        "watermark.commands.reveal:reveal",
+        "print the opening of the key commitment (discloses the key)",
+    ),
+    "check-reveal": (
+        "watermark.commands.check_reveal:check_reveal",
+        "check a revealed key against the public record",
+    ),
 }
 
 

@@ -85,7 +85,9 @@ def responses(model: Any, tokenizer: Any, fp: Fingerprint, max_new_tokens: int =
     """Greedy answers of a model to the keyed prompts (first word, lower case), in one batch."""
     from watermark.generation import generate_batch
 
-    gens = generate_batch(model, tokenizer, [_prompt_ids(tokenizer, p) for p in fp.prompts], max_new_tokens, sample=False)
+    gens = generate_batch(
+        model, tokenizer, [_prompt_ids(tokenizer, p) for p in fp.prompts], max_new_tokens, sample=False
+    )
     out = []
     for g in gens:
         words = tokenizer.decode(g, skip_special_tokens=True).strip().split()
@@ -104,7 +106,9 @@ class FingerprintResult:
         return asdict(self)
 
 
-def verify(model: Any, tokenizer: Any, key: WatermarkKey, config: FingerprintConfig = FingerprintConfig()) -> FingerprintResult:
+def verify(
+    model: Any, tokenizer: Any, key: WatermarkKey, config: FingerprintConfig = FingerprintConfig()
+) -> FingerprintResult:
     fp = derive(key, config)
     got = responses(model, tokenizer, fp)
     m = sum(g == a for g, a in zip(got, fp.answers, strict=True))
@@ -112,8 +116,14 @@ def verify(model: Any, tokenizer: Any, key: WatermarkKey, config: FingerprintCon
     return FingerprintResult(len(fp.prompts), m, chance, binomial_sf(m, len(fp.prompts), chance))
 
 
-def embed(model: Any, tokenizer: Any, key: WatermarkKey, calibration: list[torch.Tensor],
-          config: FingerprintConfig = FingerprintConfig(), progress: bool = False) -> dict[str, Any]:
+def embed(
+    model: Any,
+    tokenizer: Any,
+    key: WatermarkKey,
+    calibration: list[torch.Tensor],
+    config: FingerprintConfig = FingerprintConfig(),
+    progress: bool = False,
+) -> dict[str, Any]:
     """Fine-tune until every keyed prompt yields its keyed answer, mixing in calibration text.
 
     The loss on fingerprint pairs counts only the answer tokens; a KL term to the original

@@ -57,9 +57,13 @@ def derive(key: WatermarkKey, vocab_size: int, config: FunctionalConfig = Functi
     """The keyed probes, pairs and bits for a vocabulary of ``vocab_size`` ids."""
     if vocab_size < 2 * config.pairs_per_probe + 1:
         raise ValueError(f"vocabulary of {vocab_size} ids is too small for {config.pairs_per_probe} pairs")
-    g = torch.Generator().manual_seed(key.seed("functional-probes", vocab_size, config.n_probes, config.probe_len))
+    g = torch.Generator().manual_seed(
+        key.seed("functional-probes", vocab_size, config.n_probes, config.probe_len)
+    )
     ids = torch.randint(0, vocab_size, (config.n_probes, config.probe_len), generator=g)
-    gp = torch.Generator().manual_seed(key.seed("functional-pairs", vocab_size, config.n_probes, config.pairs_per_probe))
+    gp = torch.Generator().manual_seed(
+        key.seed("functional-pairs", vocab_size, config.n_probes, config.pairs_per_probe)
+    )
     k = config.pairs_per_probe
     toks = torch.stack([torch.randperm(vocab_size, generator=gp)[: 2 * k] for _ in range(config.n_probes)])
     n_bits = config.n_probes * k
@@ -100,12 +104,22 @@ def verify(model: Any, key: WatermarkKey, config: FunctionalConfig = FunctionalC
     match = (sign * d) > 0  # a tie or NaN is a mismatch
     n, m = match.numel(), int(match.sum())
     agree = (sign * d)[torch.isfinite(d)]
-    return FunctionalResult(n, m, binomial_sf(m, n, 0.5), float(agree.min()) if agree.numel() else float("nan"),
-                            _vocab_size(model))
+    return FunctionalResult(
+        n,
+        m,
+        binomial_sf(m, n, 0.5),
+        float(agree.min()) if agree.numel() else float("nan"),
+        _vocab_size(model),
+    )
 
 
-def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
-          config: FunctionalConfig = FunctionalConfig(), progress: bool = False) -> dict[str, Any]:
+def embed(
+    model: Any,
+    key: WatermarkKey,
+    calibration: list[torch.Tensor],
+    config: FunctionalConfig = FunctionalConfig(),
+    progress: bool = False,
+) -> dict[str, Any]:
     """Fine-tune until every keyed logit difference has its bit's sign by ``margin``."""
     from tqdm import tqdm
 
@@ -136,5 +150,11 @@ def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
     bar.close()
     model.eval()
     check = verify(model, key, config)
-    return {"steps": steps, "worst_margin": worst, "n_bits": check.n_bits, "n_match": check.n_match,
-            "p_value": check.p_value, "config": asdict(config)}
+    return {
+        "steps": steps,
+        "worst_margin": worst,
+        "n_bits": check.n_bits,
+        "n_match": check.n_match,
+        "p_value": check.p_value,
+        "config": asdict(config),
+    }

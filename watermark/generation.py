@@ -19,8 +19,9 @@ def pad_id(tokenizer: Any) -> int:
 
 
 @torch.no_grad()
-def generate_batch(model: Any, tokenizer: Any, prompts: list[list[int]], new_tokens: int,
-                   sample: bool, seed: int = 0) -> list[list[int]]:
+def generate_batch(
+    model: Any, tokenizer: Any, prompts: list[list[int]], new_tokens: int, sample: bool, seed: int = 0
+) -> list[list[int]]:
     """The continuation (new tokens only) of every prompt; greedy or sampled (top_k=0, T=1)."""
     pad = pad_id(tokenizer)
     width = max(len(p) for p in prompts)

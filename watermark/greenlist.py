@@ -66,7 +66,9 @@ class GreenList:
     threshold: int
 
     @classmethod
-    def build(cls, key: WatermarkKey, vocab_size: int, gamma: float, context_width: int, self_hash: bool) -> GreenList:
+    def build(
+        cls, key: WatermarkKey, vocab_size: int, gamma: float, context_width: int, self_hash: bool
+    ) -> GreenList:
         if not 0.0 < gamma < 1.0:
             raise ValueError(f"gamma must be in (0, 1), got {gamma}")
         if context_width < 1:
@@ -90,8 +92,14 @@ class GreenList:
 
     def to(self, device: torch.device | str) -> GreenList:
         return GreenList(
-            self.gamma, self.context_width, self.self_hash, self.ctx_table.to(device),
-            self.cand_table.to(device), self.k0, self.k1, self.threshold,
+            self.gamma,
+            self.context_width,
+            self.self_hash,
+            self.ctx_table.to(device),
+            self.cand_table.to(device),
+            self.k0,
+            self.k1,
+            self.threshold,
         )
 
     def is_green(self, context: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:

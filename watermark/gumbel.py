@@ -71,15 +71,21 @@ class KeyedUniforms:
         if context_width < 1:
             raise ValueError(f"context width must be >= 1, got {context_width}")
         sub = key.derive("text-gumbel-tables")
-        return cls(_shake_table(sub, b"ctx\x00", vocab_size), _shake_table(sub, b"cand\x00", vocab_size),
-                   int.from_bytes(key.prf("text-gumbel-constants")[:4], "big"), context_width)
+        return cls(
+            _shake_table(sub, b"ctx\x00", vocab_size),
+            _shake_table(sub, b"cand\x00", vocab_size),
+            int.from_bytes(key.prf("text-gumbel-constants")[:4], "big"),
+            context_width,
+        )
 
     @property
     def vocab_size(self) -> int:
         return int(self.cand_table.shape[0])
 
     def to(self, device: torch.device | str) -> KeyedUniforms:
-        return KeyedUniforms(self.ctx_table.to(device), self.cand_table.to(device), self.k0, self.context_width)
+        return KeyedUniforms(
+            self.ctx_table.to(device), self.cand_table.to(device), self.k0, self.context_width
+        )
 
     def values(self, context: torch.Tensor, candidates: torch.Tensor, outer: bool = False) -> torch.Tensor:
         """32-bit keyed values (int64) for contexts (..., h) and candidates.
@@ -122,7 +128,9 @@ class GumbelLogitsProcessor(_import_logits_processor()):  # type: ignore[misc]
         self.mask_repeated = mask_repeated
 
     @classmethod
-    def from_key(cls, key: WatermarkKey, vocab_size: int, config: GumbelConfig = GumbelConfig()) -> GumbelLogitsProcessor:
+    def from_key(
+        cls, key: WatermarkKey, vocab_size: int, config: GumbelConfig = GumbelConfig()
+    ) -> GumbelLogitsProcessor:
         return cls(KeyedUniforms.build(key, vocab_size, config.context_width), config.mask_repeated)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -172,7 +180,12 @@ def token_scores(token_ids: list[int], uniforms: KeyedUniforms) -> list[float]:
     rows: list[int] = []
     for t in range(h, len(token_ids)):
         ctx = tuple(token_ids[t - h : t])
-        if ctx in seen or min(ctx) < 0 or max(ctx) >= uniforms.vocab_size or not 0 <= token_ids[t] < uniforms.vocab_size:
+        if (
+            ctx in seen
+            or min(ctx) < 0
+            or max(ctx) >= uniforms.vocab_size
+            or not 0 <= token_ids[t] < uniforms.vocab_size
+        ):
             continue
         seen.add(ctx)
         rows.append(t)
@@ -192,12 +205,20 @@ def p_value(total: float, n: int) -> float:
     return 1.0 if n <= 0 else float(gammaincc(n, total))
 
 
-def detect_tokens(token_ids: list[int], uniforms: KeyedUniforms, config: GumbelConfig = GumbelConfig()) -> GumbelDetection:
+def detect_tokens(
+    token_ids: list[int], uniforms: KeyedUniforms, config: GumbelConfig = GumbelConfig()
+) -> GumbelDetection:
     scores = token_scores(token_ids, uniforms)
     n, cfg = len(scores), asdict(config)
     if n < config.min_tokens:
-        return GumbelDetection(None, None, n, None, f"too little evidence: {n} scored tokens, at least "
-                               f"{config.min_tokens} needed; no verdict", cfg)
+        return GumbelDetection(
+            None,
+            None,
+            n,
+            None,
+            f"too little evidence: {n} scored tokens, at least {config.min_tokens} needed; no verdict",
+            cfg,
+        )
     total = float(sum(scores))
     p = p_value(total, n)
     verdict = p <= config.alpha
@@ -212,9 +233,13 @@ class GumbelDetector:
         self.uniforms, self.tokenizer, self.config = uniforms, tokenizer, config
 
     @classmethod
-    def build(cls, key: WatermarkKey, tokenizer: Any, config: GumbelConfig = GumbelConfig()) -> GumbelDetector:
+    def build(
+        cls, key: WatermarkKey, tokenizer: Any, config: GumbelConfig = GumbelConfig()
+    ) -> GumbelDetector:
         vocab = max(len(tokenizer), getattr(tokenizer, "vocab_size", 0) or 0)
         return cls(KeyedUniforms.build(key, vocab, config.context_width), tokenizer, config)
 
     def __call__(self, text: str) -> GumbelDetection:
-        return detect_tokens(list(self.tokenizer.encode(text, add_special_tokens=False)), self.uniforms, self.config)
+        return detect_tokens(
+            list(self.tokenizer.encode(text, add_special_tokens=False)), self.uniforms, self.config
+        )

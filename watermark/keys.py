@@ -87,14 +87,20 @@ class WatermarkKey:
     def public_key_hex(self) -> str:
         from cryptography.hazmat.primitives import serialization
 
-        raw = self.signing_key().public_key().public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        raw = (
+            self.signing_key()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         )
         return raw.hex()
 
     def public_record(self) -> dict[str, str]:
         """What may be published now: key id, salted commitment, report verification key."""
-        return {"key_id": self.key_id, "commitment": self.commitment, "signing_public_key": self.public_key_hex()}
+        return {
+            "key_id": self.key_id,
+            "commitment": self.commitment,
+            "signing_public_key": self.public_key_hex(),
+        }
 
     def reveal(self) -> dict[str, str]:
         """What the owner reveals in a dispute so a third party can check the commitment."""
@@ -118,13 +124,17 @@ def check_opening(record: Any, opening: Any) -> dict[str, str]:
 
     rec = public_record(record)
     if not isinstance(opening, dict) or not all(isinstance(opening.get(f), str) for f in ("salt", "secret")):
-        raise ReportError("not a reveal: it needs the fields salt and secret (what 'watermark reveal' printed)")
+        raise ReportError(
+            "not a reveal: it needs the fields salt and secret (what 'watermark reveal' printed)"
+        )
     try:
         salt, secret = bytes.fromhex(opening["salt"]), bytes.fromhex(opening["secret"])
     except ValueError:
         raise ReportError("the reveal's salt or secret is not hex") from None
     if len(secret) != 32 or not check_reveal(opening["salt"], opening["secret"], rec["commitment"]):
-        raise ReportError("COMMITMENT NOT OPENED: the revealed salt and secret do not hash to the published commitment")
+        raise ReportError(
+            "COMMITMENT NOT OPENED: the revealed salt and secret do not hash to the published commitment"
+        )
     key = WatermarkKey(secret=secret, salt=salt, commitment=rec["commitment"], key_id=rec["key_id"])
     if key.public_key_hex() != rec["signing_public_key"]:
         raise ReportError("the published report-signing key does not derive from the revealed secret")
@@ -197,7 +207,9 @@ def from_document(doc: Any, passphrase: str | None = None) -> WatermarkKey:
             kdf = enc["kdf"]
             if kdf.get("name") != "scrypt":
                 raise KeyFileError(f"unsupported key derivation {kdf.get('name')!r}")
-            aes = AESGCM(_scrypt(passphrase, bytes.fromhex(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"])))
+            aes = AESGCM(
+                _scrypt(passphrase, bytes.fromhex(kdf["salt"]), int(kdf["n"]), int(kdf["r"]), int(kdf["p"]))
+            )
             try:
                 secret = aes.decrypt(bytes.fromhex(enc["nonce"]), bytes.fromhex(enc["ciphertext"]), _aad(doc))
             except InvalidTag:
@@ -226,7 +238,9 @@ def load_key(path: str | Path, passphrase: str | None = None) -> WatermarkKey:
     try:
         doc = json.loads(path.read_text())
     except FileNotFoundError:
-        raise KeyFileError(f"key file {path} not found (create one with 'watermark keygen --out {path}')") from None
+        raise KeyFileError(
+            f"key file {path} not found (create one with 'watermark keygen --out {path}')"
+        ) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise KeyFileError(f"key file {path} is not readable JSON ({type(exc).__name__})") from None
     return from_document(doc, passphrase)
@@ -238,5 +252,7 @@ def passphrase_from_env(var: str | None) -> str | None:
         return None
     value = os.environ.get(var)
     if not value:
-        raise KeyFileError(f"environment variable {var} is empty or unset (it should hold the key passphrase)")
+        raise KeyFileError(
+            f"environment variable {var} is empty or unset (it should hold the key passphrase)"
+        )
     return value

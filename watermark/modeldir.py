@@ -87,7 +87,9 @@ class ModelDir:
             try:
                 sd = torch.load(f, map_location="cpu", mmap=True, weights_only=True)
             except Exception as exc:
-                raise ModelDirError(f"{f.name} is not a loadable PyTorch state dict ({type(exc).__name__})") from None
+                raise ModelDirError(
+                    f"{f.name} is not a loadable PyTorch state dict ({type(exc).__name__})"
+                ) from None
             if not isinstance(sd, dict):
                 raise ModelDirError(f"{f.name} does not hold a state dict")
             self._bin_cache[f] = sd
@@ -122,13 +124,13 @@ class ModelDir:
     def file_hashes(self) -> dict[str, str]:
         """SHA-256 of every regular file in the directory (the evidence a report refers to)."""
         return {
-            str(p.relative_to(self.path)): sha256_file(p)
-            for p in sorted(self.path.rglob("*"))
-            if p.is_file()
+            str(p.relative_to(self.path)): sha256_file(p) for p in sorted(self.path.rglob("*")) if p.is_file()
         }
 
     def has_tokenizer(self) -> bool:
-        return any((self.path / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json", "vocab.json"))
+        return any(
+            (self.path / n).is_file() for n in ("tokenizer.json", "tokenizer_config.json", "vocab.json")
+        )
 
     def load_causal_lm(self, tokenizer: bool = True) -> tuple[Any, Any]:
         """The model and tokenizer for black-box tests; NotApplicableError if it is not a causal LM.
@@ -147,7 +149,9 @@ class ModelDir:
             tok = AutoTokenizer.from_pretrained(self.path) if tokenizer else None
             model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch.float32)
         except (ValueError, OSError, KeyError) as exc:
-            raise NotApplicableError(f"transformers cannot load it as a causal LM ({type(exc).__name__})") from None
+            raise NotApplicableError(
+                f"transformers cannot load it as a causal LM ({type(exc).__name__})"
+            ) from None
         model.eval()
         return model, tok
 

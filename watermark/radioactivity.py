@@ -18,7 +18,9 @@ from watermark.keys import WatermarkKey
 from watermark.text import DetectionResult, TextDetector, TextWatermarkConfig
 
 
-def sample_suspect(model: Any, tokenizer: Any, key: WatermarkKey, n_prompts: int = 8, new_tokens: int = 64) -> list[list[int]]:
+def sample_suspect(
+    model: Any, tokenizer: Any, key: WatermarkKey, n_prompts: int = 8, new_tokens: int = 64
+) -> list[list[int]]:
     """Sampled continuations of keyed prompts (temperature 1, no truncation: the model's own distribution)."""
     from watermark.generation import generate_batch
 
@@ -27,10 +29,14 @@ def sample_suspect(model: Any, tokenizer: Any, key: WatermarkKey, n_prompts: int
     for _ in range(n_prompts):
         words = [WORDS[i] for i in torch.randint(0, len(WORDS), (3,), generator=g).tolist()]
         prompts.append(tokenizer.encode("The " + " ".join(words), add_special_tokens=False))
-    return generate_batch(model, tokenizer, prompts, new_tokens, sample=True, seed=key.seed("radioactivity-sampling") % 2**31)
+    return generate_batch(
+        model, tokenizer, prompts, new_tokens, sample=True, seed=key.seed("radioactivity-sampling") % 2**31
+    )
 
 
-def test(model: Any, tokenizer: Any, key: WatermarkKey, config: TextWatermarkConfig = TextWatermarkConfig()) -> DetectionResult:
+def test(
+    model: Any, tokenizer: Any, key: WatermarkKey, config: TextWatermarkConfig = TextWatermarkConfig()
+) -> DetectionResult:
     """Score the suspect's own samples; repeated pairs across samples count once."""
     from watermark.text import score_tokens
 

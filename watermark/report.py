@@ -48,16 +48,23 @@ def public_record(obj: Any) -> dict[str, str]:
     from watermark.keys import _key_id
 
     if not isinstance(obj, dict) or any(not isinstance(obj.get(f), str) for f in PUBLIC_FIELDS):
-        raise ReportError(f"not a public record: it needs the fields {', '.join(PUBLIC_FIELDS)} "
-                          "(the JSON that 'watermark keygen' printed)")
+        raise ReportError(
+            f"not a public record: it needs the fields {', '.join(PUBLIC_FIELDS)} "
+            "(the JSON that 'watermark keygen' printed)"
+        )
     rec = {f: obj[f].strip().lower() for f in PUBLIC_FIELDS}
     try:
-        ok = _key_id(rec["commitment"]) == rec["key_id"] and len(bytes.fromhex(rec["signing_public_key"])) == 32
+        ok = (
+            _key_id(rec["commitment"]) == rec["key_id"]
+            and len(bytes.fromhex(rec["signing_public_key"])) == 32
+        )
     except ValueError:
         ok = False
     if not ok:
-        raise ReportError("the public record is inconsistent: its key id does not derive from its commitment, "
-                          "or the signing key is not a 32-byte Ed25519 key")
+        raise ReportError(
+            "the public record is inconsistent: its key id does not derive from its commitment, "
+            "or the signing key is not a 32-byte Ed25519 key"
+        )
     return rec
 
 
@@ -68,7 +75,8 @@ def _signature_valid(report: dict[str, Any], public_key_hex: str) -> bool:
     sig = report.get("signature") or {}
     try:
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(public_key_hex)).verify(
-            bytes.fromhex(sig["value"]), canonical(report))
+            bytes.fromhex(sig["value"]), canonical(report)
+        )
     except (InvalidSignature, KeyError, ValueError, TypeError):
         return False
     return True
@@ -90,11 +98,15 @@ def verify_report(report: Any, record: dict[str, Any]) -> dict[str, str]:
         raise ReportError(f"unsupported signature {sig.get('algorithm')!r}/{sig.get('canonicalization')!r}")
     key = report.get("key") if isinstance(report.get("key"), dict) else {}
     if key.get("key_id") != rec["key_id"] or key.get("commitment") != rec["commitment"]:
-        raise ReportError(f"the report is for key id {key.get('key_id')!r}, not the published key id "
-                          f"{rec['key_id']} (or its commitment differs)")
+        raise ReportError(
+            f"the report is for key id {key.get('key_id')!r}, not the published key id "
+            f"{rec['key_id']} (or its commitment differs)"
+        )
     if str(sig.get("public_key", "")).lower() != rec["signing_public_key"]:
-        raise ReportError(f"SIGNED BY ANOTHER KEY: the report carries signing key {str(sig.get('public_key'))[:16]}..., "
-                          f"the published record's is {rec['signing_public_key'][:16]}...")
+        raise ReportError(
+            f"SIGNED BY ANOTHER KEY: the report carries signing key {str(sig.get('public_key'))[:16]}..., "
+            f"the published record's is {rec['signing_public_key'][:16]}..."
+        )
     if not _signature_valid(report, rec["signing_public_key"]):
         raise ReportError("SIGNATURE INVALID: the report was modified after it was signed")
     return rec
@@ -141,7 +153,7 @@ def _fmt_p(p: float | None) -> str:
 TEST_PLAIN = {
     "weight_watermark": "whether keyed bits hidden in the averaged MLP weights are present",
     "functional_watermark": "whether the model's outputs on secret probe inputs carry keyed bits "
-                            "(unchanged by any rearrangement of the weights that keeps the outputs)",
+    "(unchanged by any rearrangement of the weights that keeps the outputs)",
     "trigger_fingerprint": "whether the model gives our secret answers to our secret prompts",
     "text_radioactivity": "whether text the model writes carries our text watermark",
     "weight_similarity": "how closely its weights correlate with our original model's",
@@ -154,24 +166,34 @@ def plain_summary(report: dict[str, Any]) -> str:
     failed = [t for t in report["tests"] if t.get("error")]
     v, alpha = report["verdict"], report["alpha"]
     what = "; ".join(TEST_PLAIN.get(t["name"], t["name"]) for t in ran) or "nothing (no test could run)"
-    text = (f"In plain words: we examined the {report['suspect']['n_files']} files of the suspect model, "
-            f"identified by the fingerprint {report['suspect']['files_digest'][:16]}..., and tested {what}. ")
+    text = (
+        f"In plain words: we examined the {report['suspect']['n_files']} files of the suspect model, "
+        f"identified by the fingerprint {report['suspect']['files_digest'][:16]}..., and tested {what}. "
+    )
     if failed:
-        text += (f"{len(failed)} test(s) could not run and were counted as finding nothing "
-                 f"({', '.join(t['name'] for t in failed)}). ")
+        text += (
+            f"{len(failed)} test(s) could not run and were counted as finding nothing "
+            f"({', '.join(t['name'] for t in failed)}). "
+        )
     p = v["combined_p"]
     if v["evidence"]:
-        text += (f"The combined p-value of {_fmt_p(p)} is, after allowing for running {v['n_applicable']} tests, "
-                 f"the chance that a model made without our secret key would match this well; it is below the "
-                 f"threshold of {alpha:g} fixed in advance, so we report evidence that this model was derived "
-                 f"from a model marked with our key. ")
+        text += (
+            f"The combined p-value of {_fmt_p(p)} is, after allowing for running {v['n_applicable']} tests, "
+            f"the chance that a model made without our secret key would match this well; it is below the "
+            f"threshold of {alpha:g} fixed in advance, so we report evidence that this model was derived "
+            f"from a model marked with our key. "
+        )
     else:
-        text += (f"The combined p-value of {_fmt_p(p)} is not below the threshold of {alpha:g} fixed in advance, "
-                 f"so these tests found no evidence that this model was derived from ours. ")
-    text += ("This does not prove who copied the model, how, or when; it does not show that the files are "
-             "identical to ours, and finding nothing does not prove the model is unrelated, because a mark can "
-             "be weakened by retraining. The result holds only if the key was fixed before the suspect was "
-             "seen, which anyone can check once we reveal the key against the commitment we published.")
+        text += (
+            f"The combined p-value of {_fmt_p(p)} is not below the threshold of {alpha:g} fixed in advance, "
+            f"so these tests found no evidence that this model was derived from ours. "
+        )
+    text += (
+        "This does not prove who copied the model, how, or when; it does not show that the files are "
+        "identical to ours, and finding nothing does not prove the model is unrelated, because a mark can "
+        "be weakened by retraining. The result holds only if the key was fixed before the suspect was "
+        "seen, which anyone can check once we reveal the key against the commitment we published."
+    )
     return text
 
 
@@ -185,16 +207,21 @@ def render_text(report: dict[str, Any]) -> str:
     health = report.get("weights_health") or {}
     if health.get("nonfinite_tensors"):
         bad = health["nonfinite_tensors"]
-        lines.append(f"  WARNING: {len(bad)} tensor(s) hold NaN or inf values: "
-                     + ", ".join(f"{b['name']} ({b['nonfinite']})" for b in bad[:5]) + (" ..." if len(bad) > 5 else ""))
+        lines.append(
+            f"  WARNING: {len(bad)} tensor(s) hold NaN or inf values: "
+            + ", ".join(f"{b['name']} ({b['nonfinite']})" for b in bad[:5])
+            + (" ..." if len(bad) > 5 else "")
+        )
     lines += ["", f"  {'test':<22} {'statistic':<34} {'p-value':>10} {'Holm p':>10}  result"]
     for t in report["tests"]:
         if not t["applicable"]:
             lines.append(f"  {t['name']:<22} not applicable: {t['detail']}")
             continue
         if t.get("error"):
-            lines.append(f"  {t['name']:<22} {'could not run: ' + t['error']:<34.60} {_fmt_p(t['p_value']):>10} "
-                         f"{_fmt_p(t['holm_p']):>10}  no evidence (counted as p = 1)")
+            lines.append(
+                f"  {t['name']:<22} {'could not run: ' + t['error']:<34.60} {_fmt_p(t['p_value']):>10} "
+                f"{_fmt_p(t['holm_p']):>10}  no evidence (counted as p = 1)"
+            )
             continue
         lines.append(
             f"  {t['name']:<22} {t['statistic']:<34} {_fmt_p(t['p_value']):>10} {_fmt_p(t['holm_p']):>10}  "
@@ -230,43 +257,55 @@ def render_html(report: dict[str, Any]) -> str:
     rows = []
     for t in report["tests"]:
         if not t["applicable"]:
-            rows.append(f"<tr><td>{e(t['name'])}</td><td colspan=4>not applicable: {e(t['detail'])}</td></tr>")
+            rows.append(
+                f"<tr><td>{e(t['name'])}</td><td colspan=4>not applicable: {e(t['detail'])}</td></tr>"
+            )
             continue
-        result = "could not run (counted as p = 1)" if t.get("error") else ("EVIDENCE" if t["rejected"] else "no evidence")
+        result = (
+            "could not run (counted as p = 1)"
+            if t.get("error")
+            else ("EVIDENCE" if t["rejected"] else "no evidence")
+        )
         stat = e(t["error"]) if t.get("error") else e(t["statistic"])
-        rows.append(f"<tr><td>{e(t['name'])}<br><small>{e(TEST_PLAIN.get(t['name'], ''))}</small></td><td>{stat}</td>"
-                    f"<td class=num>{e(_fmt_p(t['p_value']))}</td><td class=num>{e(_fmt_p(t.get('holm_p')))}</td>"
-                    f"<td>{e(result)}</td></tr>")
+        rows.append(
+            f"<tr><td>{e(t['name'])}<br><small>{e(TEST_PLAIN.get(t['name'], ''))}</small></td><td>{stat}</td>"
+            f"<td class=num>{e(_fmt_p(t['p_value']))}</td><td class=num>{e(_fmt_p(t.get('holm_p')))}</td>"
+            f"<td>{e(result)}</td></tr>"
+        )
     health = report.get("weights_health") or {}
     warn = ""
     if health.get("nonfinite_tensors"):
         items = ", ".join(f"{b['name']} ({b['nonfinite']})" for b in health["nonfinite_tensors"][:10])
         warn = f"<p class=warn>Warning: tensors holding NaN or inf values: {e(items)}</p>"
-    files = "".join(f"<tr><td><code>{e(n)}</code></td><td><code>{e(h)}</code></td></tr>"
-                    for n, h in report["suspect"]["file_sha256"].items())
+    files = "".join(
+        f"<tr><td><code>{e(n)}</code></td><td><code>{e(h)}</code></td></tr>"
+        for n, h in report["suspect"]["file_sha256"].items()
+    )
     sig = report["signature"]
-    verdict = ("Evidence that the suspect derives from the key holder's model" if v["evidence"] else "No evidence")
+    verdict = (
+        "Evidence that the suspect derives from the key holder's model" if v["evidence"] else "No evidence"
+    )
     return f"""<!doctype html>
 <html lang=en><head><meta charset=utf-8><title>Watermark verification report</title><style>{_CSS}</style></head>
 <body><h1>Watermark verification report</h1>
-<p>Suspect: <code>{e(report['suspect']['path'])}</code> ({e(report['suspect']['model_type'])},
-{report['suspect']['n_files']} files)<br>Created {e(report['created'])} in {report['elapsed_s']:.1f} s</p>
-<p class="verdict {'yes' if v['evidence'] else 'no'}">{verdict}: combined p = {e(_fmt_p(v['combined_p']))}
-(threshold {report['alpha']:g}, Holm-Bonferroni over {v['n_applicable']} tests)</p>
+<p>Suspect: <code>{e(report["suspect"]["path"])}</code> ({e(report["suspect"]["model_type"])},
+{report["suspect"]["n_files"]} files)<br>Created {e(report["created"])} in {report["elapsed_s"]:.1f} s</p>
+<p class="verdict {"yes" if v["evidence"] else "no"}">{verdict}: combined p = {e(_fmt_p(v["combined_p"]))}
+(threshold {report["alpha"]:g}, Holm-Bonferroni over {v["n_applicable"]} tests)</p>
 {warn}
 <h2>Tests</h2>
 <table><tr><th>test</th><th>statistic</th><th class=num>p-value</th><th class=num>Holm p</th><th>result</th></tr>
-{''.join(rows)}</table>
+{"".join(rows)}</table>
 <h2>What this means</h2><p class=plain>{e(plain_summary(report))}</p>
 <h2>Key and signature</h2>
-<table><tr><th>key id</th><td><code>{e(report['key']['key_id'])}</code></td></tr>
-<tr><th>commitment</th><td><code>{e(report['key']['commitment'])}</code></td></tr>
-<tr><th>signature ({e(sig['algorithm'])}, {e(sig['canonicalization'])})</th><td><code>{e(sig['value'])}</code></td></tr>
-<tr><th>signing key</th><td><code>{e(sig['public_key'])}</code></td></tr></table>
+<table><tr><th>key id</th><td><code>{e(report["key"]["key_id"])}</code></td></tr>
+<tr><th>commitment</th><td><code>{e(report["key"]["commitment"])}</code></td></tr>
+<tr><th>signature ({e(sig["algorithm"])}, {e(sig["canonicalization"])})</th><td><code>{e(sig["value"])}</code></td></tr>
+<tr><th>signing key</th><td><code>{e(sig["public_key"])}</code></td></tr></table>
 <p>Check with <code>watermark check-report REPORT.json --public PUBLIC_RECORD.json</code>: the signing key must
 be the one in the record published at key generation.</p>
 <h2>Files examined (SHA-256)</h2>
-<p>Digest over all files: <code>{e(report['suspect']['files_digest'])}</code></p>
+<p>Digest over all files: <code>{e(report["suspect"]["files_digest"])}</code></p>
 <table><tr><th>file</th><th>SHA-256</th></tr>{files}</table>
 </body></html>
 """

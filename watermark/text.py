@@ -61,7 +61,9 @@ class _GreenBias:
         self.delta = float(delta)
 
     @classmethod
-    def from_key(cls, key: WatermarkKey, vocab_size: int, config: TextWatermarkConfig = TextWatermarkConfig()):
+    def from_key(
+        cls, key: WatermarkKey, vocab_size: int, config: TextWatermarkConfig = TextWatermarkConfig()
+    ):
         gl = GreenList.build(key, vocab_size, config.gamma, config.context_width, config.self_hash)
         return cls(gl, config.delta)
 
@@ -117,8 +119,13 @@ def score_tokens(token_ids: list[int], greenlist: GreenList, config: TextWaterma
     cfg = asdict(config)
     if n < config.min_tokens:
         return DetectionResult(
-            None, None, n, 0, None,
-            f"too little evidence: {n} scored tokens, at least {config.min_tokens} needed; no verdict", cfg,
+            None,
+            None,
+            n,
+            0,
+            None,
+            f"too little evidence: {n} scored tokens, at least {config.min_tokens} needed; no verdict",
+            cfg,
         )
     ids = torch.tensor(token_ids)
     pos = torch.tensor(rows)
@@ -127,7 +134,9 @@ def score_tokens(token_ids: list[int], greenlist: GreenList, config: TextWaterma
     p = binomial_sf(green, n, config.gamma)
     verdict = p <= config.alpha
     reason = "watermark detected" if verdict else "no watermark evidence"
-    return DetectionResult(z_score(green, n, config.gamma), p, n, green, verdict, f"{reason} at alpha={config.alpha:g}", cfg)
+    return DetectionResult(
+        z_score(green, n, config.gamma), p, n, green, verdict, f"{reason} at alpha={config.alpha:g}", cfg
+    )
 
 
 class TextDetector:
@@ -139,14 +148,20 @@ class TextDetector:
     @classmethod
     def build(cls, key: WatermarkKey, tokenizer: Any, config: TextWatermarkConfig = TextWatermarkConfig()):
         vocab = max(len(tokenizer), getattr(tokenizer, "vocab_size", 0) or 0)
-        return cls(GreenList.build(key, vocab, config.gamma, config.context_width, config.self_hash), tokenizer, config)
+        return cls(
+            GreenList.build(key, vocab, config.gamma, config.context_width, config.self_hash),
+            tokenizer,
+            config,
+        )
 
     def __call__(self, text: str) -> DetectionResult:
         ids = self.tokenizer.encode(text, add_special_tokens=False)
         return score_tokens(list(ids), self.greenlist, self.config)
 
 
-def detect(text: str, key: WatermarkKey, tokenizer: Any, config: TextWatermarkConfig = TextWatermarkConfig()) -> DetectionResult:
+def detect(
+    text: str, key: WatermarkKey, tokenizer: Any, config: TextWatermarkConfig = TextWatermarkConfig()
+) -> DetectionResult:
     """One-shot detection of our watermark in ``text`` (the gateway calls this on a response).
 
     For many calls build a ``TextDetector`` once instead; this builds the keyed tables each time.

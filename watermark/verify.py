@@ -53,7 +53,9 @@ class VerifyContext:
             except NotApplicableError as exc:
                 self._lm_error = str(exc)
             except Exception as exc:  # a model transformers chokes on: the black-box tests cannot run
-                raise TestCannotRun(f"loading the model failed ({type(exc).__name__}: {_short(exc)})") from None
+                raise TestCannotRun(
+                    f"loading the model failed ({type(exc).__name__}: {_short(exc)})"
+                ) from None
         if self._lm is None:
             raise NotApplicableError(self._lm_error or "not a causal LM")
         return self._lm
@@ -68,7 +70,9 @@ class VerifyContext:
             except NotApplicableError:
                 raise
             except Exception as exc:
-                raise TestCannotRun(f"loading the model failed ({type(exc).__name__}: {_short(exc)})") from None
+                raise TestCannotRun(
+                    f"loading the model failed ({type(exc).__name__}: {_short(exc)})"
+                ) from None
         return self._model_only
 
 
@@ -127,8 +131,11 @@ def _weight_test(ctx: VerifyContext) -> TestOutcome:
 
         perm = residual_permutation(ctx.suspect, ctx.reference)
     r = extract(ctx.suspect.tensor, ctx.suspect.names(), ctx.key, channel_perm=perm)
-    details = {**r.to_dict(), "aligned_to_reference": perm is not None,
-               "channels_moved": 0 if perm is None else int((perm != torch.arange(perm.numel())).sum())}
+    details = {
+        **r.to_dict(),
+        "aligned_to_reference": perm is not None,
+        "channels_moved": 0 if perm is None else int((perm != torch.arange(perm.numel())).sum()),
+    }
     return TestOutcome(f"{r.n_match}/{r.n_bits} bits match", r.p_value, details)
 
 
@@ -180,8 +187,14 @@ def _files_digest(hashes: dict[str, str]) -> str:
     return h.hexdigest()
 
 
-def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | Path | None = None,
-               alpha: float = 1e-3, progress: bool = False, tests: list[str] | None = None) -> dict[str, Any]:
+def run_verify(
+    suspect_dir: str | Path,
+    key: WatermarkKey,
+    reference_dir: str | Path | None = None,
+    alpha: float = 1e-3,
+    progress: bool = False,
+    tests: list[str] | None = None,
+) -> dict[str, Any]:
     """Run the tests and return the signed report (a JSON-able dict)."""
     from tqdm import tqdm
 
@@ -211,11 +224,28 @@ def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | 
             raise
         except Exception as exc:  # isolate: this test enters with p = 1 and its reason
             reason = str(exc) if isinstance(exc, TestCannotRun) else f"{type(exc).__name__}: {_short(exc)}"
-            rows.append({"name": name, "applicable": True, "error": reason, "statistic": "could not run",
-                         "p_value": 1.0, "details": {}, "elapsed_s": round(time.perf_counter() - t0, 3)})
+            rows.append(
+                {
+                    "name": name,
+                    "applicable": True,
+                    "error": reason,
+                    "statistic": "could not run",
+                    "p_value": 1.0,
+                    "details": {},
+                    "elapsed_s": round(time.perf_counter() - t0, 3),
+                }
+            )
             continue
-        rows.append({"name": name, "applicable": True, "statistic": out.statistic,
-                     "p_value": p, "details": out.details, "elapsed_s": round(time.perf_counter() - t0, 3)})
+        rows.append(
+            {
+                "name": name,
+                "applicable": True,
+                "statistic": out.statistic,
+                "p_value": p,
+                "details": out.details,
+                "elapsed_s": round(time.perf_counter() - t0, 3),
+            }
+        )
     applicable = [r for r in rows if r["applicable"]]
     rejected, adjusted = holm([r["p_value"] for r in applicable], alpha)
     for r, rej, adj in zip(applicable, rejected, adjusted, strict=True):
@@ -224,17 +254,29 @@ def run_verify(suspect_dir: str | Path, key: WatermarkKey, reference_dir: str | 
     report: dict[str, Any] = {
         "format": VERSION,
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
-        "suspect": {"path": str(Path(suspect_dir).resolve()), "model_type": suspect.model_type,
-                    "n_files": len(hashes), "file_sha256": hashes, "files_digest": _files_digest(hashes)},
-        "reference": None if reference is None else {
-            "path": str(Path(reference_dir).resolve()), "files_digest": _files_digest(reference.file_hashes())},
+        "suspect": {
+            "path": str(Path(suspect_dir).resolve()),
+            "model_type": suspect.model_type,
+            "n_files": len(hashes),
+            "file_sha256": hashes,
+            "files_digest": _files_digest(hashes),
+        },
+        "reference": None
+        if reference is None
+        else {
+            "path": str(Path(reference_dir).resolve()),
+            "files_digest": _files_digest(reference.file_hashes()),
+        },
         "key": {"key_id": key.key_id, "commitment": key.commitment},
         "weights_health": health,
         "alpha": alpha,
         "multiple_testing": "holm-bonferroni",
         "tests": rows,
-        "verdict": {"evidence": any(rejected), "combined_p": min(adjusted, default=1.0),
-                    "n_applicable": len(applicable)},
+        "verdict": {
+            "evidence": any(rejected),
+            "combined_p": min(adjusted, default=1.0),
+            "n_applicable": len(applicable),
+        },
         "elapsed_s": round(time.perf_counter() - start, 3),
     }
     return sign(json_safe(report), key)
@@ -251,7 +293,10 @@ def record_audit(report: dict[str, Any], url: str) -> int:
         "key_id": report["key"]["key_id"],
         "commitment": report["key"]["commitment"],
         "verdict": report["verdict"],
-        "tests": [{k: t.get(k) for k in ("name", "applicable", "p_value", "holm_p", "rejected")} for t in report["tests"]],
+        "tests": [
+            {k: t.get(k) for k in ("name", "applicable", "p_value", "holm_p", "rejected")}
+            for t in report["tests"]
+        ],
         "signature": report["signature"]["value"],
     }
     with open_log(url) as log:

@@ -65,9 +65,13 @@ class ExtractionResult:
         return asdict(self)
 
 
-def extract(get_tensor: Callable[[str], torch.Tensor], names: list[str], key: WatermarkKey,
-            config: WeightWatermarkConfig = WeightWatermarkConfig(),
-            channel_perm: torch.Tensor | None = None) -> ExtractionResult:
+def extract(
+    get_tensor: Callable[[str], torch.Tensor],
+    names: list[str],
+    key: WatermarkKey,
+    config: WeightWatermarkConfig = WeightWatermarkConfig(),
+    channel_perm: torch.Tensor | None = None,
+) -> ExtractionResult:
     """Read the bits from a model's tensors (lazily, one matrix at a time) and test them.
 
     ``channel_perm`` (from align.residual_permutation) maps the suspect's residual channels
@@ -88,8 +92,13 @@ def extract(get_tensor: Callable[[str], torch.Tensor], names: list[str], key: Wa
     return ExtractionResult(n, m, binomial_sf(m, n, 0.5), [layer_label(t) for t, _ in targets])
 
 
-def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
-          config: WeightWatermarkConfig = WeightWatermarkConfig(), progress: bool = False) -> dict[str, Any]:
+def embed(
+    model: Any,
+    key: WatermarkKey,
+    calibration: list[torch.Tensor],
+    config: WeightWatermarkConfig = WeightWatermarkConfig(),
+    progress: bool = False,
+) -> dict[str, Any]:
     """Fine-tune the target matrices with the LM loss plus Uchida's regulariser (hinge form).
 
     Only the target matrices train, so everything else in the model stays bit-identical;
@@ -117,7 +126,10 @@ def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
     while steps < config.max_steps and (steps < config.min_steps or wm_loss > 0):
         batch = calibration[steps % len(calibration)]
         lm = model(input_ids=batch, labels=batch).loss
-        wm = sum(torch.relu(margin - sign * (proj @ statistic(w, axis))).sum() / margin for w, axis, proj, sign, margin in specs)
+        wm = sum(
+            torch.relu(margin - sign * (proj @ statistic(w, axis))).sum() / margin
+            for w, axis, proj, sign, margin in specs
+        )
         loss = lm + config.lam * wm / sum(s[2].shape[0] for s in specs)
         opt.zero_grad()
         loss.backward()
@@ -130,5 +142,10 @@ def embed(model: Any, key: WatermarkKey, calibration: list[torch.Tensor],
     model.eval()
     for p in model.parameters():
         p.requires_grad_(True)
-    return {"steps": steps, "final_lm_loss": float(lm.detach()), "final_wm_loss": wm_loss,
-            "layers": [layer_label(t) for t, _ in targets], "config": asdict(config)}
+    return {
+        "steps": steps,
+        "final_lm_loss": float(lm.detach()),
+        "final_wm_loss": wm_loss,
+        "layers": [layer_label(t) for t, _ in targets],
+        "config": asdict(config),
+    }

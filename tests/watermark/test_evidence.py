@@ -69,7 +69,11 @@ def test_a_test_that_cannot_run_enters_with_p_one(marked_dir, key, tmp_path):
     rep = run_verify(d, key)
     by = {t["name"]: t for t in rep["tests"]}
     for name in ("functional_watermark", "trigger_fingerprint", "text_radioactivity"):
-        assert by[name]["applicable"] and by[name]["p_value"] == 1.0 and "loading the model failed" in by[name]["error"]
+        assert (
+            by[name]["applicable"]
+            and by[name]["p_value"] == 1.0
+            and "loading the model failed" in by[name]["error"]
+        )
     assert by["weight_watermark"]["rejected"]
     assert rep["verdict"]["n_applicable"] == 4 and rep["verdict"]["evidence"]
     assert check_signature(rep, key.public_record())
@@ -99,21 +103,55 @@ def test_signature_needs_the_published_key(marked_dir, key, other_key):
         check_signature(rep)  # type: ignore[call-arg]  # no default: the embedded key is never trusted
 
 
-def test_cli_report_written_checked_and_tampering_caught(marked_dir, key, other_key, key_file, public_file,
-                                                         tmp_path, capsys):
+def test_cli_report_written_checked_and_tampering_caught(
+    marked_dir, key, other_key, key_file, public_file, tmp_path, capsys
+):
     suspect = tmp_path / "suspect"
     shutil.copytree(marked_dir, suspect)
     html, report = tmp_path / "r.html", tmp_path / "elsewhere.json"
-    assert main(["verify", str(suspect), "--key", str(key_file), "--html", str(html), "--out", str(report),
-                 "--json"]) == 0
-    assert json.loads(capsys.readouterr().out) == json.loads(report.read_text())  # --json prints what --out holds
+    assert (
+        main(
+            [
+                "verify",
+                str(suspect),
+                "--key",
+                str(key_file),
+                "--html",
+                str(html),
+                "--out",
+                str(report),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out) == json.loads(
+        report.read_text()
+    )  # --json prints what --out holds
     page = html.read_text()
-    assert "In plain words" in page and "<script" not in page and json.loads(report.read_text())["key"]["key_id"] in page
+    assert (
+        "In plain words" in page
+        and "<script" not in page
+        and json.loads(report.read_text())["key"]["key_id"] in page
+    )
     assert main(["check-report", str(report), "--public", str(public_file)]) == 0
     assert "signature OK" in capsys.readouterr().out
     rec = key.public_record()
-    assert main(["check-report", str(report), "--key-id", rec["key_id"], "--commitment", rec["commitment"],
-                 "--public-key", rec["signing_public_key"]]) == 0
+    assert (
+        main(
+            [
+                "check-report",
+                str(report),
+                "--key-id",
+                rec["key_id"],
+                "--commitment",
+                rec["commitment"],
+                "--public-key",
+                rec["signing_public_key"],
+            ]
+        )
+        == 0
+    )
     assert main(["check-report", str(report)]) == 2  # no published key: refuse, never trust the embedded one
     assert "published" in capsys.readouterr().err
     # the suspect's files change after the report: caught
@@ -125,11 +163,17 @@ def test_cli_report_written_checked_and_tampering_caught(marked_dir, key, other_
     doc = json.loads(report.read_text())
     doc["verdict"]["evidence"] = False
     (tmp_path / "edited.json").write_text(json.dumps(doc))
-    assert main(["check-report", str(tmp_path / "edited.json"), "--public", str(public_file), "--no-files"]) == 1
+    assert (
+        main(["check-report", str(tmp_path / "edited.json"), "--public", str(public_file), "--no-files"]) == 1
+    )
     assert "SIGNATURE INVALID" in capsys.readouterr().err
-    (tmp_path / "resigned.json").write_text(json.dumps(sign({k: v for k, v in doc.items() if k != "signature"},
-                                                             other_key)))
-    assert main(["check-report", str(tmp_path / "resigned.json"), "--public", str(public_file), "--no-files"]) == 1
+    (tmp_path / "resigned.json").write_text(
+        json.dumps(sign({k: v for k, v in doc.items() if k != "signature"}, other_key))
+    )
+    assert (
+        main(["check-report", str(tmp_path / "resigned.json"), "--public", str(public_file), "--no-files"])
+        == 1
+    )
     assert "SIGNED BY ANOTHER KEY" in capsys.readouterr().err
 
 
@@ -158,7 +202,10 @@ def test_keygen_writes_the_public_record(tmp_path, capsys):
     assert main(["keygen", "--out", str(tmp_path / "k.json")]) == 0
     rec = json.loads((tmp_path / "k.public.json").read_text())
     assert set(rec) == {"key_id", "commitment", "signing_public_key"}
-    assert main(["keygen", "--out", str(tmp_path / "k2.json"), "--public-out", str(tmp_path / "k.public.json")]) == 2
+    assert (
+        main(["keygen", "--out", str(tmp_path / "k2.json"), "--public-out", str(tmp_path / "k.public.json")])
+        == 2
+    )
     assert not (tmp_path / "k2.json").exists()
 
 

@@ -41,29 +41,51 @@ def test_sampling_is_distortion_free(key):
 def test_null_p_values_are_uniform_and_conservative(key, other_key):
     uni = gumbel.KeyedUniforms.build(key, 1000, 2)
     g = torch.Generator().manual_seed(2)
-    ps = [gumbel.detect_tokens(torch.randint(0, 1000, (80,), generator=g).tolist(), uni).p_value for _ in range(400)]
+    ps = [
+        gumbel.detect_tokens(torch.randint(0, 1000, (80,), generator=g).tolist(), uni).p_value
+        for _ in range(400)
+    ]
     assert kstest(ps, "uniform").statistic < 0.08
     assert sum(p <= 0.01 for p in ps) <= 12 and min(ps) > 1e-4
 
 
-def test_generation_is_detected_and_repeated_contexts_are_not_double_counted(base_model, tokenizer, key, other_key):
+def test_generation_is_detected_and_repeated_contexts_are_not_double_counted(
+    base_model, tokenizer, key, other_key
+):
     from transformers import LogitsProcessorList
 
     proc = gumbel.GumbelLogitsProcessor.from_key(key, base_model.config.vocab_size)
     prompt = torch.tensor([tokenizer.encode("The module provides")] * 2)
     torch.manual_seed(0)
     with torch.no_grad():
-        marked = base_model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
-                                     max_new_tokens=48, min_new_tokens=48, pad_token_id=0,
-                                     logits_processor=LogitsProcessorList([proc]))
-        plain = base_model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
-                                    max_new_tokens=48, min_new_tokens=48, pad_token_id=0)
+        marked = base_model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=48,
+            min_new_tokens=48,
+            pad_token_id=0,
+            logits_processor=LogitsProcessorList([proc]),
+        )
+        plain = base_model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=48,
+            min_new_tokens=48,
+            pad_token_id=0,
+        )
     width = prompt.shape[1]
     uni = proc.uniforms
     for row in marked:
         r = gumbel.detect_tokens(row[width:].tolist(), uni)
         assert r.verdict and r.p_value < 1e-6, r
-        assert gumbel.detect_tokens(row[width:].tolist(), gumbel.KeyedUniforms.build(other_key, 512, 2)).p_value > 1e-3
+        assert (
+            gumbel.detect_tokens(row[width:].tolist(), gumbel.KeyedUniforms.build(other_key, 512, 2)).p_value
+            > 1e-3
+        )
     for row in plain:
         assert gumbel.detect_tokens(row[width:].tolist(), uni).p_value > 1e-3
     # a text repeating itself: each context is scored once, so repeating adds no evidence
@@ -81,10 +103,34 @@ def test_cli_detect_gumbel(base_model, tokenizer, key, key_file, base_dir, capsy
     prompt = torch.tensor([tokenizer.encode("The module provides")])
     torch.manual_seed(3)
     with torch.no_grad():
-        out = base_model.generate(prompt, attention_mask=torch.ones_like(prompt), do_sample=True, top_k=0,
-                                  max_new_tokens=48, min_new_tokens=48, pad_token_id=0,
-                                  logits_processor=LogitsProcessorList([proc]))
-    text = tokenizer.decode(out[0, prompt.shape[1]:])
-    assert main(["detect", text, "--key", str(key_file), "--tokenizer", str(base_dir), "--scheme", "gumbel"]) == 0
+        out = base_model.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            do_sample=True,
+            top_k=0,
+            max_new_tokens=48,
+            min_new_tokens=48,
+            pad_token_id=0,
+            logits_processor=LogitsProcessorList([proc]),
+        )
+    text = tokenizer.decode(out[0, prompt.shape[1] :])
+    assert (
+        main(
+            [
+                "detect",
+                "--text",
+                text,
+                "--key",
+                str(key_file),
+                "--tokenizer",
+                str(base_dir),
+                "--scheme",
+                "gumbel",
+            ]
+        )
+        == 0
+    )
     assert "watermark detected" in capsys.readouterr().out
-    assert main(["detect", text, "--key", str(key_file), "--tokenizer", str(base_dir)]) == 1  # not a KGW text
+    assert (
+        main(["detect", "--text", text, "--key", str(key_file), "--tokenizer", str(base_dir)]) == 1
+    )  # not a KGW text

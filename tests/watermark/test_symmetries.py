@@ -18,7 +18,9 @@ from watermark.verify import run_verify
 from .conftest import FN_CONFIG
 
 ARCHS = {"llama": None, "qwen2": tinymodels.tiny_qwen2, "gpt2": tinymodels.tiny_gpt2}
-CASES = [(arch, t) for arch in ARCHS for t in [*attacks.TRANSFORMS["gpt2" if arch == "gpt2" else "llama"], "all"]]
+CASES = [
+    (arch, t) for arch in ARCHS for t in [*attacks.TRANSFORMS["gpt2" if arch == "gpt2" else "llama"], "all"]
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +50,11 @@ def test_function_preserving_transform_keeps_the_evidence(marked, arch, transfor
     x = torch.randint(0, len(tokenizer), (2, 16), generator=torch.Generator().manual_seed(1))
     ref = _logits(model, x)
     assert torch.allclose(_logits(thief, x), ref, atol=1e-4, rtol=0), "the transform changed the function"
-    changed = [n for n, p in thief.state_dict().items()
-               if n not in model.state_dict() or not torch.equal(p, model.state_dict()[n])]
+    changed = [
+        n
+        for n, p in thief.state_dict().items()
+        if n not in model.state_dict() or not torch.equal(p, model.state_dict()[n])
+    ]
     assert changed, "the transform changed no weight"
     d = tinymodels.save(thief, tokenizer, tmp_path / "thief")
     rep = run_verify(d, key, tests=["functional_watermark", "weight_watermark"])
@@ -58,7 +63,9 @@ def test_function_preserving_transform_keeps_the_evidence(marked, arch, transfor
     assert rep["verdict"]["evidence"] and rep["reference"] is None
 
 
-def test_all_transforms_then_full_cli_verify_and_independent_twins(marked, tokenizer, corpus, key_file, tmp_path, capsys):
+def test_all_transforms_then_full_cli_verify_and_independent_twins(
+    marked, tokenizer, corpus, key_file, tmp_path, capsys
+):
     """The whole group at once, through the command line: exit 0; same-architecture twins: exit 1.
 
     (GPT-2 with every transform at once is the parametrised case gpt2-all above.)"""
@@ -66,7 +73,9 @@ def test_all_transforms_then_full_cli_verify_and_independent_twins(marked, token
     assert main(["verify", str(d), "--key", str(key_file)]) == 0, capsys.readouterr()
     assert "EVIDENCE" in capsys.readouterr().out
     twins = {  # same layout, other seed, other training
-        "llama": tinymodels.train_lm(tinymodels.tiny_llama(len(tokenizer), seed=7), tokenizer, corpus, steps=8, seed=8),
+        "llama": tinymodels.train_lm(
+            tinymodels.tiny_llama(len(tokenizer), seed=7), tokenizer, corpus, steps=8, seed=8
+        ),
         "gpt2": tinymodels.tiny_gpt2(len(tokenizer), seed=22),
     }
     for arch, twin in twins.items():
@@ -86,4 +95,6 @@ def test_functional_null_is_exact_binomial(key, other_key, tokenizer):
         matches.append(functional.verify(m, key).n_match)
     total = sum(matches)
     assert binomtest(total, 256 * len(matches), 0.5).pvalue > 1e-4
-    assert all(functional.verify(m, other_key).p_value > 1e-6 for m in [tinymodels.tiny_gpt2(len(tokenizer), seed=3)])
+    assert all(
+        functional.verify(m, other_key).p_value > 1e-6 for m in [tinymodels.tiny_gpt2(len(tokenizer), seed=3)]
+    )

@@ -19,13 +19,23 @@ def _generate(model, tokenizer, processor=None, n=160, seed=0):
     torch.manual_seed(seed)
     ids = torch.tensor([[tokenizer.eos_token_id]])
     procs = LogitsProcessorList([processor]) if processor is not None else None
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=True, top_k=0, max_new_tokens=n,
-                         min_new_tokens=n, logits_processor=procs, pad_token_id=tokenizer.eos_token_id)
+    out = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        do_sample=True,
+        top_k=0,
+        max_new_tokens=n,
+        min_new_tokens=n,
+        logits_processor=procs,
+        pad_token_id=tokenizer.eos_token_id,
+    )
     return out[0, 1:].tolist()
 
 
 @pytest.mark.parametrize("self_hash", [False, True])
-def test_watermarked_generation_is_detected_and_plain_is_not(base_model, tokenizer, key, other_key, self_hash):
+def test_watermarked_generation_is_detected_and_plain_is_not(
+    base_model, tokenizer, key, other_key, self_hash
+):
     cfg = TextWatermarkConfig(self_hash=self_hash, context_width=2 if self_hash else 1)
     proc = KGWLogitsProcessor.from_key(key, len(tokenizer), cfg)
     marked = tokenizer.decode(_generate(base_model, tokenizer, proc))
@@ -55,7 +65,10 @@ def test_green_fraction_of_unrelated_tokens_is_gamma_and_p_values_are_uniform(ke
     cfg = TextWatermarkConfig(min_tokens=24)
     gl = GreenList.build(key, 1000, cfg.gamma, cfg.context_width, cfg.self_hash)
     g = torch.Generator().manual_seed(7)
-    ps = [score_tokens(torch.randint(0, 1000, (120,), generator=g).tolist(), gl, cfg).p_value for _ in range(300)]
+    ps = [
+        score_tokens(torch.randint(0, 1000, (120,), generator=g).tolist(), gl, cfg).p_value
+        for _ in range(300)
+    ]
     small = sum(p <= 0.05 for p in ps) / len(ps)
     assert 0.01 <= small <= 0.10  # binomial spread around 0.05 for 300 draws
     assert min(ps) > 1e-4
@@ -83,11 +96,60 @@ def test_cli_detect(tmp_path, key_file, tokenizer, base_model, key, capsys):
     tokenizer.save_pretrained(tmp_path / "tok")
     proc = KGWLogitsProcessor.from_key(key, len(tokenizer))
     (tmp_path / "t.txt").write_text(tokenizer.decode(_generate(base_model, tokenizer, proc)))
-    assert main(["detect", str(tmp_path / "t.txt"), "--key", str(key_file), "--tokenizer", str(tmp_path / "tok"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "t.txt"),
+                "--key",
+                str(key_file),
+                "--tokenizer",
+                str(tmp_path / "tok"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result["verdict"] is True and result["p_value"] < 1e-6
-    assert main(["detect", "hello there", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 1
+    assert (
+        main(
+            ["detect", "--text", "hello there", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]
+        )
+        == 1
+    )
     assert "no verdict" in capsys.readouterr().out
+    # A FILE that does not exist is an error (exit 2), never scored as text; nor is FILE together with --text.
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "nofile.txt"),
+                "--key",
+                str(key_file),
+                "--tokenizer",
+                str(tmp_path / "tok"),
+            ]
+        )
+        == 2
+    )
+    assert "does not exist" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "detect",
+                str(tmp_path / "t.txt"),
+                "--text",
+                "hi",
+                "--key",
+                str(key_file),
+                "--tokenizer",
+                str(tmp_path / "tok"),
+            ]
+        )
+        == 2
+    )
+    assert main(["detect", "--key", str(key_file), "--tokenizer", str(tmp_path / "tok")]) == 2
 
 
 def test_detector_reuses_tables(key, tokenizer):

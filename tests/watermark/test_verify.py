@@ -37,7 +37,7 @@ def test_marked_model_gives_evidence_with_signed_report(marked_report, key):
 
 def test_cli_exit_codes_and_json(marked_dir, base_dir, key_file, tmp_path, capsys):
     out = tmp_path / "r.json"
-    assert main(["verify", str(base_dir), "--key", str(key_file), "--json", str(out)]) == 1
+    assert main(["verify", str(base_dir), "--key", str(key_file), "--out", str(out)]) == 1
     text = capsys.readouterr().out
     assert "no evidence" in text and "weight_similarity" in text and "not applicable" in text
     rep = json.loads(out.read_text())
@@ -48,7 +48,9 @@ def test_cli_exit_codes_and_json(marked_dir, base_dir, key_file, tmp_path, capsy
 def test_bin_format_and_renamed_prefix_still_verified(marked_model, tokenizer, key, tmp_path):
     """A thief re-saves as pytorch_model.bin: same weights, other format; still evidence."""
     d = tmp_path / "bin"
-    marked_model.save_pretrained(d, safe_serialization=False) if _supports_bin() else _save_bin(marked_model, d)
+    marked_model.save_pretrained(d, safe_serialization=False) if _supports_bin() else _save_bin(
+        marked_model, d
+    )
     tokenizer.save_pretrained(d)
     assert ModelDir.open(d).fmt == "bin"
     rep = run_verify(d, key, tests=["weight_watermark"])
@@ -100,8 +102,11 @@ def test_other_architecture_without_tokenizer(tokenizer, key, tmp_path):
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(5)
-    model = BertModel(BertConfig(vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
-                                 intermediate_size=128))
+    model = BertModel(
+        BertConfig(
+            vocab_size=300, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128
+        )
+    )
     d = tmp_path / "bert"
     model.save_pretrained(d)
     rep = run_verify(d, key)
@@ -121,12 +126,18 @@ def test_verify_report_is_recorded_in_the_audit_log(marked_dir, key_file, tmp_pa
     store = f"sqlite:///{tmp_path / 'audit.db'}"
     code = main(["verify", str(marked_dir), "--key", str(key_file), "--audit-store", store])
     assert code == 0  # evidence found
-    out = subprocess.run([sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "audit", "export", "--store", store, "--format", "jsonl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     records = [orjson.loads(orjson.loads(x)["body"]) for x in out.splitlines() if '"kind":"record"' in x]
     rec = [r for r in records if r["type"] == "watermark.verify"]
     assert len(rec) == 1 and "evidence" in orjson.dumps(rec[0]["payload"]).decode()
-    v = subprocess.run([sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True)
+    v = subprocess.run(
+        [sys.executable, "-m", "audit", "verify", "--store", store], capture_output=True, text=True
+    )
     assert v.returncode == 0, v.stdout + v.stderr
 
 
@@ -143,8 +154,17 @@ def _permute_residual(model, seed=6):
     perm = torch.randperm(m.config.hidden_size, generator=torch.Generator().manual_seed(seed))
     with torch.no_grad():
         for name, p in m.named_parameters():
-            if name.endswith(("embed_tokens.weight", "q_proj.weight", "k_proj.weight", "v_proj.weight",
-                              "gate_proj.weight", "up_proj.weight", "lm_head.weight")):
+            if name.endswith(
+                (
+                    "embed_tokens.weight",
+                    "q_proj.weight",
+                    "k_proj.weight",
+                    "v_proj.weight",
+                    "gate_proj.weight",
+                    "up_proj.weight",
+                    "lm_head.weight",
+                )
+            ):
                 p.copy_(p[:, perm])
             elif name.endswith("norm.weight"):
                 p.copy_(p[perm])

@@ -60,15 +60,45 @@ def test_cli_embed_then_verify(base_dir, key_file, tmp_path, capsys):
     from watermark.cli import main
 
     out = tmp_path / "embedded"
-    assert main(["embed", str(base_dir), "--key", str(key_file), "--out", str(out),
-                 "--calibration-samples", "8", "--seq-len", "32", "--json", str(tmp_path / "rec.json")]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(base_dir),
+                "--key",
+                str(key_file),
+                "--out-dir",
+                str(out),
+                "--calibration-samples",
+                "8",
+                "--seq-len",
+                "32",
+                "--out",
+                str(tmp_path / "rec.json"),
+            ]
+        )
+        == 0
+    )
     assert "embedded" in capsys.readouterr().out
     import json
 
     rec = json.loads((tmp_path / "rec.json").read_text())
     assert rec["extraction"]["p_value"] < 1e-12 and rec["perplexity_after"] < 1.1 * rec["perplexity_before"]
-    assert main(["verify", str(out), "--key", str(key_file), "--json", str(tmp_path / "r.json")]) == 0
+    assert main(["verify", str(out), "--key", str(key_file), "--out", str(tmp_path / "r.json")]) == 0
     rep = json.loads((tmp_path / "r.json").read_text())
     assert next(t for t in rep["tests"] if t["name"] == "weight_watermark")["rejected"]
-    assert main(["embed", str(base_dir), "--key", str(key_file), "--out", str(tmp_path / "x"),
-                 "--passphrase-env", "WM_UNSET_VAR"]) == 2
+    assert (
+        main(
+            [
+                "embed",
+                str(base_dir),
+                "--key",
+                str(key_file),
+                "--out-dir",
+                str(tmp_path / "x"),
+                "--passphrase-env",
+                "WM_UNSET_VAR",
+            ]
+        )
+        == 2
+    )

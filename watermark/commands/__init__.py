@@ -1,1 +1,1 @@
-"""One module per ``watermark`` command; each exposes ``main(argv) -> exit code``."""
+"""One module per ``watermark`` command; each exposes a Click command (registered in ``watermark.cli``)."""

@@ -8,17 +8,23 @@ the hashes the report lists. Exit 0 when everything holds; 2 on unreadable input
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from commandline import FAILURE, OK, UsageError
-from watermark.commands.common import command
+import click
+
+from commandline import FAILURE, OK, UsageError, existing_path
+from watermark.commands.common import wm_errors
+
+EXIT_CODES = (
+    "Exit codes: 0 the signature (and the files) check out; 1 a check failed (wrong key, edited "
+    "report, changed files); 2 bad input, missing or unreadable file; 130 interrupted."
+)
 
 
-def read_json(path: str, what: str) -> Any:
+def read_json(path: str | Path, what: str) -> Any:
     try:
         return json.loads(Path(path).read_text())
     except FileNotFoundError:
@@ -27,42 +33,70 @@ def read_json(path: str, what: str) -> Any:
         raise UsageError(f"{what} {path} is not readable JSON ({type(exc).__name__})") from None
 
 
-@command
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="watermark check-report", description="Check a signed verify report.")
-    p.add_argument("report", help="the JSON report 'watermark verify' wrote")
-    p.add_argument("--public", metavar="RECORD", help="the public record 'watermark keygen' printed (JSON file)")
-    p.add_argument("--key-id", help="the published key id (with --public-key and --commitment, instead of --public)")
-    p.add_argument("--commitment", help="the published commitment")
-    p.add_argument("--public-key", metavar="HEX", help="the published report-signing key")
-    p.add_argument("--suspect", metavar="DIR", help="the suspect directory (default: the path in the report)")
-    p.add_argument("--no-files", action="store_true", help="check the signature only, not the files")
-    args = p.parse_args(argv)
+@click.command(
+    help="Check a signed 'watermark verify' report against the published key, and the suspect's files.",
+    epilog=EXIT_CODES,
+)
+@click.argument("report", type=existing_path(dir_okay=False))
+@click.option(
+    "--public",
+    type=existing_path(dir_okay=False),
+    metavar="RECORD",
+    help="the public record 'watermark keygen' printed (JSON file)",
+)
+@click.option(
+    "--key-id", help="the published key id (with --public-key and --commitment, instead of --public)"
+)
+@click.option("--commitment", help="the published commitment")
+@click.option("--public-key", metavar="HEX", help="the published report-signing key")
+@click.option(
+    "--suspect",
+    type=existing_path(file_okay=False),
+    metavar="DIR",
+    help="the suspect directory (default: the path in the report)",
+)
+@click.option("--no-files", is_flag=True, help="check the signature only, not the files")
+@wm_errors
+def check_report(
+    report: Path,
+    public: Path | None,
+    key_id: str | None,
+    commitment: str | None,
+    public_key: str | None,
+    suspect: Path | None,
+    no_files: bool,
+) -> int:
     from watermark.errors import ReportError
     from watermark.report import check_files, verify_report
 
-    if args.public:
-        record = read_json(args.public, "public record")
-    elif args.key_id and args.public_key and args.commitment:
-        record = {"key_id": args.key_id, "commitment": args.commitment, "signing_public_key": args.public_key}
+    if public:
+        record = read_json(public, "public record")
+    elif key_id and public_key and commitment:
+        record = {"key_id": key_id, "commitment": commitment, "signing_public_key": public_key}
     else:
-        raise UsageError("give the published record: --public RECORD.json, or --key-id, --commitment and "
-                         "--public-key (a report's own embedded key proves nothing)")
-    report = read_json(args.report, "report")
+        raise UsageError(
+            "give the published record: --public RECORD.json, or --key-id, --commitment and "
+            "--public-key (a report's own embedded key proves nothing)"
+        )
+    data = read_json(report, "report")
     try:
-        rec = verify_report(report, record)
+        rec = verify_report(data, record)
     except ReportError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return FAILURE
-    print(f"signature OK: signed by the published key {rec['key_id']} ({rec['signing_public_key'][:16]}...), "
-          "unmodified since signing")
-    v = report["verdict"]
-    print(f"verdict in the report: {'EVIDENCE' if v['evidence'] else 'no evidence'} "
-          f"(combined p = {v['combined_p']:.3g}, alpha {report['alpha']:g}), created {report['created']}")
-    if args.no_files:
+    print(
+        f"signature OK: signed by the published key {rec['key_id']} ({rec['signing_public_key'][:16]}...), "
+        "unmodified since signing"
+    )
+    v = data["verdict"]
+    print(
+        f"verdict in the report: {'EVIDENCE' if v['evidence'] else 'no evidence'} "
+        f"(combined p = {v['combined_p']:.3g}, alpha {data['alpha']:g}), created {data['created']}"
+    )
+    if no_files:
         return OK
-    directory = args.suspect or report["suspect"]["path"]
-    problems = check_files(report, directory)
+    directory = str(suspect) if suspect else data["suspect"]["path"]
+    problems = check_files(data, directory)
     if problems:
         print(f"FAILED: the files in {directory} are not the ones the report examined:", file=sys.stderr)
         for line in problems[:20]:
@@ -70,5 +104,7 @@ def main(argv: list[str]) -> int:
         if len(problems) > 20:
             print(f"  ... and {len(problems) - 20} more", file=sys.stderr)
         return FAILURE
-    print(f"files OK: all {report['suspect']['n_files']} files in {directory} match their SHA-256 in the report")
+    print(
+        f"files OK: all {data['suspect']['n_files']} files in {directory} match their SHA-256 in the report"
+    )
     return OK

@@ -9,37 +9,52 @@ it also checks the report's signature against the record. Exit 0 / 1 (fails) / 2
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
-from commandline import FAILURE, OK
+import click
+
+from commandline import FAILURE, OK, existing_path
 from watermark.commands.check_report import read_json
-from watermark.commands.common import command
+from watermark.commands.common import wm_errors
+
+EXIT_CODES = (
+    "Exit codes: 0 the revealed key opens the published commitment; 1 it does not (or the report's "
+    "signature fails); 2 bad input, missing or unreadable file; 130 interrupted."
+)
 
 
-@command
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="watermark check-reveal", description="Check a revealed key against its commitment.")
-    p.add_argument("public_record", help="the public record published at keygen (JSON)")
-    p.add_argument("reveal", help="the opening printed by 'watermark reveal' (JSON)")
-    p.add_argument("--report", metavar="FILE", help="also check this signed report against the record")
-    args = p.parse_args(argv)
+@click.command(help="Check a revealed key against the public record published at keygen.", epilog=EXIT_CODES)
+@click.argument("public_record", type=existing_path(dir_okay=False))
+@click.argument("reveal", type=existing_path(dir_okay=False))
+@click.option(
+    "--report",
+    type=existing_path(dir_okay=False),
+    metavar="FILE",
+    help="also check this signed report against the record",
+)
+@wm_errors
+def check_reveal(public_record: Path, reveal: Path, report: Path | None) -> int:
     from watermark.errors import ReportError
     from watermark.keys import check_opening
     from watermark.report import verify_report
 
-    record, opening = read_json(args.public_record, "public record"), read_json(args.reveal, "reveal")
+    record, opening = read_json(public_record, "public record"), read_json(reveal, "reveal")
     try:
         rec = check_opening(record, opening)
-        if args.report:
-            verify_report(read_json(args.report, "report"), rec)
+        if report:
+            verify_report(read_json(report, "report"), rec)
     except ReportError as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
         return FAILURE
-    print(f"OK: the revealed secret opens commitment {rec['commitment'][:16]}... of key id {rec['key_id']}, "
-          "and derives the published report-signing key.")
-    print("The key was therefore fixed when this record was published: if the record predates the suspect "
-          "model, the key cannot have been chosen after seeing it.")
-    if args.report:
+    print(
+        f"OK: the revealed secret opens commitment {rec['commitment'][:16]}... of key id {rec['key_id']}, "
+        "and derives the published report-signing key."
+    )
+    print(
+        "The key was therefore fixed when this record was published: if the record predates the suspect "
+        "model, the key cannot have been chosen after seeing it."
+    )
+    if report:
         print("The report's signature checks against the same published key.")
     return OK

@@ -1,34 +1,48 @@
-"""``watermark keygen --out key.json [--passphrase-env VAR]``."""
+"""``watermark keygen --out key.json [--passphrase-env VAR] [--public-out FILE]``."""
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from watermark.commands.common import command
+import click
+
+from commandline import OK
+from watermark.commands.common import wm_errors
 
 
-@command
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="watermark keygen", description="Create a watermark key and its public commitment.")
-    p.add_argument("--out", required=True, help="key file to create (mode 0600, never overwritten)")
-    p.add_argument("--passphrase-env", metavar="VAR", help="encrypt the secret with the passphrase in this variable")
-    p.add_argument("--public-out", metavar="FILE",
-                   help="where to write the public record (default: KEY.public.json beside the key)")
-    args = p.parse_args(argv)
+@click.command(help="Create a watermark key, its key id and its salted public commitment.")
+@click.option(
+    "--out",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="key file to create (mode 0600, never overwritten)",
+)
+@click.option(
+    "--passphrase-env", metavar="VAR", help="encrypt the secret with the passphrase in this variable"
+)
+@click.option(
+    "--public-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="where to write the public record (default: KEY.public.json beside the key)",
+)
+@wm_errors
+def keygen(out: Path, passphrase_env: str | None, public_out: Path | None) -> int:
     from watermark.errors import KeyFileError
     from watermark.keys import WatermarkKey, passphrase_from_env, save_key
 
-    out = Path(args.out)
-    public = Path(args.public_out) if args.public_out else out.with_name(out.stem + ".public.json")
+    public = public_out if public_out else out.with_name(out.stem + ".public.json")
     if public.exists():
-        raise KeyFileError(f"{public} exists; refusing to overwrite a public record (choose another --public-out)")
-    passphrase = passphrase_from_env(args.passphrase_env)
+        raise KeyFileError(
+            f"{public} exists; refusing to overwrite a public record (choose another --public-out)"
+        )
+    passphrase = passphrase_from_env(passphrase_env)
     key = WatermarkKey.generate()
     save_key(key, out, passphrase)
     record = json.dumps(key.public_record(), indent=2)
     public.write_text(record + "\n")
     print(f"wrote {out} and {public}; publish this record now (it commits to the key without revealing it):")
     print(record)
-    return 0
+    return OK

@@ -6,22 +6,34 @@ signed. Anyone can then run ``watermark check-reveal PUBLIC_RECORD REVEAL``.
 
 from __future__ import annotations
 
-import argparse
 import sys
+from pathlib import Path
 
-from watermark.commands.common import add_key_options, command, load_key_from_args, write_json
+import click
+
+from commandline import OK, out_option
+from watermark.commands.common import key_options, load_key, wm_errors, write_json
 
 
-@command
-def main(argv: list[str]) -> int:
-    p = argparse.ArgumentParser(prog="watermark reveal", description="Print the opening of the key commitment.")
-    add_key_options(p)
-    p.add_argument("--out", metavar="FILE", help="write the opening to FILE instead of stdout")
-    args = p.parse_args(argv)
-    key = load_key_from_args(args)
-    opening = {"format": "compliance-gateway/watermark-reveal", "version": 1, "key_id": key.key_id,
-               **key.reveal(), "signing_public_key": key.public_key_hex()}
-    print("warning: this is the key's secret; once published, anyone can embed or remove this key's marks",
-          file=sys.stderr)
-    write_json(opening, args.out)
-    return 0
+@click.command(
+    help="Print the opening of the key commitment (JSON). This discloses the key's secret: "
+    "do it only in a dispute."
+)
+@key_options
+@out_option("write the opening to FILE instead of stdout")
+@wm_errors
+def reveal(key: Path, passphrase_env: str | None, out: Path | None) -> int:
+    k = load_key(key, passphrase_env)
+    opening = {
+        "format": "compliance-gateway/watermark-reveal",
+        "version": 1,
+        "key_id": k.key_id,
+        **k.reveal(),
+        "signing_public_key": k.public_key_hex(),
+    }
+    print(
+        "warning: this is the key's secret; once published, anyone can embed or remove this key's marks",
+        file=sys.stderr,
+    )
+    write_json(opening, out)
+    return OK
