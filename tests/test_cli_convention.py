@@ -228,7 +228,10 @@ def test_the_pending_check_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     """A new argv-style command fails the test, and so does a PENDING one that has been converted."""
     if not PENDING:  # every command is converted: check the rule on a made-up pending one
         monkeypatch.setitem(globals(), "PENDING", {"x old"})
-    new = {"commands": [{"name": n, "converted": False} for n in PENDING] + [{"name": "x new", "converted": False}]}
+    new = {
+        "commands": [{"name": n, "converted": False} for n in PENDING]
+        + [{"name": "x new", "converted": False}]
+    }
     with pytest.raises(AssertionError, match="x new"):
         test_pending_list_only_shrinks(new)
     first = sorted(PENDING)[0] if PENDING else "x new"
