@@ -137,13 +137,6 @@ class Appender:
             entries.append(p)
         return self.commit(entries)
 
-    def write_each(self, items: list[Item]) -> list[int | ValueError]:
-        """Append the good items in one transaction; bad ones come back as their ValueError."""
-        prepared = self.prepare(items)
-        good = [p for p in prepared if isinstance(p, Entry)]
-        seqs = iter(self.commit(good)) if good else iter(())
-        return [p if isinstance(p, ValueError) else next(seqs) for p in prepared]
-
     def checkpoint(self) -> int:
         """Sign a checkpoint at the current size (if none exists there yet); returns the size."""
         self.commit([], force_checkpoint=True)

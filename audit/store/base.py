@@ -120,9 +120,6 @@ class Store(ABC):
     def meta(self, key: str) -> str | None: ...
 
     @abstractmethod
-    def set_meta(self, key: str, value: str) -> None: ...
-
-    @abstractmethod
     def data_keys(self, actors: list[str]) -> dict[str, tuple[str, bytes]]:
         """actor -> (kid, wrapped key) for the actors that have a key."""
 

@@ -207,14 +207,6 @@ class PostgresStore(Store):
             got = cur.fetchone()
         return got[0] if got else None
 
-    def set_meta(self, key: str, value: str) -> None:
-        with self._cursor("write metadata") as cur:
-            cur.execute(
-                f"INSERT INTO {self.t}_meta (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-                (key, value),
-            )
-
     def data_keys(self, actors: list[str]) -> dict[str, tuple[str, bytes]]:
         with self._cursor("read data keys") as cur:
             cur.execute(

@@ -230,15 +230,6 @@ class SQLiteStore(Store):
         got = self._read(f"SELECT value FROM {self.t}_meta WHERE key = ?", (key,))
         return got[0][0] if got else None
 
-    def set_meta(self, key: str, value: str) -> None:
-        try:
-            with self._lock:
-                self.conn.execute(
-                    f"INSERT OR REPLACE INTO {self.t}_meta (key, value) VALUES (?, ?)", (key, value)
-                )
-        except sqlite3.Error as exc:
-            raise self._fail("write metadata", exc) from None
-
     def data_keys(self, actors: list[str]) -> dict[str, tuple[str, bytes]]:
         out: dict[str, tuple[str, bytes]] = {}
         for i in range(0, len(actors), 500):
