@@ -10,6 +10,7 @@ nothing (anyone can re-sign an edited report with a key of their own).
 from __future__ import annotations
 
 import copy
+import json
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -309,3 +310,28 @@ be the one in the record published at key generation.</p>
 <table><tr><th>file</th><th>SHA-256</th></tr>{files}</table>
 </body></html>
 """
+
+
+PDF_ATTACHMENT = "watermark-report.json"
+
+
+def render_pdf(report: dict[str, Any]) -> bytes:
+    """The HTML report printed to PDF, with the signed JSON report attached (what check-report reads)."""
+    from audit.pdf import attach, html_to_pdf
+
+    data = (json.dumps(report, indent=2) + "\n").encode()
+    pdf = html_to_pdf(render_html(report))
+    return attach(
+        pdf,
+        {PDF_ATTACHMENT: data},
+        title="Watermark verification report",
+        subject=f"signed watermark report, key {report.get('key', {}).get('key_id', '?')}",
+    )
+
+
+def report_from_pdf(pdf: bytes) -> Any:
+    """The signed JSON report attached to a PDF written by ``render_pdf``."""
+    from audit.pdf import attachment
+
+    data, _text = attachment(pdf, PDF_ATTACHMENT)
+    return json.loads(data)

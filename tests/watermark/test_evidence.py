@@ -217,3 +217,34 @@ def test_default_report_name_never_overwrites_earlier_evidence(tmp_path):
     assert first == tmp_path / "suspect.watermark-report.json"
     first.write_text("{}")
     assert default_report_path(tmp_path / "suspect") == tmp_path / "suspect.watermark-report-2.json"
+
+
+def test_pdf_report_carries_the_signed_report_and_check_report_reads_it(
+    marked_dir, key_file, public_file, tmp_path, capsys
+):
+    """Issue 13: the watermark report as PDF, checkable like the JSON (edits to the attachment caught)."""
+    from audit.pdf import attach, attachment, html_to_pdf
+
+    pdf = tmp_path / "evidence.pdf"
+    args = ["verify", str(marked_dir), "--key", str(key_file), "--out", str(tmp_path / "r.json")]
+    assert main([*args, "--pdf", str(pdf)]) == 0
+    raw = pdf.read_bytes()
+    assert raw.startswith(b"%PDF")
+    data, text = attachment(raw, "watermark-report.json")
+    assert json.loads(data) == json.loads((tmp_path / "r.json").read_text())
+    assert "plain words" in text.lower()  # the pages show the report, not only the attachment
+    capsys.readouterr()
+    assert main(["check-report", str(pdf), "--public", str(public_file)]) == 0
+    assert "signature OK" in capsys.readouterr().out
+    doc = json.loads(data)
+    doc["verdict"]["evidence"] = not doc["verdict"]["evidence"]
+    forged = tmp_path / "forged.pdf"
+    forged_pdf = attach(
+        html_to_pdf("<p>a report</p>"),
+        {"watermark-report.json": json.dumps(doc).encode()},
+        title="x",
+        subject="y",
+    )
+    forged.write_bytes(forged_pdf)
+    assert main(["check-report", str(forged), "--public", str(public_file), "--no-files"]) == 1
+    assert "SIGNATURE INVALID" in capsys.readouterr().err

@@ -34,7 +34,8 @@ def read_json(path: str | Path, what: str) -> Any:
 
 
 @click.command(
-    help="Check a signed 'watermark verify' report against the published key, and the suspect's files.",
+    help="Check a signed 'watermark verify' report (JSON, or the PDF 'verify --pdf' writes) against the "
+    "published key, and the suspect's files.",
     epilog=EXIT_CODES,
 )
 @click.argument("report", type=existing_path(dir_okay=False))
@@ -78,7 +79,17 @@ def check_report(
             "give the published record: --public RECORD.json, or --key-id, --commitment and "
             "--public-key (a report's own embedded key proves nothing)"
         )
-    data = read_json(report, "report")
+    if report.suffix.lower() == ".pdf":
+        from watermark.report import report_from_pdf
+
+        try:
+            data = report_from_pdf(report.read_bytes())
+        except Exception as exc:  # not our PDF, or no readable attachment
+            raise UsageError(
+                f"report {report} holds no readable signed report ({type(exc).__name__})"
+            ) from None
+    else:
+        data = read_json(report, "report")
     try:
         rec = verify_report(data, record)
     except ReportError as exc:

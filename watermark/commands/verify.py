@@ -56,6 +56,13 @@ def default_report_path(suspect_dir: str | Path) -> Path:
     metavar="FILE",
     help="also write the report as a standalone HTML page",
 )
+@click.option(
+    "--pdf",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="also write the report as PDF (headless Chromium), the signed JSON report attached inside: "
+    "'watermark check-report FILE.pdf' checks it",
+)
 @click.option("--audit-store", metavar="URL", help="record the report in this audit log")
 @progress_option
 @wm_errors
@@ -68,6 +75,7 @@ def verify(
     out: Path | None,
     as_json: bool,
     html: Path | None,
+    pdf: Path | None,
     audit_store: str | None,
     progress: bool | None,
 ) -> int:
@@ -88,6 +96,10 @@ def verify(
         print(render_text(report))
     if html:
         html.write_text(render_html(report))
+    if pdf:
+        from watermark.report import render_pdf
+
+        pdf.write_bytes(render_pdf(report))
     print(
         f"signed report written to {path}; check it with "
         f"'watermark check-report {path} --public PUBLIC_RECORD'",
