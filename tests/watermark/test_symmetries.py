@@ -59,7 +59,7 @@ def test_function_preserving_transform_keeps_the_evidence(marked, arch, transfor
     d = tinymodels.save(thief, tokenizer, tmp_path / "thief")
     rep = run_verify(d, key, tests=["functional_watermark", "weight_watermark"])
     fn = next(t for t in rep["tests"] if t["name"] == "functional_watermark")
-    assert fn["p_value"] < 1e-30 and fn["rejected"], fn
+    assert fn["p_value"] < 1e-12 and fn["rejected"], fn  # alpha is 1e-3: nine orders of margin
     assert rep["verdict"]["evidence"] and rep["reference"] is None
 
 

@@ -25,7 +25,7 @@ def test_marked_model_gives_evidence_with_signed_report(marked_report, key):
     assert by["trigger_fingerprint"]["rejected"] and by["trigger_fingerprint"]["p_value"] < 1e-12
     assert by["weight_similarity"]["rejected"]
     assert by["text_radioactivity"]["applicable"] and not by["text_radioactivity"]["rejected"]
-    assert by["functional_watermark"]["rejected"] and by["functional_watermark"]["p_value"] < 1e-30
+    assert by["functional_watermark"]["rejected"] and by["functional_watermark"]["p_value"] < 1e-12
     assert rep["verdict"]["evidence"] and rep["verdict"]["n_applicable"] == 5
     assert rep["key"]["commitment"] == key.commitment
     assert "model.safetensors" in rep["suspect"]["file_sha256"]
