@@ -34,6 +34,13 @@ from watermark.commands.common import key_options, load_key, show_progress, wm_e
 )
 @click.option("--seq-len", type=int, default=64, show_default=True, help="tokens per calibration text")
 @click.option("--no-functional", is_flag=True, help="skip the functional (logit) watermark")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="seed of the fine-tune: the same inputs give the same model",
+)
 @json_option
 @out_option("also write the embedding record to FILE (JSON)")
 @progress_option
@@ -46,15 +53,19 @@ def embed(
     calibration_samples: int,
     seq_len: int,
     no_functional: bool,
+    seed: int,
     as_json: bool,
     out: Path | None,
     progress: bool | None,
 ) -> int:
+    import torch
+
     from watermark.calibration import perplexity, self_samples
     from watermark.modeldir import ModelDir
     from watermark.weights import embed as embed_weights
     from watermark.weights import extract
 
+    torch.manual_seed(seed)
     bar = show_progress(progress)
     k = load_key(key, passphrase_env)
     md = ModelDir.open(str(model_dir))
