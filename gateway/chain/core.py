@@ -347,7 +347,7 @@ class Chain:
         if ctx.status == 200 or ctx.pii:
             ok = ctx.status == 200
             m.count_usage(
-                ctx.identity.tenant if ctx.identity else None,
+                tenant,
                 ctx.prompt_tokens if ok else 0,
                 ctx.completion_tokens if ok else 0,
                 ctx.pii,
